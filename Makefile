@@ -1,0 +1,45 @@
+# The two commands: `make demo` (the simulator demo: collect, train, evaluate, report) and
+# `make test`. Both set up everything on a fresh machine first; each set-up step is skipped
+# when its inputs have not changed.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMPS := build/stamps
+INTERFACE_FILES := $(shell find src/interseg_interfaces -type f 2>/dev/null)
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+.PHONY: setup test demo bench clean
+
+setup: $(STAMPS)/interseg
+
+$(STAMPS)/system: scripts/install_system_packages.sh
+	bash scripts/install_system_packages.sh
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/venv: requirements.txt $(STAMPS)/system
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/interfaces: $(STAMPS)/venv scripts/build_interfaces.sh $(INTERFACE_FILES)
+	bash scripts/build_interfaces.sh $(VENV) build/interfaces
+	@touch $@
+
+$(STAMPS)/interseg: $(STAMPS)/interfaces src/interseg/setup.py src/interseg/setup.cfg
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e src/interseg
+	@touch $@
+
+test: setup
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/interseg demo $(DEMO_ARGS)
+
+bench: setup
+	$(VENV)/bin/interseg bench --profile quick --out benchmarks/results/quick
+
+clean:
+	rm -rf build $(VENV)

@@ -1,0 +1,48 @@
+"""The `interseg` command. Each subcommand lives in its own module and is imported on use, so
+that `interseg launch` does not pay for torch and `interseg bench` does not need a ROS graph."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> ("module:function", one-line help). The function takes argv (list[str]) and returns an
+# exit code. Keep the table sorted by name.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "echo": ("interseg.nodes.introspection:echo_main", "print a summary of messages on a topic"),
+    "launch": ("interseg.launch.supervisor:main", "run a YAML launch file (ROS 2 launch format)"),
+    "topics": ("interseg.nodes.introspection:topics_main", "list topics, types and publisher counts"),
+}
+
+
+def usage() -> str:
+    width = max(len(n) for n in COMMANDS)
+    lines = ["usage: interseg COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in sorted(COMMANDS.items())]
+    lines += ["", "`interseg COMMAND --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from interseg import __version__
+
+        print(__version__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"interseg: unknown command '{name}'\n\n{usage()}", file=sys.stderr)
+        return 2
+    from interseg.rosenv import apply_ros_environment
+
+    apply_ros_environment()  # every process the project starts stays on loopback DDS
+    module_name, func_name = COMMANDS[name][0].split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    return int(func(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""ROS 2 nodes and ROS-side tools: the only part of interseg that imports rclpy."""
