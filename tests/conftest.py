@@ -1,0 +1,101 @@
+"""Shared test fixtures.
+
+Every test session gets its own ROS_DOMAIN_ID (so concurrent runs never see each other) and
+the project's loopback-only Fast DDS profile; both are set in os.environ before any test runs,
+so that rclpy in this process and every child process use them.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _pick_domain_id() -> int:
+    # 0..101 and 215..232 are the valid ranges with default ports; use 1..100 and mix in the pid
+    # so that parallel sessions on one machine differ.
+    return 1 + (os.getpid() * 7919 + random.SystemRandom().randrange(100)) % 100
+
+
+def pytest_configure(config):
+    from interseg.rosenv import apply_ros_environment
+
+    os.environ["ROS_DOMAIN_ID"] = os.environ.get("INTERSEG_TEST_DOMAIN_ID", str(_pick_domain_id()))
+    apply_ros_environment()
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+@pytest.fixture(scope="session")
+def ros_env() -> dict[str, str]:
+    """Environment for child processes: same domain and DDS profile as this test session."""
+    return dict(os.environ)
+
+
+class ProcessGroup:
+    """Child processes started by a test, stopped (SIGINT, then SIGKILL) when it ends."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.env = env
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, args: list[str], name: str | None = None, **kwargs) -> subprocess.Popen:
+        name = name or Path(args[0]).name
+        log = open(self.log_dir / f"{name}-{len(self.procs)}.log", "w+")
+        proc = subprocess.Popen(args, env=kwargs.pop("env", self.env), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True, **kwargs)
+        proc.log_file = log  # type: ignore[attr-defined]
+        self.procs.append(proc)
+        return proc
+
+    def python(self, code_or_module: list[str], name: str, **kwargs) -> subprocess.Popen:
+        return self.start([sys.executable, *code_or_module], name=name, **kwargs)
+
+    @staticmethod
+    def output(proc: subprocess.Popen) -> str:
+        proc.log_file.flush()  # type: ignore[attr-defined]
+        proc.log_file.seek(0)  # type: ignore[attr-defined]
+        return proc.log_file.read()  # type: ignore[attr-defined]
+
+    def stop_all(self, timeout: float = 10.0) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGINT)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + timeout
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            proc.log_file.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def processes(ros_env, tmp_path):
+    """Start real child processes (nodes, CLI commands); all are stopped after the test."""
+    group = ProcessGroup(ros_env, tmp_path)
+    yield group
+    group.stop_all()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.1f}s waiting for {message}")
