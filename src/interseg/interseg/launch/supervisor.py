@@ -1,0 +1,210 @@
+"""`interseg launch FILE [name:=value ...]`: start every node of a YAML launch file as its own
+process and watch them, like `ros2 launch` (which cannot be installed from wheels).
+
+- Each process gets ``--ros-args`` with its name, namespace, parameters and remaps, and the
+  project's loopback DDS environment; its output lines are prefixed with ``[name]``.
+- Ctrl-C / SIGTERM: SIGINT to every process, SIGTERM after ``--sigterm-timeout`` s, SIGKILL
+  after ``--sigkill-timeout`` s more (defaults keep the whole stop under 5 s).
+- A process with ``on_exit: shutdown`` is required: when it exits, everything stops; the
+  supervisor exits 1 if it died (non-zero code or signal), 0 if it finished cleanly.
+- ``respawn: true`` restarts a process after ``respawn_delay`` s.
+- A bad launch file or argument: one line on stderr naming the file, exit code 2, nothing started.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from interseg.launch.launch_file import LaunchError, LaunchPlan, ProcessSpec, parse_cli_arguments, read_launch_file
+from interseg.rosenv import ros_environment
+
+EXIT_BAD_INPUT = 2
+
+
+@dataclass
+class _Running:
+    spec: ProcessSpec
+    popen: subprocess.Popen
+    reader: threading.Thread
+    restarts: int = 0
+    next_start: float | None = None  # pending respawn time
+    exit_codes: list[int] = field(default_factory=list)
+    done: bool = False  # exited and will not be restarted
+
+
+class Supervisor:
+    """Starts, watches and stops the processes of a launch plan."""
+
+    def __init__(self, plan: LaunchPlan, out: TextIO = sys.stdout, sigterm_timeout: float = 2.5, sigkill_timeout: float = 1.5, log_dir: Path | None = None):
+        self.plan = plan
+        self.out = out
+        self.sigterm_timeout = sigterm_timeout
+        self.sigkill_timeout = sigkill_timeout
+        self.log_dir = log_dir
+        self.running: dict[str, _Running] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._stop_reason = ""
+
+    # -- output ------------------------------------------------------------------------------
+    def say(self, text: str) -> None:
+        with self._lock:
+            self.out.write(f"[launch] {text}\n")
+            self.out.flush()
+
+    def _pump(self, name: str, stream, log_file: TextIO | None) -> None:
+        width = max(len(p.name) for p in self.plan.processes)
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip("\n")
+            with self._lock:
+                self.out.write(f"[{name:<{width}}] {line}\n")
+                self.out.flush()
+                if log_file is not None:
+                    log_file.write(line + "\n")
+                    log_file.flush()
+        stream.close()
+        if log_file is not None:
+            log_file.close()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _spawn(self, spec: ProcessSpec) -> tuple[subprocess.Popen, threading.Thread]:
+        env = ros_environment(spec.env)
+        popen = subprocess.Popen(spec.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log_file = open(self.log_dir / f"{spec.name.replace('/', '_')}.log", "a") if self.log_dir else None
+        reader = threading.Thread(target=self._pump, args=(spec.name, popen.stdout, log_file), daemon=True)
+        reader.start()
+        return popen, reader
+
+    def start(self) -> None:
+        for message in self.plan.messages:
+            self.say(message)
+        for spec in self.plan.processes:
+            popen, reader = self._spawn(spec)
+            self.running[spec.name] = _Running(spec, popen, reader)
+            self.say(f"started {spec.name} (pid {popen.pid}){' [required]' if spec.required else ''}")
+
+    def request_stop(self, reason: str) -> None:
+        if not self._stop.is_set():
+            self._stop_reason = reason
+            self._stop.set()
+
+    def watch(self, poll: float = 0.1) -> int:
+        """Block until everything has exited or a stop was requested; return the exit code."""
+        exit_code = 0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            for name, proc in self.running.items():
+                if proc.done:
+                    continue
+                if proc.next_start is not None:
+                    if now >= proc.next_start:
+                        proc.popen, proc.reader = self._spawn(proc.spec)
+                        proc.next_start = None
+                        proc.restarts += 1
+                        self.say(f"respawned {name} (pid {proc.popen.pid}, restart {proc.restarts})")
+                    continue
+                code = proc.popen.poll()
+                if code is None:
+                    continue
+                proc.exit_codes.append(code)
+                proc.reader.join(timeout=1.0)
+                how = f"exited with code {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
+                self.say(f"{name} {how}")
+                if proc.spec.required:
+                    proc.done = True
+                    exit_code = 0 if code == 0 else 1
+                    self.request_stop(f"required process {name} {how}")
+                    break
+                if proc.spec.respawn:
+                    proc.next_start = now + proc.spec.respawn_delay
+                else:
+                    proc.done = True
+            if not self._stop.is_set() and all(p.done for p in self.running.values()):
+                return 0 if all(p.exit_codes[-1] == 0 for p in self.running.values()) else 1
+            self._stop.wait(poll)
+        self.say(f"stopping: {self._stop_reason}")
+        self.shutdown()
+        return exit_code
+
+    def shutdown(self) -> None:
+        """SIGINT everything, then SIGTERM, then SIGKILL; returns once all have exited."""
+        live = [p for p in self.running.values() if p.popen.poll() is None]
+        for sig, timeout in ((signal.SIGINT, self.sigterm_timeout), (signal.SIGTERM, self.sigkill_timeout), (signal.SIGKILL, 5.0)):
+            for proc in live:
+                try:
+                    os.killpg(proc.popen.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + timeout
+            for proc in live:
+                try:
+                    proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            live = [p for p in live if p.popen.poll() is None]
+            if not live:
+                break
+            self.say(f"{sig.name} did not stop: {', '.join(p.spec.name for p in live)}")
+        for proc in self.running.values():
+            proc.reader.join(timeout=1.0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="interseg launch", description=__doc__.split("\n\n")[0])
+    parser.add_argument("file", help="launch file (ROS 2 YAML launch format), e.g. launch/sim.launch.yaml")
+    parser.add_argument("arguments", nargs="*", metavar="name:=value", help="launch arguments")
+    parser.add_argument("--show-args", action="store_true", help="print the declared arguments and exit")
+    parser.add_argument("--print", dest="print_only", action="store_true", help="print the commands and exit")
+    parser.add_argument("--log-dir", type=Path, help="also write each process's output to DIR/NAME.log")
+    parser.add_argument("--sigterm-timeout", type=float, default=2.5, help="seconds after SIGINT before SIGTERM (default 2.5)")
+    parser.add_argument("--sigkill-timeout", type=float, default=1.5, help="seconds after SIGTERM before SIGKILL (default 1.5)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        file = Path(args.file)
+        if not file.exists() and not file.is_absolute():
+            from interseg.paths import launch_dir
+
+            if (launch_dir() / file.name).is_file():
+                file = launch_dir() / file.name
+        plan = read_launch_file(file, parse_cli_arguments(args.arguments))
+    except LaunchError as exc:
+        print(f"interseg launch: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.show_args:
+        for name, value in plan.arguments.items():
+            print(f"{name}:={value}")
+        return 0
+    if args.print_only:
+        for spec in plan.processes:
+            print(f"{spec.name}: {' '.join(spec.command)}")
+        return 0
+    if args.log_dir:
+        args.log_dir.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor(plan, sigterm_timeout=args.sigterm_timeout, sigkill_timeout=args.sigkill_timeout, log_dir=args.log_dir)
+
+    def on_signal(signum, _frame):
+        supervisor.request_stop(f"received {signal.Signals(signum).name}")
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        supervisor.start()
+    except OSError as exc:
+        supervisor.shutdown()
+        print(f"interseg launch: {file}: cannot start a process: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    code = supervisor.watch()
+    supervisor.say(f"all processes stopped (exit {code})")
+    return code

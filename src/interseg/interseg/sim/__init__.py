@@ -1,0 +1,30 @@
+"""The embedded simulator (ROS-free): a MuJoCo tabletop with a Franka Panda and four cameras.
+
+Public entry point: :class:`interseg.sim.arena.SimulatedArena`. It deliberately exposes only
+what a real robot cell offers (camera images, calibrated cameras, the arm's own state and a
+pick-and-place skill); ground-truth object masks live in :mod:`interseg.evaluation.ground_truth`,
+which the learning side never imports.
+
+MuJoCo reads ``MUJOCO_GL`` once, when it is first imported; :func:`configure_gl` must therefore
+run before any ``import mujoco`` in this package (each module calls it at import time).
+"""
+from __future__ import annotations
+
+import ctypes.util
+import os
+
+
+def configure_gl() -> str:
+    """Choose the headless OpenGL backend: keep MUJOCO_GL if set, else EGL, else OSMesa."""
+    backend = os.environ.get("MUJOCO_GL")
+    if not backend:
+        backend = "egl" if ctypes.util.find_library("EGL") else "osmesa"
+        os.environ["MUJOCO_GL"] = backend
+    if backend == "osmesa":
+        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+    elif backend == "egl":
+        os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    return backend
+
+
+configure_gl()
