@@ -99,3 +99,30 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.1f}s waiting for {message}")
+
+
+@pytest.fixture
+def ros_node():
+    """An rclpy node in the test process, spun by a background executor thread."""
+    import threading
+
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node(f"test_client_{os.getpid()}", context=context)
+    executor = MultiThreadedExecutor(num_threads=2, context=context)
+    executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    yield node
+    executor.shutdown()
+    thread.join(timeout=5)
+    node.destroy_node()
+    rclpy.try_shutdown(context=context)
+
+
+def interseg_command(*args: str) -> list[str]:
+    """Command line of the `interseg` CLI in this venv."""
+    return [sys.executable, "-m", "interseg.cli", *args]
