@@ -77,6 +77,7 @@ def robust_set_target(logits: torch.Tensor, noisy_masks: torch.Tensor, iou_targe
     biases = torch.zeros(n, 2, dtype=f.dtype, device=f.device)
     # Candidate moves: raise inside, raise outside, raise both (in this order: ties pick the first).
     moves = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=f.dtype, device=f.device) * step
+
     def predict(b: torch.Tensor) -> torch.Tensor:  # b: [N, K, 2] -> [N, K, H, W] bool
         bias = torch.where(inside[:, None], b[:, :, 0, None, None], -b[:, :, 1, None, None])
         return (f[:, None] + bias) > 0

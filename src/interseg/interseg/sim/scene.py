@@ -46,11 +46,11 @@ class CameraRig:
 
 def default_camera_rig() -> CameraRig:
     """cam0: near top-down main view (with depth); cam1..3: oblique views from front and sides."""
-    target = np.array([0.52, 0.0, 0.0])
-    eyes = [np.array([0.60, 0.0, 0.92]), np.array([1.22, 0.0, 0.62]),
-            np.array([0.58, 0.78, 0.60]), np.array([0.58, -0.78, 0.60])]
+    target = np.array([0.54, 0.0, 0.0])
+    eyes = [np.array([0.60, 0.0, 0.90]), np.array([1.12, 0.0, 0.70]),
+            np.array([0.38, 0.64, 0.62]), np.array([0.38, -0.64, 0.62])]
     poses = tuple(look_at(eye, target) for eye in eyes)
-    return CameraRig(("cam0", "cam1", "cam2", "cam3"), poses, (48.0, 50.0, 50.0, 50.0))
+    return CameraRig(("cam0", "cam1", "cam2", "cam3"), poses, (45.0, 50.0, 50.0, 50.0))
 
 
 @lru_cache(maxsize=1)
