@@ -85,6 +85,8 @@ def _franka_parts() -> tuple[str, str, str]:
     chain, count = re.subn(r"(<site name='end_effector'[^>]*/>)", r"\1" + grasp_site, chain)
     if count != 1:
         raise RuntimeError("unexpected Franka chain.xml: end_effector site not found")
+    # Gravity compensation must be in the MJCF: MuJoCo decides at compile time whether to compute it.
+    chain = chain.replace('<body name="panda0_', '<body gravcomp="1" name="panda0_')
     actuators = _include_body("actuator.xml")
     return assets, chain, actuators
 

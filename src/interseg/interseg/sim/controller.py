@@ -1,0 +1,340 @@
+"""Top-down pick-and-place for the Panda, using only what a real robot knows.
+
+The controller sees the world through :class:`RobotInterface`: its own joint and finger
+positions, joint-position commands, and the passage of time. It never reads object poses. Inverse
+kinematics runs on a separate arm-only MuJoCo model (the robot's own kinematic description), so
+the solver cannot touch, or learn about, the objects; that model's base may be offset from the
+true one by a small calibration error, which is one reason grasps sometimes miss, as on a real
+robot.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
+import mujoco
+
+from interseg.geometry import matrix_from_quaternion
+from interseg.sim.scene import ARM_JOINTS, FINGER_JOINTS, FINGERTIP_BELOW_GRASP_POINT, build_scene
+
+# Parked configuration: folded up behind the table, outside all four camera views (checked by a
+# test with the segmentation renderer). The arm always returns to exactly this pose.
+PARK_CONFIGURATION = np.array([0.0, -1.2, 0.0, -2.9, 0.0, 1.7, 0.785])
+FINGER_OPEN = 0.04  # per finger, metres (0.08 between the fingers)
+LIFTED_GAP_THRESHOLD = 0.004  # finger gap after lifting above which something is held, metres
+
+PHASES = ("approach", "descend", "close", "lift", "hold", "carry", "place", "release", "retreat", "park")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Axis-aligned box (world frame, metres) that grasp and place points must lie in."""
+
+    x: tuple[float, float] = (0.30, 0.80)
+    y: tuple[float, float] = (-0.32, 0.32)
+    z: tuple[float, float] = (FINGERTIP_BELOW_GRASP_POINT + 0.002, 0.30)
+
+    def contains(self, point: np.ndarray) -> bool:
+        return all(lo <= float(v) <= hi for v, (lo, hi) in zip(point, (self.x, self.y, self.z)))
+
+    def describe(self) -> str:
+        return f"x {self.x}, y {self.y}, z {self.z}"
+
+
+class RobotInterface(Protocol):
+    """What the arm's own drivers offer: joint state, joint commands, time."""
+
+    def arm_joint_positions(self) -> np.ndarray: ...
+
+    def finger_positions(self) -> np.ndarray: ...
+
+    def command(self, arm_positions: np.ndarray, finger_opening: float) -> None: ...
+
+    def step(self, seconds: float) -> None: ...
+
+    def settle_exactly(self, arm_positions: np.ndarray, finger_opening: float) -> None:
+        """Finish a motion at rest exactly at the commanded joints (a real arm's repeatability)."""
+
+
+class PickPlaceRejected(ValueError):
+    """A goal that is not executed: outside the workspace, unreachable or malformed."""
+
+
+@dataclass
+class PickPlaceResult:
+    success: bool
+    object_lifted: bool
+    message: str
+    phases: list[str] = field(default_factory=list)
+    sim_seconds: float = 0.0
+
+
+PhaseCallback = Callable[[str, float], bool]  # (phase, progress 0..1) -> keep going?
+
+
+def _top_down_rotation(yaw: float) -> np.ndarray:
+    return (Rotation.from_euler("z", yaw) * Rotation.from_euler("x", np.pi)).as_matrix()
+
+
+def validate_top_down(quaternion_xyzw: np.ndarray, max_tilt_deg: float = 5.0) -> float:
+    """Yaw of a top-down grasp orientation; rejects NaN, non-normalized and tilted ones."""
+    try:
+        rotation = matrix_from_quaternion(quaternion_xyzw)
+    except ValueError as error:
+        raise PickPlaceRejected(str(error)) from error
+    tilt = np.degrees(np.arccos(np.clip(-rotation[2, 2], -1.0, 1.0)))
+    if tilt > max_tilt_deg:
+        raise PickPlaceRejected(f"only top-down grasps are supported: the tool axis is {tilt:.1f} deg from vertical")
+    return float(np.arctan2(rotation[1, 0], rotation[0, 0]))
+
+
+class ArmKinematics:
+    """Damped least-squares IK for the grasp site on an arm-only model of the Panda."""
+
+    def __init__(self, base_offset: np.ndarray | None = None):
+        xml, assets = build_scene([], [], None, None, width=64, height=64, arm_only=True)  # type: ignore[arg-type]
+        self.model = mujoco.MjModel.from_xml_string(xml, assets)
+        if base_offset is not None:
+            self.model.body("robot_base").pos[:] = np.asarray(base_offset, dtype=np.float64)
+        self.data = mujoco.MjData(self.model)
+        self.site = self.model.site("grasp_site").id
+        self.qadr = np.array([self.model.joint(j).qposadr[0] for j in ARM_JOINTS])
+        self.dofadr = np.array([self.model.joint(j).dofadr[0] for j in ARM_JOINTS])
+        ranges = np.array([self.model.joint(j).range for j in ARM_JOINTS])
+        self.lower, self.upper = ranges[:, 0] + 0.01, ranges[:, 1] - 0.01
+
+    def forward(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.data.qpos[self.qadr] = q
+        mujoco.mj_kinematics(self.model, self.data)
+        mujoco.mj_comPos(self.model, self.data)
+        return self.data.site_xpos[self.site].copy(), self.data.site_xmat[self.site].reshape(3, 3).copy()
+
+    def solve(self, position: np.ndarray, rotation: np.ndarray, seed: np.ndarray,
+              iterations: int = 150) -> tuple[np.ndarray, float, float]:
+        """Joint angles reaching (position, rotation); returns (q, position error m, angle error rad)."""
+        q = np.clip(np.asarray(seed, dtype=np.float64).copy(), self.lower, self.upper)
+        jac_pos = np.zeros((3, self.model.nv))
+        jac_rot = np.zeros((3, self.model.nv))
+        pos_err, rot_err = np.inf, np.inf
+        for _ in range(iterations):
+            current_pos, current_rot = self.forward(q)
+            e_pos = position - current_pos
+            e_rot = Rotation.from_matrix(rotation @ current_rot.T).as_rotvec()
+            pos_err, rot_err = float(np.linalg.norm(e_pos)), float(np.linalg.norm(e_rot))
+            if pos_err < 2e-4 and rot_err < 2e-3:
+                break
+            mujoco.mj_jacSite(self.model, self.data, jac_pos, jac_rot, self.site)
+            jac = np.vstack([jac_pos[:, self.dofadr], jac_rot[:, self.dofadr]])
+            error = np.concatenate([e_pos, 0.5 * e_rot])
+            damping = 1e-3
+            dq = jac.T @ np.linalg.solve(jac @ jac.T + damping * np.eye(6), error)
+            # Weak pull towards the park posture in the null space keeps elbow and wrist sensible.
+            null = np.eye(7) - np.linalg.pinv(jac) @ jac
+            dq += null @ (0.05 * (PARK_CONFIGURATION - q))
+            step = np.max(np.abs(dq))
+            if step > 0.3:
+                dq *= 0.3 / step
+            q = np.clip(q + dq, self.lower, self.upper)
+        return q, pos_err, rot_err
+
+
+class PickPlaceController:
+    """Scripted top-down pick and place with Cartesian descents and joint-space transfers."""
+
+    control_period = 0.02  # s between joint commands
+    max_joint_speed = 1.6  # rad/s, below the Panda's limits
+    approach_height = 0.14  # above the grasp point, metres
+    lift_height = 0.20  # fingertip-centre height while lifted and carrying, metres above the table
+
+    def __init__(self, robot: RobotInterface, kinematics: ArmKinematics, workspace: Workspace | None = None):
+        self.robot = robot
+        self.kinematics = kinematics
+        self.workspace = workspace or Workspace()
+        self._sim_time = 0.0
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, grasp_xyz: np.ndarray, yaw: float, place_xyz: np.ndarray, place_yaw: float | None = None) -> dict[str, np.ndarray]:
+        """Joint targets of every waypoint; raises PickPlaceRejected when a goal is not executable."""
+        grasp_xyz = np.asarray(grasp_xyz, dtype=np.float64)
+        place_xyz = np.asarray(place_xyz, dtype=np.float64)
+        for name, point in (("grasp", grasp_xyz), ("place", place_xyz)):
+            if point.shape != (3,) or not np.all(np.isfinite(point)):
+                raise PickPlaceRejected(f"{name} position must be 3 finite numbers, got {point!r}")
+            if not self.workspace.contains(point):
+                raise PickPlaceRejected(f"{name} position {np.round(point, 3).tolist()} is outside the workspace ({self.workspace.describe()})")
+        if not np.isfinite(yaw) or (place_yaw is not None and not np.isfinite(place_yaw)):
+            raise PickPlaceRejected("yaw must be finite")
+        best: dict[str, np.ndarray] | None = None
+        best_cost, failure = np.inf, ""
+        for candidate in (yaw, yaw + np.pi):  # a parallel gripper is symmetric under a half turn
+            candidate = float(np.arctan2(np.sin(candidate), np.cos(candidate)))
+            place_candidate = candidate if place_yaw is None else float(place_yaw)
+            try:
+                plan = self._plan_for_yaw(grasp_xyz, candidate, place_xyz, place_candidate)
+            except PickPlaceRejected as error:
+                failure = str(error)
+                continue
+            cost = abs(plan["grasp"][6] - PARK_CONFIGURATION[6]) + abs(plan["place"][6] - PARK_CONFIGURATION[6])
+            if cost < best_cost:
+                best, best_cost = plan, cost
+        if best is None:
+            raise PickPlaceRejected(failure or "unreachable")
+        return best
+
+    def _solve(self, name: str, position: np.ndarray, yaw: float, seed: np.ndarray) -> np.ndarray:
+        q, pos_err, rot_err = self.kinematics.solve(position, _top_down_rotation(yaw), seed)
+        if pos_err > 3e-3 or rot_err > 0.03:
+            raise PickPlaceRejected(f"{name} pose {np.round(position, 3).tolist()} is unreachable "
+                                    f"(IK residual {pos_err * 1000:.1f} mm, {np.degrees(rot_err):.1f} deg)")
+        return q
+
+    def _plan_for_yaw(self, grasp: np.ndarray, yaw: float, place: np.ndarray, place_yaw: float) -> dict[str, np.ndarray]:
+        up = np.array([0.0, 0.0, 1.0])
+        pre_grasp_xyz = grasp + up * self.approach_height
+        lift_xyz = np.array([grasp[0], grasp[1], max(self.lift_height, grasp[2] + 0.1)])
+        pre_place_xyz = np.array([place[0], place[1], max(self.lift_height, place[2] + 0.1)])
+        plan = {"pre_grasp": self._solve("approach", pre_grasp_xyz, yaw, PARK_CONFIGURATION)}
+        plan["descend"] = self._cartesian_line(pre_grasp_xyz, grasp, yaw, plan["pre_grasp"], "grasp")
+        plan["grasp"] = plan["descend"][-1]
+        plan["lift"] = self._cartesian_line(grasp, lift_xyz, yaw, plan["grasp"], "lift")
+        plan["pre_place"] = self._solve("carry", pre_place_xyz, place_yaw, plan["lift"][-1])
+        plan["place_line"] = self._cartesian_line(pre_place_xyz, place, place_yaw, plan["pre_place"], "place")
+        plan["place"] = plan["place_line"][-1]
+        plan["retreat"] = self._cartesian_line(place, pre_place_xyz, place_yaw, plan["place"], "retreat")
+        return plan
+
+    def _cartesian_line(self, start: np.ndarray, end: np.ndarray, yaw: float, seed: np.ndarray, name: str,
+                        spacing: float = 0.03) -> np.ndarray:
+        count = max(2, int(np.ceil(np.linalg.norm(end - start) / spacing)) + 1)
+        joints, q = [], seed
+        for t in np.linspace(0.0, 1.0, count)[1:]:
+            q = self._solve(name, start + t * (end - start), yaw, q)
+            joints.append(q)
+        return np.array(joints)
+
+    # ------------------------------------------------------------------ execution
+    def execute(self, grasp_xyz: np.ndarray, yaw: float, place_xyz: np.ndarray, *,
+                place_yaw: float | None = None, gripper_width: float = 0.0,
+                on_phase: PhaseCallback | None = None, on_hold: Callable[[], bool] | None = None) -> PickPlaceResult:
+        """Run the whole motion. ``on_phase`` returning False cancels (the arm then parks).
+
+        ``on_hold`` is called with the object lifted (the mid-grasp capture); returning False
+        cancels as well. Raises PickPlaceRejected before moving when the goal is not executable.
+        """
+        if not np.isfinite(gripper_width) or gripper_width < 0 or gripper_width > 2 * FINGER_OPEN:
+            raise PickPlaceRejected(f"gripper_width {gripper_width} outside 0..{2 * FINGER_OPEN} m")
+        plan = self.plan(grasp_xyz, yaw, place_xyz, place_yaw)
+        opening = FINGER_OPEN if gripper_width == 0 else gripper_width / 2
+        self._sim_time = 0.0
+        phases: list[str] = []
+        lifted = False
+        steps = [  # (phase, action)
+            ("approach", lambda: self._move_joints(plan["pre_grasp"], opening)),
+            ("descend", lambda: self._follow(plan["descend"], opening, speed=0.6)),
+            ("close", lambda: self._gripper(plan["grasp"], 0.0, 0.45)),
+            ("lift", lambda: self._follow(plan["lift"], 0.0, speed=0.8)),
+            ("hold", None),
+            ("carry", lambda: self._move_joints(plan["pre_place"], 0.0)),
+            ("place", lambda: self._follow(plan["place_line"], 0.0, speed=0.6)),
+            ("release", lambda: self._gripper(plan["place"], FINGER_OPEN, 0.3)),
+            ("retreat", lambda: self._follow(plan["retreat"], FINGER_OPEN, speed=1.0)),
+            ("park", lambda: self._park()),
+        ]
+        for index, (phase, action) in enumerate(steps):
+            phases.append(phase)
+            if on_phase is not None and not on_phase(phase, index / len(steps)):
+                return self._abort(phases, lifted, f"cancelled during {phase}")
+            if phase == "hold":
+                lifted = self.object_held()
+                if on_hold is not None and not on_hold():
+                    return self._abort(phases, lifted, "cancelled during hold")
+                continue
+            if not action():
+                return self._abort(phases, lifted, f"cancelled during {phase}")
+        if on_phase is not None:
+            on_phase("park", 1.0)
+        return PickPlaceResult(True, lifted, "ok" if lifted else "ok (nothing held after lifting)", phases, self._sim_time)
+
+    def object_held(self) -> bool:
+        """The finger gap after closing: fingers that stay apart are holding something."""
+        return float(np.sum(self.robot.finger_positions())) > LIFTED_GAP_THRESHOLD
+
+    def park(self) -> None:
+        """Go to the parked pose (used at start-up and after resets)."""
+        self._park()
+
+    # Abort checks: set by the owner while a motion runs; returning True stops the motion.
+    should_stop: Callable[[], bool] = staticmethod(lambda: False)  # type: ignore[assignment]
+
+    def _abort(self, phases: list[str], lifted: bool, message: str) -> PickPlaceResult:
+        """Safe stop: open, move straight up, park. Never leaves the arm in the views."""
+        stop, self.should_stop = self.should_stop, (lambda: False)
+        try:
+            q = self.robot.arm_joint_positions()
+            self._gripper(q, FINGER_OPEN, 0.3)
+            position, rotation = self.kinematics.forward(q)
+            target = position + np.array([0.0, 0.0, 0.12])
+            q_up, err, _ = self.kinematics.solve(target, rotation, q)
+            if err < 0.01:
+                self._move_joints(q_up, FINGER_OPEN)
+            self._park()
+        finally:
+            self.should_stop = stop
+        return PickPlaceResult(False, lifted, message, phases, self._sim_time)
+
+    def _park(self) -> bool:
+        ok = self._move_joints(PARK_CONFIGURATION, FINGER_OPEN)
+        self._wait_converged(PARK_CONFIGURATION, FINGER_OPEN, tolerance=2e-3, timeout=1.5)
+        self.robot.settle_exactly(PARK_CONFIGURATION, FINGER_OPEN)
+        return ok
+
+    def _tick(self, q: np.ndarray, opening: float) -> bool:
+        self.robot.command(q, opening)
+        self.robot.step(self.control_period)
+        self._sim_time += self.control_period
+        return not self.should_stop()
+
+    def _move_joints(self, target: np.ndarray, opening: float) -> bool:
+        """Minimum-jerk joint-space move at a bounded speed, then wait for the arm to arrive."""
+        start = self.robot.arm_joint_positions()
+        duration = max(0.3, float(np.max(np.abs(target - start))) / self.max_joint_speed * 1.875)
+        ticks = int(np.ceil(duration / self.control_period))
+        for k in range(1, ticks + 1):
+            s = k / ticks
+            blend = 10 * s**3 - 15 * s**4 + 6 * s**5
+            if not self._tick(start + blend * (target - start), opening):
+                return False
+        return self._wait_converged(target, opening)
+
+    def _follow(self, waypoints: np.ndarray, opening: float, speed: float) -> bool:
+        """Track a Cartesian line (given as joint waypoints ~3 cm apart) at ``speed`` m/s."""
+        start = self.robot.arm_joint_positions()
+        points = np.vstack([start, waypoints])
+        ticks_per_segment = max(1, int(np.ceil(0.03 / speed / self.control_period)))
+        for a, b in zip(points[:-1], points[1:]):
+            for k in range(1, ticks_per_segment + 1):
+                if not self._tick(a + (b - a) * k / ticks_per_segment, opening):
+                    return False
+        return self._wait_converged(waypoints[-1], opening)
+
+    def _gripper(self, q: np.ndarray, opening: float, seconds: float) -> bool:
+        for _ in range(int(np.ceil(seconds / self.control_period))):
+            if not self._tick(q, opening):
+                return False
+        return True
+
+    def _wait_converged(self, target: np.ndarray, opening: float, tolerance: float = 0.01, timeout: float = 0.6) -> bool:
+        waited = 0.0
+        while waited < timeout and np.max(np.abs(self.robot.arm_joint_positions() - target)) > tolerance:
+            if not self._tick(target, opening):
+                return False
+            waited += self.control_period
+        return True
+
+
+__all__ = ["ArmKinematics", "PickPlaceController", "PickPlaceRejected", "PickPlaceResult", "RobotInterface",
+           "Workspace", "PARK_CONFIGURATION", "PHASES", "FINGER_JOINTS", "validate_top_down"]
