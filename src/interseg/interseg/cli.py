@@ -10,6 +10,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "echo": ("interseg.nodes.introspection:echo_main", "print a summary of messages on a topic"),
     "launch": ("interseg.launch.supervisor:main", "run a YAML launch file (ROS 2 launch format)"),
+    "make-eval-set": ("interseg.evaluation.eval_set:main", "render the val/test evaluation images with COCO ground truth"),
+    "sim": ("interseg.sim.cli:main", "simulator tools: `sim snapshot --out DIR` writes the four views"),
     "topics": ("interseg.nodes.introspection:topics_main", "list topics, types and publisher counts"),
 }
 

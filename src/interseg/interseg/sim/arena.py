@@ -32,8 +32,8 @@ from interseg.sim.controller import (
 from interseg.sim.realism import CameraSensor, LightingJitter, RealismConfig
 from interseg.sim.scene import ARM_BODIES, ARM_JOINTS, FINGER_JOINTS, CameraRig, build_scene, default_camera_rig
 
-SCATTER_X = (0.40, 0.68)  # where objects are dropped, inside the workspace and all four views
-SCATTER_Y = (-0.20, 0.20)
+SCATTER_X = (0.38, 0.70)  # where objects are dropped, inside the workspace and all four views
+SCATTER_Y = (-0.23, 0.23)
 
 
 @dataclass(frozen=True)
@@ -266,10 +266,13 @@ class SimulatedArena:
         return self._physics
 
     def _scatter(self, objects: list[ObjectSpec], rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Drop positions without overlap; some objects land touching a neighbour on purpose."""
+        """Drop positions without overlap; some objects land touching a neighbour on purpose.
+
+        Objects that find no free spot are left out (the list is shortened in place).
+        """
         placed: list[tuple[np.ndarray, float]] = []
         poses = []
-        for spec in objects:
+        for spec in list(objects):
             radius = spec.footprint_radius
             for attempt in range(500):
                 if placed and rng.random() < self.config.touching_probability and attempt < 20:
@@ -282,7 +285,8 @@ class SimulatedArena:
                 if inside and all(np.linalg.norm(xy - p) >= r + radius + 0.001 for p, r in placed):
                     break
             else:
-                raise RuntimeError("could not scatter the objects without overlap; use fewer objects")
+                objects.remove(spec)
+                continue
             placed.append((xy, radius))
             yaw = rng.uniform(-np.pi, np.pi)
             poses.append((np.array([xy[0], xy[1], 0.002]), np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])))

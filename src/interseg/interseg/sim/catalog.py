@@ -96,9 +96,17 @@ def _random_meshes() -> tuple[str, ...]:
     if spec is None or spec.origin is None:
         return ()
     root = Path(spec.origin).parent / "random_urdfs"
-    # Only single-part meshes: MuJoCo reads one object per OBJ file, so multi-part ones lose parts.
     paths = sorted(root.glob("*/[0-9][0-9][0-9].obj"))
-    return tuple(str(p) for p in paths if sum(line.startswith("o ") for line in open(p)) <= 1)
+    return tuple(str(p) for p in paths if _usable_mesh(p))
+
+
+def _usable_mesh(path: Path) -> bool:
+    """Single-part meshes with finite vertices: MuJoCo reads one object per OBJ file."""
+    lines = path.read_text().splitlines()
+    if sum(line.startswith("o ") for line in lines) > 1:
+        return False
+    vertices = np.array([[float(v) for v in line.split()[1:4]] for line in lines if line.startswith("v ")])
+    return vertices.size > 0 and bool(np.all(np.isfinite(vertices)))
 
 
 @lru_cache(maxsize=None)
@@ -124,7 +132,7 @@ def make_object(object_id: int) -> ObjectSpec:
         if rng.random() < 0.6:  # a differently coloured cap: one object, two colours
             parts.append(_part(rng, "box", (a, b, 0.006), (0, 0, 2 * c + 0.006)))
     elif kind == "bar":
-        length, w, h = u(0.06, 0.1), u(0.012, 0.02), u(0.012, 0.022)
+        length, w, h = u(0.045, 0.07), u(0.012, 0.02), u(0.012, 0.022)  # total length 2 x length
         parts = [_part(rng, "box", (length * 0.5, w, h), (-length * 0.5, 0, h)),
                  _part(rng, "box", (length * 0.5, w, h), (length * 0.5, 0, h))]
     elif kind == "plate":
