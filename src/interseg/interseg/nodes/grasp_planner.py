@@ -1,0 +1,202 @@
+"""grasp_planner: tests one object hypothesis by interaction.
+
+Interact goal (a hypothesis in the main view) -> fresh capture ("before") -> 3D grasp from the
+main camera's depth and calibration, yaw from the mask's principal axis -> workspace and reach
+checks -> a free place location -> PickPlace on whichever arm backend serves it, capturing the
+mid-grasp ("lifted") view while the arm holds the object up -> capture "after" -> publish the
+finished Interaction for the labeller.
+
+Action servers: interact (interseg_interfaces/Interact)
+Action clients: pick_place (interseg_interfaces/PickPlace): the sim node, or the MoveIt node
+Service clients: capture (interseg_interfaces/Capture)
+Published topics: interactions (interseg_interfaces/Interaction)
+Parameters: see config/grasp_planner_node.yaml.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+
+from interseg_interfaces.action import Interact, PickPlace
+from interseg_interfaces.msg import Interaction, Observation
+from interseg_interfaces.srv import Capture
+
+from interseg.geometry import top_down_grasp_quaternion
+from interseg.grasping import Box, GraspRejected, GraspSettings, choose_place_location, plan_grasp
+from interseg.learning.labelling import something_moved
+from interseg.nodes.common import declare, run_node
+from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
+
+
+def _box(values: list[float], name: str) -> Box:
+    if len(values) != 6:
+        raise ValueError(f"parameter {name} needs 6 numbers [x_min, y_min, z_min, x_max, y_max, z_max]")
+    return Box(tuple(values[:3]), tuple(values[3:]))
+
+
+class GraspPlanner(Node):
+    def __init__(self) -> None:
+        super().__init__("grasp_planner")
+        workspace = declare(self, "workspace", [0.30, -0.32, 0.0, 0.80, 0.32, 0.30], "grasp points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max]")
+        place_region = declare(self, "place_region", [0.38, -0.22, 0.0, 0.68, 0.22, 0.1], "place locations are drawn from this world box")
+        self.settings = GraspSettings(
+            table_height=declare(self, "table_height", 0.0, "world z of the table surface, metres"),
+            workspace=_box(workspace, "workspace"),
+            robot_base=tuple(declare(self, "robot_base", [0.0, 0.0, 0.0], "world position of the arm's base")),
+            max_reach=declare(self, "max_reach", 0.85, "metres from the base the arm can reach", minimum=0.1),
+            grasp_depth=declare(self, "grasp_depth", 0.02, "fingertips close this far below the object's top, metres", minimum=0.0),
+            min_height=declare(self, "min_height", 0.008, "fingertips stay at least this far above the table, metres", minimum=0.0),
+        )
+        self.place_region = _box(place_region, "place_region")
+        self.place_clearance = declare(self, "place_clearance", 0.06, "free radius around a place location, metres", minimum=0.0)
+        self.gripper_width = declare(self, "gripper_width", 0.08, "gripper opening before closing, metres", minimum=0.0)
+        self.hold_lifted_s = declare(self, "hold_lifted_s", 0.3, "seconds the arm holds the object up for the mid-grasp capture (0: no lifted view)", minimum=0.0)
+        self.capture_timeout = declare(self, "capture_timeout", 3.0, "seconds to wait for a fresh observation", minimum=0.1)
+        self.pick_place_timeout = declare(self, "pick_place_timeout", 60.0, "seconds a pick-and-place may take", minimum=1.0)
+        self.seed = declare(self, "seed", 0, "seed of the place-location choice", minimum=0)
+        self.rng = np.random.default_rng(self.seed)
+        self.next_interaction_id = 1
+
+        group = ReentrantCallbackGroup()
+        self.capture_client = self.create_client(Capture, "capture", callback_group=group)
+        self.pick_place_client = ActionClient(self, PickPlace, "pick_place", callback_group=group)
+        self.interaction_publisher = self.create_publisher(Interaction, "interactions", 10)
+        self.busy = threading.Lock()
+        self.server = ActionServer(self, Interact, "interact", self.execute, callback_group=group,
+                                   goal_callback=self.on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT)
+
+    def on_goal(self, goal: Interact.Goal) -> GoalResponse:
+        if self.busy.locked():
+            self.get_logger().warn("rejecting an Interact goal: another interaction is running")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    # -- waiting on futures from the action's worker thread -----------------------------------
+    @staticmethod
+    def _wait(future, timeout: float):
+        done = threading.Event()
+        future.add_done_callback(lambda _f: done.set())
+        return future.result() if done.wait(timeout) else None
+
+    def _capture(self) -> Observation:
+        response = self._wait(self.capture_client.call_async(Capture.Request(timeout=float(self.capture_timeout))), self.capture_timeout + 5.0)
+        if response is None or not response.success:
+            raise GraspRejected(f"capture failed: {getattr(response, 'message', 'no response')}")
+        return response.observation
+
+    def execute(self, goal_handle) -> Interact.Result:
+        with self.busy:
+            return self._execute(goal_handle)
+
+    def _execute(self, goal_handle) -> Interact.Result:
+        result = Interact.Result()
+        hypothesis = goal_handle.request.hypothesis
+
+        def phase(name: str) -> None:
+            goal_handle.publish_feedback(Interact.Feedback(phase=name))
+
+        try:
+            phase("capturing_before")
+            before = self._capture()
+            phase("planning")
+            camera = info_to_camera(before.camera_infos[0], before.camera_poses[0], before.camera_names[0])
+            depth = msg_to_image(before.depth, "32FC1")
+            mask = msg_to_image(hypothesis.mask, "mono8") > 0 if hypothesis.mask.width else None
+            if mask is not None and mask.shape != depth.shape:
+                raise GraspRejected(f"hypothesis mask is {mask.shape[1]}x{mask.shape[0]}, main view is {depth.shape[1]}x{depth.shape[0]}")
+            grasp = plan_grasp((hypothesis.grasp_u, hypothesis.grasp_v), hypothesis.grasp_yaw, depth, camera, self.settings, mask)
+            place = choose_place_location(depth, camera, self.settings, self.place_region, self.rng, avoid=grasp.position, clearance=self.place_clearance)
+        except (GraspRejected, ImageFormatError, ValueError, IndexError) as exc:
+            result.message = f"rejected: {exc}"
+            self.get_logger().info(result.message)
+            goal_handle.abort()
+            return result
+
+        result.grasp_pose = self._pose(grasp.position, grasp.yaw)
+        result.place_pose = self._pose(place, grasp.yaw)
+        if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+            result.message = "cancelled before picking"
+            return result
+        if not self.pick_place_client.wait_for_server(timeout_sec=5.0):
+            result.message = "no arm backend serves pick_place"
+            goal_handle.abort()
+            return result
+
+        phase("picking")
+        lifted_holder: dict[str, Observation] = {}
+        lifted_done = threading.Event()
+
+        def on_feedback(feedback_msg) -> None:
+            if feedback_msg.feedback.phase == "hold" and not lifted_done.is_set() and self.hold_lifted_s > 0:
+                lifted_done.set()
+                threading.Thread(target=self._capture_lifted, args=(lifted_holder, phase), daemon=True).start()
+
+        goal = PickPlace.Goal(grasp_pose=result.grasp_pose, place_pose=result.place_pose, gripper_width=float(self.gripper_width), hold_lifted_s=float(self.hold_lifted_s))
+        sent = self._wait(self.pick_place_client.send_goal_async(goal, feedback_callback=on_feedback), 10.0)
+        if sent is None or not sent.accepted:
+            result.message = "pick_place goal rejected by the arm backend"
+            goal_handle.abort()
+            return result
+        wrapped = self._wait(sent.get_result_async(), self.pick_place_timeout)
+        if wrapped is None:
+            self._wait(sent.cancel_goal_async(), 5.0)
+            result.message = "pick_place timed out and was cancelled"
+            goal_handle.abort()
+            return result
+        arm = wrapped.result
+        result.object_lifted = bool(arm.object_lifted)
+
+        phase("capturing_after")
+        try:
+            after = self._capture()
+        except GraspRejected as exc:
+            result.message = f"pick-and-place done ({arm.message}) but {exc}"
+            goal_handle.abort()
+            return result
+        lifted = lifted_holder.get("observation", Observation())
+
+        before_rgb = msg_to_image(before.images[0], "rgb8")
+        after_rgb = msg_to_image(after.images[0], "rgb8")
+        result.something_moved = bool(something_moved(before_rgb, after_rgb)) or result.object_lifted
+        result.success = bool(arm.success)
+        result.interaction_id = self.next_interaction_id
+        self.next_interaction_id += 1
+        interaction = Interaction(interaction_id=result.interaction_id, hypothesis=hypothesis, grasp_pose=result.grasp_pose,
+                                  place_pose=result.place_pose, executed=bool(arm.success), object_lifted=result.object_lifted,
+                                  before=before, lifted=lifted, after=after)
+        interaction.header.stamp = after.header.stamp
+        interaction.header.frame_id = "world"
+        self.interaction_publisher.publish(interaction)
+        result.message = f"{arm.message}; lifted={result.object_lifted}, moved={result.something_moved}"
+        phase("done")
+        if goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.succeed()
+        return result
+
+    def _capture_lifted(self, holder: dict, phase) -> None:
+        try:
+            phase("capturing_lifted")
+            holder["observation"] = self._capture()
+        except GraspRejected as exc:
+            self.get_logger().warn(f"no mid-grasp view: {exc}")
+
+    def _pose(self, position: np.ndarray, yaw: float) -> PoseStamped:
+        pose = PoseStamped()
+        pose.header.frame_id = "world"
+        pose.header.stamp = self.get_clock().now().to_msg()
+        pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in position)
+        q = top_down_grasp_quaternion(yaw)
+        pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (float(v) for v in q)
+        return pose
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(GraspPlanner, args)
