@@ -8,6 +8,11 @@ import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+
+# Model announcements are latched: a hypotheses node that starts (or restarts) later still gets
+# the newest version.
+MODEL_UPDATE_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def declare(node: Node, name: str, default: Any, description: str, *, minimum: float | None = None, maximum: float | None = None, read_only: bool = False) -> Any:

@@ -1,0 +1,85 @@
+"""trainer: learns continuously from the examples store, in its own process.
+
+Rounds: wait for enough examples, train ``steps_per_round`` steps on windows around the
+examples' points (objectness + mask loss, the Robust Set Loss by default), write a versioned
+checkpoint atomically, announce it. On start it resumes from the newest readable checkpoint in
+``run_dir``, so a trainer killed at any moment loses at most the round in progress and no
+example (examples live in the store, written by the labeller).
+
+Published topics: model_updates (interseg_interfaces/ModelUpdate), after each checkpoint;
+  transient local, so a hypotheses node started later still hears the latest one
+Parameters: see config/trainer_node.yaml.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rclpy.node import Node
+from rclpy.task import Future
+
+from interseg_interfaces.msg import ModelUpdate
+
+from interseg.learning.model import ModelConfig
+from interseg.learning.trainer import CheckpointInfo, Trainer, TrainerConfig
+from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node
+
+
+class TrainerNode(Node):
+    def __init__(self) -> None:
+        super().__init__("trainer")
+        self.store_path = Path(declare(self, "store", "runs/sim/examples", "examples store directory written by the labeller"))
+        run_dir = Path(declare(self, "run_dir", "runs/sim/trainer", "checkpoints and the training log go here"))
+        threads = declare(self, "threads", 1, "torch CPU threads for training", minimum=1, maximum=64)
+        initial = declare(self, "initial_checkpoint", "", "weights to start from when run_dir has no checkpoint ('' = random)")
+        input_scale = declare(self, "input_scale", 0.5, "network resolution / camera resolution", minimum=0.05, maximum=2.0)
+        width = declare(self, "image_width", 640, "camera image width", minimum=32)
+        height = declare(self, "image_height", 480, "camera image height", minimum=32)
+        config = TrainerConfig(
+            lr=declare(self, "lr", 0.01, "SGD learning rate", minimum=1e-6, maximum=10.0),
+            momentum=declare(self, "momentum", 0.9, "SGD momentum", minimum=0.0, maximum=1.0),
+            batch_size=declare(self, "batch_size", 32, "windows per step", minimum=1, maximum=1024),
+            mask_loss=declare(self, "mask_loss", "rsl", "'rsl' (Robust Set Loss) or 'ce' (plain cross-entropy)"),
+            rsl_iou=declare(self, "rsl_iou", 0.75, "Robust Set Loss IoU bound b", minimum=0.0, maximum=1.0),
+            steps_per_round=declare(self, "steps_per_round", 100, "optimizer steps between checkpoints", minimum=1),
+            min_examples=declare(self, "min_examples", 8, "examples needed before training starts", minimum=1),
+            seed=declare(self, "seed", 0, "seed of the initial weights and the sampling", minimum=0),
+        )
+        import torch
+
+        torch.set_num_threads(threads)
+        self.trainer = Trainer(run_dir, ModelConfig(input_scale=input_scale, expected_size=(width, height)), config)
+        if self.trainer.resume():
+            self.get_logger().info(f"resumed from version {self.trainer.version} at step {self.trainer.step} ({self.trainer.examples_seen} examples seen)")
+        elif initial:
+            self.trainer.load_checkpoint(initial)
+            self.get_logger().info(f"starting from {initial}")
+        self.publisher = self.create_publisher(ModelUpdate, "model_updates", MODEL_UPDATE_QOS)
+        self.stop = threading.Event()
+        self.finished = Future()  # completes (code 1) only when training fails
+        self.thread = threading.Thread(target=self.run, name="trainer", daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        try:
+            self.trainer.run_online(self.store_path, on_checkpoint=self.announce, stop=self.stop)
+        except Exception as exc:  # a non-finite loss or a broken store: say so loudly and stop
+            self.get_logger().fatal(f"training stopped: {exc!r}")
+            self.finished.set_result(1)
+
+    def announce(self, info: CheckpointInfo) -> None:
+        msg = ModelUpdate(version=info.version, checkpoint_path=str(Path(info.path).resolve()), training_step=info.step, examples_seen=info.examples_seen)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.metric_names = list(info.metrics)
+        msg.metric_values = [float(v) for v in info.metrics.values()]
+        self.publisher.publish(msg)
+        loss = info.metrics.get("loss", float("nan"))
+        self.get_logger().info(f"model version {info.version}: step {info.step}, {info.examples_seen} examples seen, loss {loss:.4f}")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=30.0)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(TrainerNode, args)
