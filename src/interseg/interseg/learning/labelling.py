@@ -42,10 +42,11 @@ class LabellerConfig:
     crop: int = 240  # side of the crop around the projected point
     min_area: int = 1000  # paper: a changed region of at least 1000 px makes a positive
     blur_sigma: float = 1.5  # Gaussian blur before differencing (sensor noise)
-    chroma_threshold: float = 0.045  # max channel change of offset chromaticity
+    chroma_threshold: float = 0.015  # max channel change of offset chromaticity
+    chroma_offset: float = 4.0  # added to each channel: dark pixels' chromaticity is mostly noise
     brighten_threshold: float = 1.0  # log-intensity rise after removing the median gain
     darken_threshold: float = 1.2  # log-intensity fall; large because shadows darken
-    texture_threshold: float = 0.5  # change of the log-intensity gradient (per pixel)
+    texture_threshold: float = 0.8  # change of the log-intensity gradient (per pixel at 640 wide)
     depth_threshold: float = 0.01  # metres
     open_radius: int = 2
     close_radius: int = 4
@@ -63,6 +64,7 @@ class LabellerConfig:
             "open_radius": max(0, int(round(self.open_radius * s))),
             "close_radius": max(0, int(round(self.close_radius * s))),
             "near_radius": max(1, int(round(self.near_radius * s))),
+            "texture_threshold": self.texture_threshold / s,  # edges are sharper in pixels at low res
         }
 
 
@@ -133,10 +135,12 @@ def change_map(a: np.ndarray, b: np.ndarray, config: LabellerConfig | None = Non
     if params["blur_sigma"] > 0:
         fa = cv2.GaussianBlur(fa, (0, 0), params["blur_sigma"])
         fb = cv2.GaussianBlur(fb, (0, 0), params["blur_sigma"])
-    offset = 12.0  # keeps the chromaticity of dark pixels from being noise
+    offset = config.chroma_offset
     chroma_a = (fa + offset) / (fa.sum(axis=2, keepdims=True) + 3 * offset)
     chroma_b = (fb + offset) / (fb.sum(axis=2, keepdims=True) + 3 * offset)
-    changed = np.abs(chroma_a - chroma_b).max(axis=2) > config.chroma_threshold
+    # a clipped channel no longer measures colour: brightening into saturation is not a change
+    clipped = (a.max(axis=2) >= 250) | (b.max(axis=2) >= 250)
+    changed = (np.abs(chroma_a - chroma_b).max(axis=2) > config.chroma_threshold) & ~clipped
 
     log_a = np.log(fa.mean(axis=2) + 8.0)
     log_b = np.log(fb.mean(axis=2) + 8.0)
@@ -152,7 +156,7 @@ def change_map(a: np.ndarray, b: np.ndarray, config: LabellerConfig | None = Non
     gxa, gya = gradient(log_a)
     gxb, gyb = gradient(log_b)
     texture = cv2.blur(np.abs(gxa - gxb) + np.abs(gya - gyb), (5, 5))
-    changed |= texture > config.texture_threshold * 0.25
+    changed |= texture > params["texture_threshold"] * 0.25
 
     if depth_a is not None and depth_b is not None:
         with np.errstate(invalid="ignore"):

@@ -1,0 +1,127 @@
+"""Training windows over the examples store, with augmentation, refreshable for online training.
+
+Each example (image, point, positive/negative, noisy mask) gives one window centred on its
+point: the full image is first resized by ``input_scale`` exactly as at inference, then a
+``window``-pixel square is cut around the point (with random scale, flip, a small shift for
+positives and colour jitter when augmenting). Targets: objectness 1/0 and, for positives, the
+mask inside the window at ``mask_size`` resolution.
+
+Only file paths (no database handle) live in the dataset, so DataLoader workers can load
+examples in other processes; :meth:`WindowDataset.refresh` (main process) reads new rows.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from interseg.learning.model import ModelConfig
+from interseg.learning.store import ExampleRecord, ExampleStore, StoreError
+
+
+class WindowDataset(Dataset):
+    def __init__(self, store_root: str | os.PathLike, model_config: ModelConfig | None = None, *,
+                 augment: bool = True, seed: int = 0, scale_range: float = 0.25, max_shift: float = 8.0,
+                 colour_jitter: float = 0.2):
+        self.root = Path(store_root)
+        self.config = model_config or ModelConfig()
+        self.augment = augment
+        self.seed = seed
+        self.scale_range = scale_range  # log2 range of random zoom
+        self.max_shift = max_shift  # full-resolution pixels, positives only
+        self.colour_jitter = colour_jitter
+        self.records: list[ExampleRecord] = []
+        self._last_id = 0
+        self._draws = 0
+        self.refresh()
+
+    def refresh(self) -> int:
+        """Read rows added since the last refresh; returns how many are new."""
+        with ExampleStore(self.root) as store:
+            new = store.records(after_id=self._last_id)
+        self.records.extend(new)
+        if new:
+            self._last_id = new[-1].id
+        return len(new)
+
+    @property
+    def last_id(self) -> int:
+        return self._last_id
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        info = torch.utils.data.get_worker_info()
+        worker = 0 if info is None else info.id
+        self._draws += 1  # per process: a fresh augmentation every time an example is drawn
+        return np.random.default_rng([self.seed, index, worker, self._draws, torch.initial_seed() % (2**32)])
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rec = self.records[index]
+        image = cv2.imread(str(self.root / rec.image_path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise StoreError(f"image of example {rec.key} is missing or unreadable")
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        mask = None
+        if rec.mask_path is not None:
+            raw = cv2.imread(str(self.root / rec.mask_path), cv2.IMREAD_GRAYSCALE)
+            if raw is None:
+                raise StoreError(f"mask of example {rec.key} is missing or unreadable")
+            mask = raw
+        return make_window(image, rec.u, rec.v, rec.positive, mask, self.config,
+                           self._rng(index) if self.augment else None, self.scale_range, self.max_shift,
+                           self.colour_jitter)
+
+
+def make_window(image: np.ndarray, u: float, v: float, positive: bool, mask: np.ndarray | None,
+                config: ModelConfig, rng: np.random.Generator | None = None, scale_range: float = 0.25,
+                max_shift: float = 8.0, colour_jitter: float = 0.2) -> dict[str, torch.Tensor]:
+    """One training window (see the module docstring); ``rng=None`` means no augmentation."""
+    s = config.input_scale
+    h, w = image.shape[:2]
+    size = (max(1, int(round(w * s))), max(1, int(round(h * s))))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    zoom, flip, du, dv = 1.0, False, 0.0, 0.0
+    if rng is not None:
+        zoom = float(2.0 ** rng.uniform(-scale_range, scale_range))
+        flip = bool(rng.random() < 0.5)
+        if positive:
+            du, dv = rng.uniform(-max_shift, max_shift, size=2)
+    # point in network-scale pixel-centre coordinates
+    cu = (u + du + 0.5) * size[0] / w - 0.5
+    cv_ = (v + dv + 0.5) * size[1] / h - 0.5
+    win = config.window
+    c = (win - 1) / 2.0
+    sx = -zoom if flip else zoom
+    affine = np.array([[sx, 0.0, c - sx * cu], [0.0, zoom, c - zoom * cv_]], dtype=np.float64)
+    window = cv2.warpAffine(small, affine, (win, win), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    pixels = window.astype(np.float32) / 255.0
+    if rng is not None and colour_jitter > 0:
+        j = colour_jitter
+        pixels = pixels * rng.uniform(1 - j, 1 + j)  # brightness
+        mean = pixels.mean()
+        pixels = (pixels - mean) * rng.uniform(1 - j, 1 + j) + mean  # contrast
+        grey = pixels.mean(axis=2, keepdims=True)
+        pixels = (pixels - grey) * rng.uniform(1 - j, 1 + j) + grey  # saturation
+        pixels = pixels * rng.uniform(1 - j / 4, 1 + j / 4, size=3).astype(np.float32)  # white balance
+        pixels = np.clip(pixels, 0.0, 1.0)
+    m = config.mask_size
+    mask_target = np.zeros((m, m), np.float32)
+    has_mask = 0.0
+    if positive and mask is not None:
+        small_mask = cv2.resize((mask > 0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        warped = cv2.warpAffine(small_mask, affine, (win, win), flags=cv2.INTER_LINEAR,
+                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        mask_target = (cv2.resize(warped, (m, m), interpolation=cv2.INTER_AREA) > 0.5).astype(np.float32)
+        has_mask = float(mask_target.any())
+    return {
+        "image": torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))),
+        "objectness": torch.tensor(1.0 if positive else 0.0),
+        "mask": torch.from_numpy(mask_target),
+        "has_mask": torch.tensor(has_mask),
+    }

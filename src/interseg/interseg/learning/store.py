@@ -1,0 +1,327 @@
+"""The examples store: durable, append-only, one writer and any number of readers.
+
+Layout of a store directory::
+
+    examples.sqlite3        index (SQLite, WAL journal: readers never block the writer)
+    images/<key>.png        the example's RGB image (lossless PNG)
+    masks/<key>.png         its mask (mono PNG, 0/255), positives only
+    writer.lock             flock held by the single writer process
+
+Schema (version 1)::
+
+    schema_version(version INTEGER)              one row; a newer version is refused
+    examples(
+      id INTEGER PRIMARY KEY AUTOINCREMENT,      insertion order; readers poll "id > last"
+      key TEXT UNIQUE NOT NULL,                  also the file name stem
+      interaction_id INTEGER NOT NULL,
+      view TEXT NOT NULL,                        camera name, e.g. "cam0"
+      kind TEXT NOT NULL,                        "pick" | "place" | "push" | ...
+      source TEXT NOT NULL,                      "interaction" | "push" | "human" | ...
+      positive INTEGER NOT NULL,                 1 positive, 0 negative (background)
+      u REAL NOT NULL, v REAL NOT NULL,          the point, full-resolution pixels
+      mask_area INTEGER NOT NULL,                0 for negatives
+      width INTEGER NOT NULL, height INTEGER NOT NULL,
+      reason TEXT NOT NULL,                      why the labeller labelled it so
+      image_path TEXT NOT NULL,                  relative to the store directory
+      mask_path TEXT,                            NULL for negatives
+      model_version INTEGER,                     network version that proposed the grasp
+      created REAL NOT NULL)                     UNIX time
+
+Writes are atomic: files are written to a temporary name, flushed and renamed, and only then is
+the row inserted (in a transaction). A crash leaves at worst an unreferenced file, never a row
+pointing at a missing or partial one. Bad input raises ValueError before anything is written.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from interseg.learning.model import validate_rgb_image
+
+SCHEMA_VERSION = 1
+INDEX_NAME = "examples.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS examples (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT UNIQUE NOT NULL,
+    interaction_id INTEGER NOT NULL,
+    view TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL,
+    positive INTEGER NOT NULL,
+    u REAL NOT NULL,
+    v REAL NOT NULL,
+    mask_area INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    image_path TEXT NOT NULL,
+    mask_path TEXT,
+    model_version INTEGER,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS examples_interaction ON examples(interaction_id);
+"""
+
+
+class StoreError(RuntimeError):
+    """The store cannot be used as asked (missing, locked by another writer, corrupt)."""
+
+
+class StoreSchemaError(StoreError):
+    """The store was written by a newer (or unknown) schema version."""
+
+
+@dataclass(frozen=True)
+class ExampleRecord:
+    id: int
+    key: str
+    interaction_id: int
+    view: str
+    kind: str
+    source: str
+    positive: bool
+    u: float
+    v: float
+    mask_area: int
+    width: int
+    height: int
+    reason: str
+    image_path: str
+    mask_path: str | None
+    model_version: int | None
+    created: float
+
+
+_COLUMNS = [f for f in ExampleRecord.__dataclass_fields__]
+
+
+def _atomic_write_png(path: Path, array: np.ndarray) -> None:
+    ok, encoded = cv2.imencode(".png", array, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    if not ok:
+        raise StoreError(f"could not encode {path.name}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(encoded.tobytes())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class ExampleStore:
+    """Open a store for reading (default) or as its single writer (``writer=True`` creates it)."""
+
+    def __init__(self, root: str | os.PathLike, *, writer: bool = False):
+        self.root = Path(root)
+        self.writer = writer
+        self._lock_file = None
+        index = self.root / INDEX_NAME
+        if writer:
+            self.root.mkdir(parents=True, exist_ok=True)
+            (self.root / "images").mkdir(exist_ok=True)
+            (self.root / "masks").mkdir(exist_ok=True)
+            self._lock_file = open(self.root / "writer.lock", "a+")
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._lock_file.close()
+                self._lock_file = None
+                raise StoreError(f"{self.root} already has a writer (another process holds writer.lock)")
+            existed = index.exists()
+            self._db = sqlite3.connect(index, timeout=30.0, isolation_level=None)
+            try:
+                if existed:
+                    self._check_schema()
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                if not existed or self._schema_version() is None:
+                    self._db.executescript(_SCHEMA)
+                    if self._schema_version() is None:
+                        self._db.execute("INSERT INTO schema_version(version) VALUES (?)", (SCHEMA_VERSION,))
+            except BaseException:
+                self.close()
+                raise
+        else:
+            if not index.exists():
+                raise StoreError(f"no examples store at {self.root} (missing {INDEX_NAME})")
+            self._db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+            try:
+                self._check_schema()
+            except BaseException:
+                self.close()
+                raise
+
+    # -- schema ----------------------------------------------------------------------------------
+    def _schema_version(self) -> int | None:
+        try:
+            row = self._db.execute("SELECT MAX(version) FROM schema_version").fetchone()
+        except sqlite3.OperationalError:
+            return None
+        return None if row is None or row[0] is None else int(row[0])
+
+    def _check_schema(self) -> None:
+        try:
+            version = self._schema_version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.root / INDEX_NAME} is not a readable SQLite database: {exc}") from exc
+        if version is None:
+            if self.writer:
+                return
+            raise StoreSchemaError(f"{self.root} has no schema_version table: not an examples store")
+        if version > SCHEMA_VERSION:
+            raise StoreSchemaError(f"{self.root} was written by schema version {version}; this code reads up to "
+                                   f"{SCHEMA_VERSION}. Update interseg; the store was left untouched")
+
+    # -- writing ---------------------------------------------------------------------------------
+    def add(self, *, image: np.ndarray, u: float, v: float, positive: bool, mask: np.ndarray | None,
+            reason: str, interaction_id: int, view: str, kind: str = "pick", source: str = "interaction",
+            model_version: int | None = None) -> str:
+        """Append one example; returns its key. Validates everything before writing anything."""
+        if not self.writer:
+            raise StoreError("store opened read-only; open it with writer=True to add examples")
+        image = validate_rgb_image(image, None, "example image")
+        h, w = image.shape[:2]
+        if not (np.isfinite(u) and np.isfinite(v) and -0.5 <= u <= w - 0.5 and -0.5 <= v <= h - 0.5):
+            raise ValueError(f"point ({u}, {v}) is not inside the {w}x{h} image")
+        mask_u8 = None
+        if positive:
+            if mask is None:
+                raise ValueError("a positive example needs a mask")
+            mask = np.asarray(mask)
+            if mask.shape != (h, w):
+                raise ValueError(f"mask shape {mask.shape} does not match the image ({h}, {w})")
+            if mask.dtype != bool and not np.isin(np.unique(mask), (0, 1, 255)).all():
+                raise ValueError("mask must be boolean (or 0/1, 0/255)")
+            binary = mask.astype(bool)
+            area = int(binary.sum())
+            if area == 0:
+                raise ValueError("a positive example's mask is empty")
+            if area == h * w:
+                raise ValueError("mask covers the whole image: a lighting change or camera motion, not an object")
+            mask_u8 = binary.astype(np.uint8) * 255
+        else:
+            area = 0
+            if mask is not None and np.asarray(mask).any():
+                raise ValueError("a negative example must not carry a mask")
+        key = f"{int(interaction_id):08d}-{view}-{kind}-{uuid.uuid4().hex[:8]}"
+        image_rel = f"images/{key}.png"
+        mask_rel = f"masks/{key}.png" if mask_u8 is not None else None
+        written = []
+        try:
+            _atomic_write_png(self.root / image_rel, cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+            written.append(self.root / image_rel)
+            if mask_u8 is not None:
+                _atomic_write_png(self.root / mask_rel, mask_u8)
+                written.append(self.root / mask_rel)
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute(
+                    "INSERT INTO examples(key, interaction_id, view, kind, source, positive, u, v, mask_area, "
+                    "width, height, reason, image_path, mask_path, model_version, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, int(interaction_id), view, kind, source, int(bool(positive)), float(u), float(v), area,
+                     w, h, reason, image_rel, mask_rel, model_version, time.time()))
+                self._db.execute("COMMIT")
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        return key
+
+    def add_example(self, example, *, interaction_id: int, source: str = "interaction",
+                    model_version: int | None = None) -> str:
+        """Append a :class:`interseg.learning.labelling.LabelledExample`."""
+        return self.add(image=example.image, u=example.u, v=example.v, positive=example.positive,
+                        mask=example.mask, reason=example.reason, interaction_id=interaction_id,
+                        view=example.view, kind=example.kind, source=source, model_version=model_version)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def records(self, after_id: int = 0, limit: int | None = None) -> list[ExampleRecord]:
+        """Rows with id > after_id in insertion order (poll with the last id seen)."""
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM examples WHERE id > ? ORDER BY id"
+        params: tuple = (int(after_id),)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params += (int(limit),)
+        rows = self._db.execute(sql, params).fetchall()
+        return [ExampleRecord(*row[:6], bool(row[6]), *row[7:]) for row in rows]
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM examples").fetchone()[0])
+
+    def load_image(self, record: ExampleRecord) -> np.ndarray:
+        data = cv2.imread(str(self.root / record.image_path), cv2.IMREAD_COLOR)
+        if data is None:
+            raise StoreError(f"image of example {record.key} is missing or unreadable")
+        return cv2.cvtColor(data, cv2.COLOR_BGR2RGB)
+
+    def load_mask(self, record: ExampleRecord) -> np.ndarray | None:
+        if record.mask_path is None:
+            return None
+        data = cv2.imread(str(self.root / record.mask_path), cv2.IMREAD_GRAYSCALE)
+        if data is None:
+            raise StoreError(f"mask of example {record.key} is missing or unreadable")
+        return data > 127
+
+    def close(self) -> None:
+        db = getattr(self, "_db", None)
+        if db is not None:
+            db.close()
+            self._db = None
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    def __enter__(self) -> "ExampleStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- export ----------------------------------------------------------------------------------
+    def export_mcap(self, path: str | os.PathLike, frame_prefix: str = "") -> int:
+        """Write every example to a rosbag2 MCAP bag: /examples/image (rgb8), /examples/mask
+        (mono8, positives) and /examples/meta (std_msgs/String, the row as JSON), all stamped
+        with the example's creation time. Returns the number of examples exported."""
+        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.typesys import Stores, get_typestore
+
+        store = get_typestore(Stores.ROS2_JAZZY)
+        Image = store.types["sensor_msgs/msg/Image"]
+        Header = store.types["std_msgs/msg/Header"]
+        Time = store.types["builtin_interfaces/msg/Time"]
+        String = store.types["std_msgs/msg/String"]
+        records = self.records()
+        with Writer(Path(path), version=9, storage_plugin=StoragePlugin.MCAP) as bag:
+            image_conn = bag.add_connection("/examples/image", Image.__msgtype__, typestore=store)
+            mask_conn = bag.add_connection("/examples/mask", Image.__msgtype__, typestore=store)
+            meta_conn = bag.add_connection("/examples/meta", String.__msgtype__, typestore=store)
+            for rec in records:
+                stamp_ns = int(rec.created * 1e9)
+                header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+                                frame_id=f"{frame_prefix}{rec.view}_optical_frame")
+                rgb = self.load_image(rec)
+                msg = Image(header=header, height=rec.height, width=rec.width, encoding="rgb8", is_bigendian=0,
+                            step=rec.width * 3, data=np.ascontiguousarray(rgb).reshape(-1))
+                bag.write(image_conn, stamp_ns, store.serialize_cdr(msg, Image.__msgtype__))
+                mask = self.load_mask(rec)
+                if mask is not None:
+                    mmsg = Image(header=header, height=rec.height, width=rec.width, encoding="mono8",
+                                 is_bigendian=0, step=rec.width, data=(mask.astype(np.uint8) * 255).reshape(-1))
+                    bag.write(mask_conn, stamp_ns, store.serialize_cdr(mmsg, Image.__msgtype__))
+                meta = {c: getattr(rec, c) for c in _COLUMNS}
+                bag.write(meta_conn, stamp_ns,
+                          store.serialize_cdr(String(data=json.dumps(meta)), String.__msgtype__))
+        return len(records)

@@ -1,0 +1,341 @@
+"""Trainer engine: windows from the examples store -> SGD steps -> versioned checkpoints.
+
+``train_one_epoch`` and ``evaluate`` are kept apart (evaluation under ``torch.inference_mode``).
+The online mode (:meth:`Trainer.run_online`) is what the trainer node runs in a thread: refresh
+the dataset, train a round of steps, write a checkpoint, call back so the node can announce it.
+
+Checkpoints are dicts {format, format_version, version, model, optimizer, scheduler, step,
+examples_seen, samples_seen, model_config, trainer_config, metrics} of tensors and plain Python
+values only, so they load with ``torch.load(weights_only=True)``; they are written to a temporary
+file and renamed. A checkpoint that is corrupt, foreign or does not fit raises
+:class:`CheckpointError`; loading always builds a fresh network first, so whatever model is
+running stays untouched.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import torch
+from torch.utils.data import DataLoader, RandomSampler
+
+from interseg.learning.losses import mask_cross_entropy, objectness_loss, robust_set_loss
+from interseg.learning.model import HypothesisNetwork, ModelConfig
+
+LOG = logging.getLogger(__name__)
+CHECKPOINT_FORMAT = "interseg.hypothesis_network"
+CHECKPOINT_FORMAT_VERSION = 1
+_CHECKPOINT_RE = re.compile(r"^model-(\d{6,})\.pt$")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint could not be read, is not ours, or does not fit the network."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training produced a NaN/inf loss; stopped before the weights were updated with it."""
+
+
+@dataclass
+class TrainerConfig:
+    lr: float = 0.01
+    momentum: float = 0.9  # SGD with momentum, as in the paper
+    weight_decay: float = 1e-4
+    batch_size: int = 32
+    lr_step: int = 5000  # StepLR: multiply lr by lr_gamma every lr_step optimizer steps
+    lr_gamma: float = 0.5
+    mask_loss: str = "rsl"  # "rsl" (Robust Set Loss) or "ce" (plain per-pixel cross-entropy)
+    mask_weight: float = 1.0
+    rsl_iou: float = 0.75
+    rsl_step: float = 0.1
+    rsl_moves: int = 25
+    steps_per_round: int = 100  # online mode: steps between checkpoints
+    min_examples: int = 8  # online mode: wait until the store has this many
+    num_workers: int = 0
+    augment: bool = True
+    seed: int = 0
+    keep_checkpoints: int = 5
+
+    def __post_init__(self) -> None:
+        if self.mask_loss not in ("rsl", "ce"):
+            raise ValueError(f"mask_loss must be 'rsl' or 'ce', got {self.mask_loss!r}")
+        if self.batch_size < 1 or self.lr <= 0 or self.steps_per_round < 1:
+            raise ValueError("batch_size and steps_per_round must be >= 1 and lr > 0")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainerConfig":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class CheckpointInfo:
+    """What a new checkpoint announcement needs (the trainer node turns it into ModelUpdate)."""
+
+    version: int
+    path: Path
+    step: int
+    examples_seen: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _read_checkpoint(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, pickle with foreign classes, not a torch file ...
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not an interseg hypothesis-network checkpoint (foreign file)")
+    if int(data.get("format_version", -1)) > CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {data.get('format_version')}, newer than "
+                              f"{CHECKPOINT_FORMAT_VERSION}; update interseg")
+    for key in ("model", "model_config"):
+        if key not in data:
+            raise CheckpointError(f"{path} lacks '{key}'")
+    return data
+
+
+def load_network(path: str | os.PathLike) -> tuple[HypothesisNetwork, dict]:
+    """A fresh network with the checkpoint's weights, and the checkpoint's metadata."""
+    data = _read_checkpoint(path)
+    try:
+        network = HypothesisNetwork(ModelConfig.from_dict(data["model_config"]))
+        network.load_state_dict(data["model"], strict=True)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} does not fit the hypothesis network: {exc}") from exc
+    meta = {k: data.get(k) for k in ("version", "step", "examples_seen", "samples_seen", "metrics")}
+    return network.eval(), meta
+
+
+def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    folder = Path(run_dir) / "checkpoints"
+    found = []
+    if folder.is_dir():
+        for p in folder.iterdir():
+            m = _CHECKPOINT_RE.match(p.name)
+            if m:
+                found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+class Trainer:
+    """Owns the network, optimizer, scheduler and counters of one training run (``run_dir``)."""
+
+    LOG_FIELDS = ["time", "step", "examples_seen", "samples_seen", "loss", "objectness_loss", "mask_loss", "lr"]
+
+    def __init__(self, run_dir: str | os.PathLike, model_config: ModelConfig | None = None,
+                 config: TrainerConfig | None = None):
+        self.run_dir = Path(run_dir)
+        self.model_config = model_config or ModelConfig()
+        self.config = config or TrainerConfig()
+        torch.manual_seed(self.config.seed)
+        self.model = HypothesisNetwork(self.model_config)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=self.config.lr, momentum=self.config.momentum,
+                                         weight_decay=self.config.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, self.config.lr_step, self.config.lr_gamma)
+        self.step = 0
+        self.examples_seen = 0  # store rows incorporated so far (the last store id read)
+        self.samples_seen = 0  # windows trained on
+        self.version = 0
+
+    # -- one optimisation step -------------------------------------------------------------------
+    def compute_losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        objectness, masks = self.model.forward_windows(self.model.normalize(batch["image"]))
+        loss_obj = objectness_loss(objectness, batch["objectness"])
+        with_mask = batch["has_mask"] > 0.5
+        if bool(with_mask.any()):
+            logits, targets = masks[with_mask], batch["mask"][with_mask]
+            if self.config.mask_loss == "rsl":
+                loss_mask = robust_set_loss(logits, targets, self.config.rsl_iou, self.config.rsl_step,
+                                            self.config.rsl_moves)
+            else:
+                loss_mask = mask_cross_entropy(logits, targets)
+        else:
+            loss_mask = masks.sum() * 0.0
+        total = loss_obj + self.config.mask_weight * loss_mask
+        return {"loss": total, "objectness_loss": loss_obj, "mask_loss": loss_mask}
+
+    def train_one_epoch(self, loader: Iterable, *, max_steps: int | None = None, progress: bool = True,
+                        examples_seen: int | None = None) -> dict[str, float]:
+        """One pass over ``loader`` (or ``max_steps`` batches); returns mean losses."""
+        from tqdm import tqdm
+
+        self.model.train()
+        sums: dict[str, float] = {}
+        count = 0
+        total = max_steps if max_steps is not None else (len(loader) if hasattr(loader, "__len__") else None)
+        bar = tqdm(loader, total=total, desc=f"train v{self.version + 1}", disable=not progress, leave=False)
+        for batch in bar:
+            if max_steps is not None and count >= max_steps:
+                break
+            losses = self.compute_losses(batch)
+            if not torch.isfinite(losses["loss"]):
+                raise NonFiniteLossError(
+                    f"non-finite loss at step {self.step}: " + ", ".join(f"{k}={float(v)}" for k, v in losses.items())
+                    + "; weights were not updated with it. Lower the learning rate or check the data.")
+            self.optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            self.optimizer.step()
+            self.scheduler.step()
+            self.step += 1
+            self.samples_seen += int(batch["objectness"].shape[0])
+            if examples_seen is not None:
+                self.examples_seen = max(self.examples_seen, examples_seen)
+            values = {k: float(v) for k, v in losses.items()}
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+            count += 1
+            bar.set_postfix(loss=f"{values['loss']:.3f}")
+            self._log(values)
+        return {k: v / max(count, 1) for k, v in sums.items()} | {"steps": float(count)}
+
+    @torch.inference_mode()
+    def evaluate(self, loader: Iterable) -> dict[str, float]:
+        """Mean losses (plain cross-entropy for masks), objectness accuracy, and the mean IoU of
+        predicted window masks with their (noisy) targets."""
+        self.model.eval()
+        n = 0
+        sums = {"objectness_loss": 0.0, "mask_loss": 0.0, "objectness_accuracy": 0.0, "mask_iou": 0.0}
+        n_masks = 0
+        for batch in loader:
+            objectness, masks = self.model.forward_windows(self.model.normalize(batch["image"]))
+            b = objectness.shape[0]
+            sums["objectness_loss"] += float(objectness_loss(objectness, batch["objectness"])) * b
+            sums["objectness_accuracy"] += float(((objectness > 0).float() == batch["objectness"]).float().sum())
+            with_mask = batch["has_mask"] > 0.5
+            k = int(with_mask.sum())
+            if k:
+                logits, targets = masks[with_mask], batch["mask"][with_mask] > 0.5
+                sums["mask_loss"] += float(mask_cross_entropy(logits, targets)) * k
+                pred = logits > 0
+                inter = (pred & targets).flatten(1).sum(1).float()
+                union = (pred | targets).flatten(1).sum(1).float().clamp(min=1)
+                sums["mask_iou"] += float((inter / union).sum())
+                n_masks += k
+            n += b
+        return {
+            "objectness_loss": sums["objectness_loss"] / max(n, 1),
+            "objectness_accuracy": sums["objectness_accuracy"] / max(n, 1),
+            "mask_loss": sums["mask_loss"] / max(n_masks, 1),
+            "mask_iou": sums["mask_iou"] / max(n_masks, 1),
+        }
+
+    # -- logging -----------------------------------------------------------------------------------
+    def _log(self, values: dict[str, float]) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / "log.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({"time": f"{time.time():.3f}", "step": self.step, "examples_seen": self.examples_seen,
+                             "samples_seen": self.samples_seen, "loss": f"{values['loss']:.6f}",
+                             "objectness_loss": f"{values['objectness_loss']:.6f}",
+                             "mask_loss": f"{values['mask_loss']:.6f}",
+                             "lr": f"{self.optimizer.param_groups[0]['lr']:.6g}"})
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def save_checkpoint(self, metrics: dict[str, float] | None = None) -> CheckpointInfo:
+        """Write the next version atomically (temp file + rename) and prune old ones."""
+        folder = self.run_dir / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        version = self.version + 1
+        metrics = {k: float(v) for k, v in (metrics or {}).items() if math.isfinite(float(v))}
+        data = {
+            "format": CHECKPOINT_FORMAT,
+            "format_version": CHECKPOINT_FORMAT_VERSION,
+            "version": version,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "examples_seen": self.examples_seen,
+            "samples_seen": self.samples_seen,
+            "model_config": self.model_config.to_dict(),
+            "trainer_config": asdict(self.config),
+            "metrics": metrics,
+        }
+        path = folder / f"model-{version:06d}.pt"
+        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
+        torch.save(data, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        self.version = version
+        for _, old in list_checkpoints(self.run_dir)[: -self.config.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+        return CheckpointInfo(version, path, self.step, self.examples_seen, metrics)
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore model, optimizer, scheduler and counters. Everything is loaded into fresh
+        objects first and swapped in only when all of it fits."""
+        data = _read_checkpoint(path)
+        try:
+            config = ModelConfig.from_dict(data["model_config"])
+            model = HypothesisNetwork(config)
+            model.load_state_dict(data["model"], strict=True)
+            optimizer = torch.optim.SGD(model.parameters(), lr=self.config.lr, momentum=self.config.momentum,
+                                        weight_decay=self.config.weight_decay)
+            optimizer.load_state_dict(data["optimizer"])
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, self.config.lr_step, self.config.lr_gamma)
+            scheduler.load_state_dict(data["scheduler"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"{path} does not fit this trainer: {exc}") from exc
+        self.model_config, self.model, self.optimizer, self.scheduler = config, model, optimizer, scheduler
+        self.step = int(data.get("step", 0))
+        self.examples_seen = int(data.get("examples_seen", 0))
+        self.samples_seen = int(data.get("samples_seen", 0))
+        self.version = int(data.get("version", 0))
+
+    def resume(self) -> bool:
+        """Continue from the newest readable checkpoint in ``run_dir`` (after a crash); a
+        damaged newest one is skipped with a warning. Returns False when there is none."""
+        for version, path in reversed(list_checkpoints(self.run_dir)):
+            try:
+                self.load_checkpoint(path)
+                return True
+            except CheckpointError as exc:
+                LOG.warning("skipping checkpoint %s: %s", path, exc)
+        return False
+
+    # -- online mode -------------------------------------------------------------------------------
+    def run_online(self, store_root: str | os.PathLike, *, on_checkpoint: Callable[[CheckpointInfo], None] | None = None,
+                   stop: threading.Event | None = None, max_rounds: int | None = None, poll_interval: float = 1.0,
+                   progress: bool = False) -> int:
+        """Keep training as examples arrive: refresh, train ``steps_per_round`` steps, checkpoint,
+        announce. Returns the number of rounds run (stops on ``stop`` or after ``max_rounds``)."""
+        from interseg.learning.dataset import WindowDataset
+
+        stop = stop or threading.Event()
+        dataset = WindowDataset(store_root, self.model_config, augment=self.config.augment, seed=self.config.seed)
+        rounds = 0
+        while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
+            if rounds:
+                dataset.refresh()
+            if len(dataset) < self.config.min_examples:
+                stop.wait(poll_interval)
+                dataset.refresh()
+                continue
+            sampler = RandomSampler(dataset, replacement=True,
+                                    num_samples=self.config.steps_per_round * self.config.batch_size)
+            loader = DataLoader(dataset, batch_size=self.config.batch_size, sampler=sampler, drop_last=True,
+                                num_workers=self.config.num_workers,
+                                persistent_workers=False)
+            stats = self.train_one_epoch(loader, progress=progress, examples_seen=dataset.last_id)
+            info = self.save_checkpoint(stats)
+            rounds += 1
+            if on_checkpoint is not None:
+                on_checkpoint(info)
+        return rounds

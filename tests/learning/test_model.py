@@ -1,0 +1,104 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from interseg.learning.model import (
+    HypothesisNetwork, HypothesisPredictor, ModelConfig, grasp_from_mask, mask_nms, decode_hypotheses,
+)
+
+SMALL = ModelConfig(expected_size=(160, 120), input_scale=0.5, window=48, mask_size=8, min_mask_area=10)
+
+
+def test_dense_and_window_outputs_have_the_documented_shapes():
+    net = HypothesisNetwork(SMALL).eval()
+    with torch.inference_mode():
+        obj, masks = net(net.normalize(torch.zeros(1, 3, 64, 96, dtype=torch.uint8)))
+        assert obj.shape == (1, 4, 6) and masks.shape == (1, 8, 8, 4, 6)
+        wobj, wmasks = net.forward_windows(net.normalize(torch.rand(2, 3, 48, 48)))
+        assert wobj.shape == (2,) and wmasks.shape == (2, 8, 8)
+        with pytest.raises(ValueError, match="48x48"):
+            net.forward_windows(torch.rand(1, 3, 32, 32))
+
+
+def test_window_of_the_centre_cell_matches_dense_output():
+    """Training windows and dense inference read the same location: the centre cell of a
+    window crop equals the dense output at that cell when the crop is the whole receptive input."""
+    net = HypothesisNetwork(SMALL).eval()
+    x = torch.rand(1, 3, 48, 48)
+    with torch.inference_mode():
+        dense_obj, dense_masks = net(net.normalize(x))
+        win_obj, win_masks = net.forward_windows(net.normalize(x))
+    assert torch.allclose(dense_obj[0, 1, 1], win_obj[0])
+    assert torch.allclose(dense_masks[0, :, :, 1, 1], win_masks[0])
+
+
+def test_predict_returns_valid_hypotheses():
+    torch.manual_seed(0)
+    predictor = HypothesisPredictor(HypothesisNetwork(SMALL))
+    image = (np.random.default_rng(0).random((120, 160, 3)) * 255).astype(np.uint8)
+    hyps = predictor.predict(image)
+    assert 0 < len(hyps) <= SMALL.top_k
+    scores = [h.score for h in hyps]
+    assert scores == sorted(scores, reverse=True)
+    for h in hyps:
+        assert h.mask.shape == (120, 160) and h.mask.dtype == bool and h.mask.any()
+        assert 0.0 <= h.score <= 1.0
+        assert h.mask[int(round(h.grasp_v)), int(round(h.grasp_u))]
+        assert -math.pi / 2 <= h.grasp_yaw < math.pi / 2
+        u0, v0, u1, v1 = h.bbox
+        assert h.mask[v0:v1 + 1, u0:u1 + 1].sum() == h.mask.sum()
+
+
+def test_decoding_pastes_windows_where_the_cells_are():
+    """A single confident cell with a full window mask lands at the documented window position."""
+    cfg = ModelConfig(expected_size=None, input_scale=0.5, window=48, mask_size=8, min_mask_area=1, top_k=5)
+    objectness = torch.full((4, 6), -10.0)
+    objectness[2, 3] = 5.0
+    masks = torch.full((8, 8, 4, 6), -10.0)
+    masks[:, :, 2, 3] = 10.0
+    hyps = decode_hypotheses(objectness, masks, (128, 192), cfg)
+    best = hyps[0]
+    # cell (2, 3): centre at network (56, 40) -> full (112, 80); window 48 -> 96 full pixels
+    assert best.bbox == (112 - 48, 80 - 48, 112 + 47, 80 + 47)
+    assert abs(best.grasp_u - 111.5) < 1 and abs(best.grasp_v - 79.5) < 1
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((120, 160, 3), np.float32), "uint8"),
+    (np.zeros((120, 160), np.uint8), r"\(H, W, 3\)"),
+    (np.zeros((120, 160, 4), np.uint8), "RGBA"),
+    (np.zeros((240, 320, 3), np.uint8), "expects 160x120"),
+    ("not an image", "numpy array"),
+])
+def test_bad_images_are_rejected(bad, message):
+    predictor = HypothesisPredictor(HypothesisNetwork(SMALL))
+    with pytest.raises(ValueError, match=message):
+        predictor.predict(bad)
+
+
+def test_grasp_yaw_follows_the_major_axis():
+    mask = np.zeros((100, 100), bool)
+    mask[45:55, 10:90] = True  # long along u
+    u, v, yaw, bbox = grasp_from_mask(mask)
+    assert abs(yaw) < 1e-6 and abs(u - 49.5) < 1e-6 and abs(v - 49.5) < 1e-6 and bbox == (10, 45, 89, 54)
+    diag = np.eye(60, dtype=bool) | np.eye(60, k=1, dtype=bool)  # along +u,+v (down-right)
+    assert abs(grasp_from_mask(diag)[2] - math.pi / 4) < 0.05
+    ring = np.zeros((50, 50), bool)
+    ring[10:40, 10:40] = True
+    ring[15:35, 15:35] = False  # centroid falls in the hole: moved onto the mask
+    u, v, _, _ = grasp_from_mask(ring)
+    assert ring[int(v), int(u)]
+    with pytest.raises(ValueError, match="empty"):
+        grasp_from_mask(np.zeros((5, 5), bool))
+
+
+def test_mask_nms_drops_duplicates():
+    a = np.zeros((3, 10, 10), bool)
+    a[0, :5] = True
+    a[1, :5] = True
+    a[1, 5] = True  # near duplicate of 0
+    a[2, 6:] = True
+    kept = mask_nms(a, np.array([0.9, 0.8, 0.7]), 0.5)
+    assert kept == [0, 2]
