@@ -9,6 +9,13 @@ from interseg.sim.arena import ArenaConfig, SimulatedArena
 from interseg.sim.catalog import background_split, object_split
 
 
+@pytest.fixture(scope="module")
+def small_arena():
+    arena = SimulatedArena(ArenaConfig(width=160, height=120), seed=3)
+    yield arena
+    arena.close()
+
+
 def test_fixed_seed_gives_the_same_scene_and_images(small_arena):
     other = SimulatedArena(ArenaConfig(width=160, height=120), seed=3)
     try:

@@ -44,12 +44,16 @@ def segmentation(arena: SimulatedArena, camera: str | int) -> np.ndarray:
     if name not in arena.camera_names:
         raise ValueError(f"unknown camera '{name}' (cameras: {', '.join(arena.camera_names)})")
     renderer = physics.renderer
-    renderer.enable_segmentation_rendering()
-    try:
-        renderer.update_scene(physics.data, camera=name)
-        seg = renderer.render()
-    finally:
-        renderer.disable_segmentation_rendering()
+
+    def render() -> np.ndarray:
+        renderer.enable_segmentation_rendering()
+        try:
+            renderer.update_scene(physics.data, camera=name)
+            return renderer.render()
+        finally:
+            renderer.disable_segmentation_rendering()
+
+    seg = arena._on_gl(render)  # noqa: SLF001  (renderers live on the arena's OpenGL thread)
     ids, types = seg[..., 0], seg[..., 1]
     return np.where(types == _GEOM, ids, -1).astype(np.int32)
 

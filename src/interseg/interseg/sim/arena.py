@@ -15,6 +15,7 @@ Typical use::
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -124,6 +125,9 @@ class SimulatedArena:
         self.rig = rig or default_camera_rig()
         self._cameras = self.rig.pinhole(self.config.width, self.config.height)
         self._lock = threading.RLock()
+        # An OpenGL context belongs to one thread: every renderer call runs on this one, so that
+        # the arena can be driven from any thread (a ROS executor's, for instance).
+        self._gl_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="arena-gl")
         self._physics: _Physics | None = None
         self._sim_time_offset = 0.0
         self._seed = int(seed)
@@ -195,23 +199,30 @@ class SimulatedArena:
     def render_views(self, depth: bool = True) -> Views:
         """Render all cameras once (lights jittered, sensor noise applied); cam0 also gives depth."""
         with self._lock:
-            physics = self._require()
-            renderer = physics.renderer
-            self._lighting.apply()
-            images: dict[str, np.ndarray] = {}
-            depth_image = None
-            for index, camera in enumerate(self._cameras):
+            return self._on_gl(lambda: self._render_views(depth))
+
+    def _on_gl(self, function: Callable[[], object]):
+        """Run ``function`` on the arena's OpenGL thread and return its result."""
+        return self._gl_thread.submit(function).result()
+
+    def _render_views(self, depth: bool) -> Views:
+        physics = self._require()
+        renderer = physics.renderer
+        self._lighting.apply()
+        images: dict[str, np.ndarray] = {}
+        depth_image = None
+        for index, camera in enumerate(self._cameras):
+            renderer.update_scene(physics.data, camera=camera.name)
+            renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.config.shadows
+            images[camera.name] = self._sensors[index].expose(renderer.render())
+            if index == 0 and depth:
+                renderer.enable_depth_rendering()
                 renderer.update_scene(physics.data, camera=camera.name)
-                renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.config.shadows
-                images[camera.name] = self._sensors[index].expose(renderer.render())
-                if index == 0 and depth:
-                    renderer.enable_depth_rendering()
-                    renderer.update_scene(physics.data, camera=camera.name)
-                    raw = renderer.render()
-                    renderer.disable_depth_rendering()
-                    depth_image = self._depth_along_axis(raw, camera)
-                    depth_image = self._sensors[index].measure_depth(depth_image)
-            return Views(images, depth_image, self.sim_time)
+                raw = renderer.render()
+                renderer.disable_depth_rendering()
+                depth_image = self._depth_along_axis(raw, camera)
+                depth_image = self._sensors[index].measure_depth(depth_image)
+        return Views(images, depth_image, self.sim_time)
 
     def validate_goal(self, grasp_xyz, yaw: float, place_xyz, place_yaw: float | None = None) -> None:
         """Raise PickPlaceRejected with a reason when the goal is outside the workspace or unreachable."""
@@ -250,8 +261,9 @@ class SimulatedArena:
         """Release the OpenGL context (required before exit with OSMesa)."""
         with self._lock:
             if self._physics is not None:
-                self._physics.renderer.close()
+                self._on_gl(self._physics.renderer.close)
                 self._physics = None
+            self._gl_thread.shutdown(wait=True)
 
     def __enter__(self) -> "SimulatedArena":
         return self
@@ -302,7 +314,7 @@ class SimulatedArena:
         data = mujoco.MjData(model)
         if self._physics is not None:
             self._sim_time_offset += float(self._physics.data.time)
-            self._physics.renderer.close()
+            self._on_gl(self._physics.renderer.close)
         physics = _Physics(
             model=model, data=data, objects=objects,
             object_bodies=[model.body(f"object_{i}").id for i in range(len(objects))],
@@ -313,7 +325,7 @@ class SimulatedArena:
             finger_dof=np.array([model.joint(j).dofadr[0] for j in FINGER_JOINTS]),
             arm_actuators=np.array([model.actuator(f"panda0_joint{i}").id for i in range(1, 8)]),
             finger_actuators=np.array([model.actuator(n).id for n in ("r_gripper_finger_joint", "l_gripper_finger_joint")]),
-            renderer=mujoco.Renderer(model, cfg.height, cfg.width),
+            renderer=self._on_gl(lambda: mujoco.Renderer(model, cfg.height, cfg.width)),
         )
         self._physics = physics
         self._robot = _SimulatedRobot(physics, self._advance)

@@ -36,7 +36,7 @@ class Workspace:
 
     x: tuple[float, float] = (0.30, 0.80)
     y: tuple[float, float] = (-0.32, 0.32)
-    z: tuple[float, float] = (FINGERTIP_BELOW_GRASP_POINT + 0.002, 0.30)
+    z: tuple[float, float] = (FINGERTIP_BELOW_GRASP_POINT + 0.001, 0.30)
 
     def contains(self, point: np.ndarray) -> bool:
         return all(lo <= float(v) <= hi for v, (lo, hi) in zip(point, (self.x, self.y, self.z)))

@@ -19,10 +19,11 @@ import numpy as np
 from interseg.geometry import PinholeCamera, look_at, quaternion_from_matrix
 from interseg.sim.catalog import BackgroundSpec, ObjectSpec, background_texture, part_texture
 
-# Fingertip centre (the grasp point of the PickPlace action) in the link7 frame: the fingers'
-# pads end 1.3 cm below it. The fixed yaw makes the site's y axis the fingers' closing axis.
-GRASP_SITE_POS_Z = 0.247
-FINGERTIP_BELOW_GRASP_POINT = 0.013
+# Fingertip centre (the grasp point of the PickPlace action) in the link7 frame: the centre of the
+# lowest finger-pad capsules; the fingers end 7 mm below it. The fixed yaw makes the site's y
+# axis the fingers' closing axis.
+GRASP_SITE_POS_Z = 0.253
+FINGERTIP_BELOW_GRASP_POINT = 0.007
 
 ARM_JOINTS = tuple(f"robot:panda0_joint{i}" for i in range(1, 8))
 FINGER_JOINTS = ("robot:panda0_finger_joint1", "robot:panda0_finger_joint2")
