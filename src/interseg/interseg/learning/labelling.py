@@ -30,7 +30,7 @@ import numpy as np
 from scipy import ndimage
 
 from interseg.geometry import PinholeCamera
-from interseg.learning.model import validate_rgb_image
+from interseg.learning.images import validate_rgb_image
 
 REFERENCE_WIDTH, REFERENCE_HEIGHT = 640, 480
 

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from interseg.learning.images import validate_rgb_image
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 STRIDE = 16
@@ -190,23 +192,6 @@ def grasp_from_mask(mask: np.ndarray) -> tuple[float, float, float, tuple[int, i
 def hypothesis_from_mask(mask: np.ndarray, score: float, source: str = "network") -> Hypothesis:
     u, v, yaw, bbox = grasp_from_mask(mask)
     return Hypothesis(mask=mask, score=float(score), grasp_u=u, grasp_v=v, grasp_yaw=yaw, bbox=bbox, source=source)
-
-
-def validate_rgb_image(image, expected_size: tuple[int, int] | None = None, name: str = "image") -> np.ndarray:
-    """Reject what is not an HxWx3 uint8 RGB array (with the size expected, if given)."""
-    if not isinstance(image, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array (H, W, 3) uint8 RGB, got {type(image).__name__}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"{name} must have dtype uint8 (rgb8 encoding), got {image.dtype}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        hint = " (4 channels: convert RGBA/BGRA to RGB first)" if image.ndim == 3 and image.shape[2] == 4 else ""
-        raise ValueError(f"{name} must have shape (H, W, 3) RGB, got {image.shape}{hint}")
-    h, w = image.shape[:2]
-    if h < 32 or w < 32:
-        raise ValueError(f"{name} is too small ({w}x{h}); at least 32x32 is needed")
-    if expected_size is not None and (w, h) != tuple(expected_size):
-        raise ValueError(f"{name} is {w}x{h}, the model expects {expected_size[0]}x{expected_size[1]}")
-    return image
 
 
 class HypothesisPredictor:

@@ -45,7 +45,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from interseg.learning.model import validate_rgb_image
+from interseg.learning.images import validate_rgb_image
 
 SCHEMA_VERSION = 1
 INDEX_NAME = "examples.sqlite3"

@@ -179,10 +179,15 @@ class Trainer:
         for batch in bar:
             if max_steps is not None and count >= max_steps:
                 break
+            buffers = [b.detach().clone() for b in self.model.buffers()]  # BatchNorm statistics
             losses = self.compute_losses(batch)
             if not torch.isfinite(losses["loss"]):
+                with torch.no_grad():  # the forward pass already fed NaNs into BatchNorm's statistics
+                    for live, saved in zip(self.model.buffers(), buffers):
+                        live.copy_(saved)
                 raise NonFiniteLossError(
-                    f"non-finite loss at step {self.step}: " + ", ".join(f"{k}={float(v)}" for k, v in losses.items())
+                    f"non-finite loss at step {self.step}: "
+                    + ", ".join(f"{k}={float(v.detach())}" for k, v in losses.items())
                     + "; weights were not updated with it. Lower the learning rate or check the data.")
             self.optimizer.zero_grad(set_to_none=True)
             losses["loss"].backward()
@@ -192,7 +197,7 @@ class Trainer:
             self.samples_seen += int(batch["objectness"].shape[0])
             if examples_seen is not None:
                 self.examples_seen = max(self.examples_seen, examples_seen)
-            values = {k: float(v) for k, v in losses.items()}
+            values = {k: float(v.detach()) for k, v in losses.items()}
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v
             count += 1

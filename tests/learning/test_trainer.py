@@ -1,0 +1,152 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, RandomSampler
+
+from interseg.learning.dataset import WindowDataset
+from interseg.learning.model import HypothesisPredictor, ModelConfig
+from interseg.learning.trainer import (
+    CheckpointError, NonFiniteLossError, Trainer, TrainerConfig, list_checkpoints, load_network,
+)
+
+from .helpers import fill_store
+
+CONFIG = ModelConfig(expected_size=(320, 240), window=48, mask_size=8, input_scale=0.5,
+                     context_channels=32, reduce_channels=32, min_mask_area=50)
+
+
+@pytest.fixture(scope="module")
+def store_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("store") / "examples"
+    fill_store(root, scenes=3).close()
+    return root
+
+
+def loader(root, batch=8, samples=None, augment=True, seed=0):
+    dataset = WindowDataset(root, CONFIG, augment=augment, seed=seed)
+    if samples is None:
+        return DataLoader(dataset, batch_size=batch, shuffle=False)
+    gen = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch, sampler=RandomSampler(dataset, True, samples, generator=gen))
+
+
+def same_parameters(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+@pytest.mark.parametrize("mask_loss", ["rsl", "ce"])
+def test_tiny_training_run_lowers_the_loss(tmp_path, store_root, mask_loss):
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=8, lr=0.02, mask_loss=mask_loss, seed=0))
+    evaluation = loader(store_root, augment=False)
+    before = trainer.evaluate(evaluation)
+    for _ in range(4):
+        trainer.train_one_epoch(loader(store_root, samples=48, seed=trainer.step), progress=False)
+    after = trainer.evaluate(evaluation)
+    assert trainer.step == 24
+    loss_before = before["objectness_loss"] + before["mask_loss"]
+    loss_after = after["objectness_loss"] + after["mask_loss"]
+    assert loss_after < 0.8 * loss_before, (before, after)
+    log = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert log[0].startswith("time,step") and len(log) == 25
+
+
+def test_checkpoint_resume_continues_from_the_same_step(tmp_path, store_root):
+    config = TrainerConfig(batch_size=4, lr=0.01)
+    first = Trainer(tmp_path / "run", CONFIG, config)
+    first.train_one_epoch(loader(store_root, batch=4, samples=12), progress=False, examples_seen=7)
+    info = first.save_checkpoint({"loss": 1.0})
+    assert info.version == 1 and info.step == 3 and info.examples_seen == 7 and info.path.exists()
+
+    resumed = Trainer(tmp_path / "run", CONFIG, config)
+    assert resumed.resume()
+    assert (resumed.step, resumed.version, resumed.examples_seen, resumed.samples_seen) == (3, 1, 7, 12)
+    assert same_parameters(first.model, resumed.model)
+    assert resumed.scheduler.last_epoch == first.scheduler.last_epoch
+    momentum_a = [s["momentum_buffer"] for s in first.optimizer.state.values()]
+    momentum_b = [s["momentum_buffer"] for s in resumed.optimizer.state.values()]
+    assert all(torch.equal(a, b) for a, b in zip(momentum_a, momentum_b)) and momentum_a
+
+    # both continue identically on the same batches
+    for t in (first, resumed):
+        t.train_one_epoch(loader(store_root, batch=4, samples=8, augment=False, seed=5), progress=False)
+    assert first.step == resumed.step == 5
+    for a, b in zip(first.model.parameters(), resumed.model.parameters()):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert resumed.save_checkpoint().version == 2
+    assert [v for v, _ in list_checkpoints(tmp_path / "run")] == [1, 2]
+
+    network, meta = load_network(tmp_path / "run" / "checkpoints" / "model-000002.pt")
+    assert meta["version"] == 2 and meta["step"] == 5
+    predictor = HypothesisPredictor.from_checkpoint(tmp_path / "run" / "checkpoints" / "model-000002.pt")
+    assert predictor.version == 2
+    image = (np.random.default_rng(0).random((240, 320, 3)) * 255).astype(np.uint8)
+    assert isinstance(predictor.predict(image), list)
+
+
+def test_corrupt_or_foreign_checkpoints_leave_the_model_untouched(tmp_path, store_root):
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4))
+    good = trainer.save_checkpoint().path
+    model_before = trainer.model
+    snapshot = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:1000])
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.zeros(3)}}, foreign)
+    unsafe = tmp_path / "unsafe.pt"
+    torch.save({"format": "interseg.hypothesis_network", "model": threading.Event}, unsafe)
+    other_config = tmp_path / "other.pt"
+    data = torch.load(good, weights_only=True)
+    data["model_config"]["mask_size"] = 12  # weights no longer fit
+    torch.save(data, other_config)
+
+    for path, message in [(truncated, "not a readable checkpoint"), (foreign, "foreign"),
+                          (unsafe, "not a readable checkpoint"), (other_config, "does not fit"),
+                          (tmp_path / "missing.pt", "does not exist")]:
+        with pytest.raises(CheckpointError, match=message):
+            trainer.load_checkpoint(path)
+        with pytest.raises(CheckpointError):
+            HypothesisPredictor.from_checkpoint(path)
+        assert trainer.model is model_before
+        assert all(torch.equal(v, snapshot[k]) for k, v in trainer.model.state_dict().items())
+        assert trainer.version == 1
+
+
+def test_non_finite_loss_stops_training_before_the_update(tmp_path, store_root):
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4))
+    snapshot = {k: v.clone() for k, v in trainer.model.state_dict().items() if v.is_floating_point()}
+    batch = next(iter(loader(store_root, batch=4, augment=False)))
+    batch["image"][0, 0, 0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match="non-finite loss at step 0"):
+        trainer.train_one_epoch([batch], progress=False)
+    assert trainer.step == 0
+    state = trainer.model.state_dict()
+    assert all(torch.equal(state[k], v) for k, v in snapshot.items())
+
+
+def test_online_mode_sees_new_examples_and_announces_checkpoints(tmp_path, store_root):
+    import shutil
+
+    root = tmp_path / "live"
+    shutil.copytree(store_root, root)
+    from interseg.learning.store import ExampleStore
+
+    writer = ExampleStore(root, writer=True)
+    initial = writer.count()
+    announced = []
+
+    def on_checkpoint(info):
+        announced.append(info)
+        if len(announced) == 1:  # the labeller appends while the trainer runs
+            record = writer.records()[0]
+            writer.add(image=writer.load_image(record), u=record.u, v=record.v, positive=record.positive,
+                       mask=writer.load_mask(record), reason="late", interaction_id=99, view="cam0")
+
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4, steps_per_round=2, min_examples=4))
+    rounds = trainer.run_online(root, on_checkpoint=on_checkpoint, max_rounds=2)
+    writer.close()
+    assert rounds == 2 and [a.version for a in announced] == [1, 2]
+    assert announced[0].examples_seen == initial and announced[1].examples_seen == initial + 1
+    assert announced[1].step == 4 and announced[1].path.exists() and "loss" in announced[1].metrics
