@@ -14,7 +14,7 @@ def test_bottom_up_proposals_find_distinct_objects():
     assert hyps and len(hyps) <= 30
     scores = [h.score for h in hyps]
     assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
-    assert all(h.mask.shape == (240, 320) and h.mask[int(h.grasp_v), int(h.grasp_u)] for h in hyps)
+    assert all(h.mask.shape == (240, 320) and h.mask[round(h.grasp_v), round(h.grasp_u)] for h in hyps)
     recall = recall_of_chosen([[h.mask for h in hyps]], [masks], iou_threshold=0.5)
     assert recall.recall >= 0.75, recall
 
