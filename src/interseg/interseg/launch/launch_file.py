@@ -372,7 +372,7 @@ class _Reader:
                 param_name = self._require(item, "name", ctx)
                 value = item.get("value")
                 value = self.substitute(value, ctx) if isinstance(value, str) else _format_parameter(value)
-                ros_args += ["-p", f"{param_name}:={value}"]
+                ros_args += ["-p", f"{param_name}:={value if value != '' else chr(39) * 2}"]  # '' : YAML empty string
         for item in body.get("remap", []) or []:
             ros_args += ["-r", f"{self.substitute(self._require(item, 'from', ctx), ctx)}:={self.substitute(self._require(item, 'to', ctx), ctx)}"]
         ros_args += shlex.split(self.substitute(body.get("ros_args", ""), ctx))

@@ -139,7 +139,8 @@ class ExampleStore:
                 self._lock_file = None
                 raise StoreError(f"{self.root} already has a writer (another process holds writer.lock)")
             existed = index.exists()
-            self._db = sqlite3.connect(index, timeout=30.0, isolation_level=None)
+            # One thread at a time (the nodes serialise their callbacks), but not always the same one.
+            self._db = sqlite3.connect(index, timeout=30.0, isolation_level=None, check_same_thread=False)
             try:
                 if existed:
                     self._check_schema()
@@ -155,7 +156,8 @@ class ExampleStore:
         else:
             if not index.exists():
                 raise StoreError(f"no examples store at {self.root} (missing {INDEX_NAME})")
-            self._db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+            self._db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
             try:
                 self._check_schema()
             except BaseException:

@@ -27,12 +27,16 @@ from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
 
 
-def views_from_interaction(msg: Interaction) -> list[ViewCapture]:
-    """One ViewCapture per camera; raises ImageFormatError/ValueError on malformed messages."""
+def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[ViewCapture]:
+    """One ViewCapture per camera; raises ImageFormatError/ValueError on malformed messages.
+
+    The mid-grasp view shows the arm over the grasp point; without a self-filter mask of the
+    robot it would look like motion at every grasp, so by default the pick example compares
+    before with after (the object, if picked, is then somewhere else)."""
     before, after, lifted = msg.before, msg.after, msg.lifted
     if len(before.images) != len(after.images) or not before.images:
         raise ValueError(f"before has {len(before.images)} views, after has {len(after.images)}")
-    has_lifted = len(lifted.images) == len(before.images)
+    has_lifted = use_lifted and len(lifted.images) == len(before.images)
     views = []
     for index, name in enumerate(before.camera_names):
         camera = info_to_camera(before.camera_infos[index], before.camera_poses[index], name)
@@ -53,6 +57,7 @@ class LabellerNode(Node):
         super().__init__("labeller")
         store_path = declare(self, "store", "runs/sim/examples", "examples store directory (created if missing)")
         self.use_place = declare(self, "use_place_examples", True, "add the extra positive at the place location")
+        self.use_lifted = declare(self, "use_lifted_view", False, "compare before with the mid-grasp view (needs the arm masked out; off: before vs after)")
         crop = declare(self, "crop", 240, "side of the crop around the projected grasp point at 640x480", minimum=16)
         min_area = declare(self, "min_area", 1000, "smallest changed region (px at 640x480) that makes a positive", minimum=1)
         self.labeller = FrameDifferenceLabeller(LabellerConfig(crop=crop, min_area=min_area))
@@ -66,7 +71,7 @@ class LabellerNode(Node):
     def on_interaction(self, msg: Interaction) -> None:
         start = time.monotonic()
         try:
-            views = views_from_interaction(msg)
+            views = views_from_interaction(msg, self.use_lifted)
             p, q = msg.grasp_pose.pose.position, msg.place_pose.pose.position
             grasp = np.array([p.x, p.y, p.z])
             place = np.array([q.x, q.y, q.z]) if self.use_place and msg.executed else None
