@@ -9,10 +9,12 @@ import sys
 # exit code. Keep the table sorted by name.
 COMMANDS: dict[str, tuple[str, str]] = {
     "echo": ("interseg.nodes.introspection:echo_main", "print a summary of messages on a topic"),
+    "export-examples": ("interseg.learning.commands:export_main", "export an examples store to a rosbag2 MCAP bag"),
     "launch": ("interseg.launch.supervisor:main", "run a YAML launch file (ROS 2 launch format)"),
     "make-eval-set": ("interseg.evaluation.eval_set:main", "render the val/test evaluation images with COCO ground truth"),
     "sim": ("interseg.sim.cli:main", "simulator tools: `sim snapshot --out DIR` writes the four views"),
     "topics": ("interseg.nodes.introspection:topics_main", "list topics, types and publisher counts"),
+    "train": ("interseg.learning.commands:train_main", "train the hypothesis network online from an examples store"),
 }
 
 

@@ -221,7 +221,7 @@ class HypothesisPredictor:
         size = (max(STRIDE, int(round(w * s))), max(STRIDE, int(round(h * s))))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size != (w, h) else image
         x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).unsqueeze(0)
-        return self.network.normalize(x)
+        return self.network.normalize(x).contiguous()  # channels-first memory: the fast conv path
 
     @torch.inference_mode()
     def predict(self, image_rgb: np.ndarray) -> list[Hypothesis]:
@@ -254,11 +254,12 @@ def _paste(window_masks: np.ndarray, corners: np.ndarray, height: int, width: in
 
 def mask_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of boolean masks [N, H, W] x [M, H, W] -> [N, M]."""
-    fa = a.reshape(len(a), -1).astype(np.float32)
-    fb = b.reshape(len(b), -1).astype(np.float32)
+    # torch's matmul uses the intra-op threads already set; numpy's BLAS would start its own
+    fa = torch.from_numpy(a.reshape(len(a), -1).astype(np.float32))
+    fb = torch.from_numpy(b.reshape(len(b), -1).astype(np.float32))
     inter = fa @ fb.T
     union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
-    return inter / np.maximum(union, 1.0)
+    return (inter / union.clamp(min=1.0)).numpy()
 
 
 def mask_nms(masks: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
