@@ -116,3 +116,14 @@ def test_recall_of_chosen_hypotheses():
     assert (result.found, result.num_gt) == (1, 3) and result.recall == pytest.approx(1 / 3)
     over_time = recall_over_time([shifted, far, B], [[A, B], [C], [A, B]], window=2)
     assert list(over_time) == [1.0, 0.5, 0.5]
+
+
+def test_evaluate_predictor_runs_a_hypothesis_source():
+    from interseg.learning.model import hypothesis_from_mask
+    from interseg.learning.metrics import evaluate_predictor
+
+    images = [np.zeros((H, W, 3), np.uint8)] * 2
+    gt = [[A, B], [C]]
+    result = evaluate_predictor(lambda image: [hypothesis_from_mask(A, 0.9), hypothesis_from_mask(C, 0.4)], images, gt)
+    assert result.num_predictions == 4 and result.num_gt == 3
+    assert result.ap50 == pytest.approx(reference_ap(gt, [[A, C], [A, C]], [[0.9, 0.4], [0.9, 0.4]], 0.5))

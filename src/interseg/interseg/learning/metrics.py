@@ -12,7 +12,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -194,3 +194,17 @@ def recall_over_time(chosen_masks: Sequence[np.ndarray], gt_masks: Sequence[Sequ
         hits.append(float(len(gts) > 0 and _iou_matrix([chosen], gts).max() > iou_threshold))
     hits = np.asarray(hits)
     return np.array([hits[max(0, t - window + 1): t + 1].mean() for t in range(len(hits))])
+
+
+def evaluate_predictor(predict: Callable[[np.ndarray], list], images: Sequence[np.ndarray],
+                       gt_masks: Sequence[Sequence[np.ndarray]], max_dets: int = 100) -> APResult:
+    """Run ``predict(image) -> hypotheses`` (anything with ``.mask`` and ``.score``, e.g. the
+    network's predictor or the bottom-up baseline) on every image and score it against GT."""
+    if len(images) != len(gt_masks):
+        raise ValueError("images and gt_masks need one entry per image")
+    pred_masks, pred_scores = [], []
+    for image in images:
+        hyps = predict(image)
+        pred_masks.append([h.mask for h in hyps])
+        pred_scores.append([h.score for h in hyps])
+    return mask_ap(gt_masks, pred_masks, pred_scores, max_dets=max_dets)
