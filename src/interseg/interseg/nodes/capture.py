@@ -146,14 +146,16 @@ class CaptureNode(Node):
 
     def report_health(self) -> None:
         problem = self.sync.describe_problems(self.stale_after)
+        # Log when the set of troubled streams changes, not every second while it lasts.
+        troubled = ",".join(part.split(":")[0] for part in problem.split("; ")) if problem else ""
         if problem:
             self.status_publisher.publish(String(data=problem))
-            if problem != self.last_problem:
+            if troubled != self.last_problem:
                 self.get_logger().warn(f"cameras: {problem}")
         elif self.last_problem:
             self.get_logger().info("all cameras are publishing again")
             self.status_publisher.publish(String(data=""))
-        self.last_problem = problem
+        self.last_problem = troubled
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,0 +1,66 @@
+"""The capture node against cameras in another process: synchronized Observations, a camera
+that stops is reported by name and recovers, bad encodings are rejected and counted."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from conftest import REPO, wait_for
+
+HELPERS = Path(__file__).resolve().parent.parent / "ros_helpers"
+
+
+def _capture_node(processes, *extra):
+    return processes.start([sys.executable, "-c", "import sys; from interseg.nodes.capture import main; sys.exit(main())",
+                            "--ros-args", "--params-file", str(REPO / "config/capture.yaml"), "-p", "stale_after:=0.5", *extra], name="capture")
+
+
+def _call_capture(ros_node, timeout: float = 0.0):
+    from interseg_interfaces.srv import Capture
+
+    client = ros_node.create_client(Capture, "capture")
+    assert client.wait_for_service(timeout_sec=20)
+    future = client.call_async(Capture.Request(timeout=timeout))
+    return wait_for(lambda: future.result(), 10, message="capture response")
+
+
+def test_synchronized_observation_with_calibration(processes, ros_node):
+    from interseg.nodes.convert import info_to_camera, msg_to_image
+
+    processes.start([sys.executable, str(HELPERS / "cameras.py")], name="cameras")
+    node = _capture_node(processes)
+    response = wait_for(lambda: (r := _call_capture(ros_node, timeout=2.0)).success and r, 30, message="a synchronized set")
+    observation = response.observation
+    assert observation.camera_names == ["cam0", "cam1", "cam2", "cam3"]
+    stamps = [m.header.stamp.sec + 1e-9 * m.header.stamp.nanosec for m in observation.images]
+    assert max(stamps) - min(stamps) <= 0.05
+    assert msg_to_image(observation.images[2], "rgb8").shape == (120, 160, 3)
+    assert msg_to_image(observation.depth, "32FC1").shape == (120, 160)
+    camera = info_to_camera(observation.camera_infos[1], observation.camera_poses[1], "cam1")
+    assert abs(camera.position[1] - 0.6) < 1e-6  # the latched pose of cam1 reached the Observation
+    assert "ERROR" not in processes.output(node)
+
+
+def test_camera_that_stops_is_named_and_recovers(processes, ros_node):
+    from std_msgs.msg import String
+
+    processes.start([sys.executable, str(HELPERS / "cameras.py"), "--drop", "cam2", "--drop-from", "4", "--drop-until", "9"], name="cameras")
+    node = _capture_node(processes)
+    statuses: list[str] = []
+    ros_node.create_subscription(String, "/capture/status", lambda m: statuses.append(m.data), 10)
+    wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture working before the drop")
+    failed = wait_for(lambda: (r := _call_capture(ros_node, timeout=0.5)) and not r.success and r, 20, message="capture failing during the drop")
+    assert "cam2" in failed.message and "cam0" not in failed.message
+    wait_for(lambda: any("cam2: stale" in s for s in statuses), 5, message=f"stale status for cam2 in {statuses}")
+    wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture recovering after the drop")
+    wait_for(lambda: "all cameras are publishing again" in processes.output(node), 5, message="recovery logged")
+
+
+def test_wrong_encoding_is_rejected_and_counted(processes, ros_node):
+    processes.start([sys.executable, str(HELPERS / "cameras.py"), "--bad-encoding", "cam3"], name="cameras")
+    node = _capture_node(processes)
+    response = wait_for(lambda: (r := _call_capture(ros_node, timeout=0.5)) and "cam3" in r.message and r, 30, message="cam3 reported")
+    assert not response.success
+    assert "rejecting messages" in response.message and "bgr8" in response.message
+    wait_for(lambda: "rejected a message from cam3" in processes.output(node), 10, message="logged rejection")
+    assert node.poll() is None  # still running
