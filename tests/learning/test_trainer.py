@@ -150,3 +150,11 @@ def test_online_mode_sees_new_examples_and_announces_checkpoints(tmp_path, store
     assert rounds == 2 and [a.version for a in announced] == [1, 2]
     assert announced[0].examples_seen == initial and announced[1].examples_seen == initial + 1
     assert announced[1].step == 4 and announced[1].path.exists() and "loss" in announced[1].metrics
+
+
+def test_online_mode_waits_for_the_store_and_stops_on_request(tmp_path):
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4, steps_per_round=1))
+    stop = threading.Event()
+    stop.set()
+    assert trainer.run_online(tmp_path / "not-yet", stop=stop, poll_interval=0.01) == 0
+    assert trainer.version == 0 and not (tmp_path / "run" / "checkpoints").exists()

@@ -323,7 +323,12 @@ class Trainer:
         announce. Returns the number of rounds run (stops on ``stop`` or after ``max_rounds``)."""
         from interseg.learning.dataset import WindowDataset
 
+        from interseg.learning.store import INDEX_NAME
+
         stop = stop or threading.Event()
+        while not (Path(store_root) / INDEX_NAME).exists():  # the labeller has not written yet
+            if stop.wait(poll_interval):
+                return 0
         dataset = WindowDataset(store_root, self.model_config, augment=self.config.augment, seed=self.config.seed)
         rounds = 0
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
