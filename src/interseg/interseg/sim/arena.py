@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -28,10 +28,12 @@ from interseg.geometry import PinholeCamera
 from interseg.sim.catalog import ObjectSpec, background_split, make_background, make_object, object_split
 from interseg.sim.controller import (
     FINGER_OPEN, PARK_CONFIGURATION, ArmKinematics, PickPlaceController, PickPlaceRejected, PickPlaceResult,
-    Workspace,
+    RobotInterface, Workspace,
 )
 from interseg.sim.realism import CameraSensor, LightingJitter, RealismConfig
 from interseg.sim.scene import ARM_BODIES, ARM_JOINTS, FINGER_JOINTS, CameraRig, build_scene, default_camera_rig
+
+T = TypeVar("T")
 
 SCATTER_X = (0.38, 0.70)  # where objects are dropped, inside the workspace and all four views
 SCATTER_Y = (-0.23, 0.23)
@@ -196,22 +198,43 @@ class SimulatedArena:
             self._build(objects, poses, background_id, rng)
             return len(objects)
 
-    def render_views(self, depth: bool = True) -> Views:
-        """Render all cameras once (lights jittered, sensor noise applied); cam0 also gives depth."""
+    def render_views(self, depth: bool = True, cameras: Sequence[str] | None = None) -> Views:
+        """Render all cameras once (lights jittered, sensor noise applied); cam0 also gives depth.
+
+        ``cameras`` limits the set to the named views (recording a fast push with one view)."""
+        if cameras is not None:
+            unknown = [c for c in cameras if c not in self.camera_names]
+            if unknown:
+                raise ValueError(f"unknown cameras {unknown} (cameras: {', '.join(self.camera_names)})")
         with self._lock:
-            return self._on_gl(lambda: self._render_views(depth))
+            return self._on_gl(lambda: self._render_views(depth, cameras))
+
+    def run_motion(self, program: Callable[[RobotInterface, ArmKinematics], T]) -> T:
+        """Run a motion program of the robot's own (pushing, for instance) on the arm.
+
+        The program gets what a real robot has: the arm's drivers (joint states, commands, time)
+        and its own kinematic model (with the same calibration error the pick-and-place skill
+        has). The arena is locked meanwhile; the arm ends exactly parked, as after a pick.
+        """
+        with self._lock:
+            try:
+                return program(self._robot, self._controller.kinematics)
+            finally:
+                self._controller.park()
 
     def _on_gl(self, function: Callable[[], object]):
         """Run ``function`` on the arena's OpenGL thread and return its result."""
         return self._gl_thread.submit(function).result()
 
-    def _render_views(self, depth: bool) -> Views:
+    def _render_views(self, depth: bool, cameras: Sequence[str] | None = None) -> Views:
         physics = self._require()
         renderer = physics.renderer
         self._lighting.apply()
         images: dict[str, np.ndarray] = {}
         depth_image = None
         for index, camera in enumerate(self._cameras):
+            if cameras is not None and camera.name not in cameras:
+                continue
             renderer.update_scene(physics.data, camera=camera.name)
             renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.config.shadows
             images[camera.name] = self._sensors[index].expose(renderer.render())
