@@ -18,7 +18,7 @@ from conftest import REPO, interseg_command, wait_for
 
 pytestmark = pytest.mark.slow
 
-NODES = {"sim_node": "sim_node.yaml", "capture": "capture.yaml", "hypotheses": "hypotheses.yaml", "grasp_planner": "grasp_planner.yaml",
+NODES = {"sim": "sim.yaml", "capture": "capture.yaml", "hypotheses": "hypotheses.yaml", "grasp_planner": "grasp_planner.yaml",
          "labeller": "labeller.yaml", "trainer": "trainer.yaml", "experimenter": "experimenter.yaml"}
 LAUNCH_OVERRIDES = {"image_width", "image_height", "shadows", "split", "seed", "store", "run_dir", "checkpoint", "initial_checkpoint",
                     "mask_loss", "steps_per_round", "max_interactions", "max_minutes", "policy", "reset_every", "progress_file", "input_scale"}
@@ -112,7 +112,7 @@ def test_parameters_come_from_each_nodes_yaml(graph, client_node):
             got, want = parameter_value_to_python(value), expected[name]
             assert _same(got, want), f"{node_name}.{name}: node has {got!r}, YAML says {want!r}"
     # Launch-file overrides win over the YAML value.
-    response = _call(client_node, GetParameters, "/sim_node/get_parameters", GetParameters.Request(names=["image_width", "shadows"]))
+    response = _call(client_node, GetParameters, "/sim/get_parameters", GetParameters.Request(names=["image_width", "shadows"]))
     assert [parameter_value_to_python(v) for v in response.values] == [320, False]
 
 

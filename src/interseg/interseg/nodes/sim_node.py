@@ -1,4 +1,4 @@
-"""sim_node: the embedded MuJoCo robot cell behind the same interfaces as real cameras and arm.
+"""sim: the embedded MuJoCo robot cell behind the same interfaces as real cameras and arm.
 
 A thin translator around :class:`interseg.sim.arena.SimulatedArena`; it never offers ground
 truth (object poses or masks) over ROS.
@@ -19,7 +19,7 @@ Actions:
       phase "hold" with the object lifted, publishing fresh frames. Cancel parks the arm. Goals
       outside the workspace, unreachable, in another frame, or with NaN / non-normalized /
       non-top-down orientations are not executed: the result has success=false and the reason.
-Parameters: see config/sim_node.yaml.
+Parameters: see config/sim.yaml.
 
 Timing: all stamps are simulated time. While idle, a wall-clock timer at ``camera_rate_hz``
 advances the physics by one period (so simulated time runs at real-time speed) and publishes a
@@ -64,7 +64,7 @@ def _stamp(seconds: float) -> Time:
 
 class SimNode(Node):
     def __init__(self) -> None:
-        super().__init__("sim_node")
+        super().__init__("sim")
         width = declare(self, "image_width", 640, "camera image width, pixels", minimum=16, maximum=4096)
         height = declare(self, "image_height", 480, "camera image height, pixels", minimum=16, maximum=4096)
         self.rate = declare(self, "camera_rate_hz", 10.0, "frames per second per camera while idle (and during a hold)", minimum=0.1, maximum=60.0)

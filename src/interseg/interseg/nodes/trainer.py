@@ -44,6 +44,7 @@ class TrainerNode(Node):
             steps_per_round=declare(self, "steps_per_round", 100, "optimizer steps between checkpoints", minimum=1),
             min_examples=declare(self, "min_examples", 8, "examples needed before training starts", minimum=1),
             seed=declare(self, "seed", 0, "seed of the initial weights and the sampling", minimum=0),
+            keep_checkpoints=declare(self, "keep_checkpoints", 5, "checkpoints kept in run_dir (0: all)", minimum=0),
         )
         import torch
 
