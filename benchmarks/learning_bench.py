@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python benchmarks/learning_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     results["inference"] = bench_inference(args.repeats)
-    print(f"inference 640x480: predict {results['inference']['predict_ms']['median']} ms "
+    print(f"inference 640x480: predict median {results['inference']['predict_ms']['median']} ms, min {results['inference']['predict_ms']['min']} ms "
           f"(forward {results['inference']['forward_ms']['median']}, decode {results['inference']['decode_ms']['median']})")
     results["training"] = [bench_training(t, args.train_steps) for t in (1, 2)]
     for r in results["training"]:
