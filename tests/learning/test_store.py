@@ -159,3 +159,27 @@ def test_flipped_window_mirrors_the_mask():
     plain = make_window(IMAGE, 41.0, 30.0, True, mask, config)
     flipped = make_window(IMAGE, 41.0, 30.0, True, mask, config, rng=FlipOnly(), colour_jitter=0.0)
     assert np.array_equal(flipped["mask"].numpy(), plain["mask"].numpy()[:, ::-1])
+
+
+def test_offcentre_negatives_lie_just_outside_the_mask():
+    from interseg.learning.dataset import offcentre_point
+
+    config = ModelConfig(expected_size=None, window=48, mask_size=8, input_scale=0.5)  # 96 px full windows
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        u, v = offcentre_point(MASK, config, rng)
+        assert not MASK[int(v), int(u)]
+        d = max(30 - u, u - 49, 20 - v, v - 39, 0)  # distance to the square [30, 49] x [20, 39], roughly
+        assert 0.1 * 96 - 1.5 <= d <= np.hypot(0.25 * 96, 0.25 * 96)
+    assert offcentre_point(np.ones((60, 80), bool), config, rng) is None
+
+
+def test_dataset_mixes_offcentre_negatives(tmp_path):
+    config = ModelConfig(expected_size=None, window=48, mask_size=8, input_scale=0.5)
+    with ExampleStore(tmp_path / "s", writer=True) as store:
+        add_positive(store)
+    dataset = WindowDataset(tmp_path / "s", config, augment=True, offcentre_negatives=0.5)
+    targets = [float(dataset[0]["objectness"]) for _ in range(40)]
+    assert 5 < sum(targets) < 35
+    plain = WindowDataset(tmp_path / "s", config, augment=False, offcentre_negatives=1.0)
+    assert float(plain[0]["objectness"]) == 1.0  # evaluation windows are never altered

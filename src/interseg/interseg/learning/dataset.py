@@ -26,7 +26,7 @@ from interseg.learning.store import ExampleRecord, ExampleStore, StoreError
 class WindowDataset(Dataset):
     def __init__(self, store_root: str | os.PathLike, model_config: ModelConfig | None = None, *,
                  augment: bool = True, seed: int = 0, scale_range: float = 0.25, max_shift: float = 8.0,
-                 colour_jitter: float = 0.2):
+                 colour_jitter: float = 0.2, offcentre_negatives: float = 0.25):
         self.root = Path(store_root)
         self.config = model_config or ModelConfig()
         self.augment = augment
@@ -34,6 +34,10 @@ class WindowDataset(Dataset):
         self.scale_range = scale_range  # log2 range of random zoom
         self.max_shift = max_shift  # full-resolution pixels, positives only
         self.colour_jitter = colour_jitter
+        # DeepMask's negatives include windows whose centre is just off an object: with this
+        # probability (when augmenting) a positive yields a negative centred a little outside
+        # its mask, which teaches objectness *where* the object is, not only *that* one is near.
+        self.offcentre_negatives = offcentre_negatives
         self.records: list[ExampleRecord] = []
         self._last_id = 0
         self._draws = 0
@@ -73,9 +77,27 @@ class WindowDataset(Dataset):
             if raw is None:
                 raise StoreError(f"mask of example {rec.key} is missing or unreadable")
             mask = raw
-        return make_window(image, rec.u, rec.v, rec.positive, mask, self.config,
-                           self._rng(index) if self.augment else None, self.scale_range, self.max_shift,
-                           self.colour_jitter)
+        rng = self._rng(index) if self.augment else None
+        if rng is not None and mask is not None and rng.random() < self.offcentre_negatives:
+            point = offcentre_point(mask > 0, self.config, rng)
+            if point is not None:
+                return make_window(image, point[0], point[1], False, None, self.config, rng, self.scale_range,
+                                   0.0, self.colour_jitter)
+        return make_window(image, rec.u, rec.v, rec.positive, mask, self.config, rng, self.scale_range,
+                           self.max_shift, self.colour_jitter)
+
+
+def offcentre_point(mask: np.ndarray, config: ModelConfig, rng: np.random.Generator,
+                    near: float = 0.1, far: float = 0.25) -> tuple[float, float] | None:
+    """A pixel outside ``mask`` at a distance between ``near`` and ``far`` window sides from it
+    (full resolution), or None when there is none in the image."""
+    distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
+    side = config.full_window
+    vs, us = np.nonzero((distance >= near * side) & (distance <= far * side))
+    if len(us) == 0:
+        return None
+    k = int(rng.integers(len(us)))
+    return float(us[k]), float(vs[k])
 
 
 def make_window(image: np.ndarray, u: float, v: float, positive: bool, mask: np.ndarray | None,
