@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 NODES = {"sim": "sim.yaml", "capture": "capture.yaml", "hypotheses": "hypotheses.yaml", "grasp_planner": "grasp_planner.yaml",
          "labeller": "labeller.yaml", "trainer": "trainer.yaml", "experimenter": "experimenter.yaml"}
-LAUNCH_OVERRIDES = {"image_width", "image_height", "shadows", "split", "seed", "store", "run_dir", "checkpoint", "initial_checkpoint",
+LAUNCH_OVERRIDES = {"use_sim_time", "image_width", "image_height", "shadows", "split", "seed", "store", "run_dir", "checkpoint", "initial_checkpoint",
                     "mask_loss", "steps_per_round", "max_interactions", "max_minutes", "policy", "reset_every", "progress_file", "input_scale"}
 
 

@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-examples": ("interseg.learning.commands:export_main", "export an examples store to a rosbag2 MCAP bag"),
     "launch": ("interseg.launch.supervisor:main", "run a YAML launch file (ROS 2 launch format)"),
     "make-eval-set": ("interseg.evaluation.eval_set:main", "render the val/test evaluation images with COCO ground truth"),
+    "record": ("interseg.nodes.recorder:record_main", "record topics to a rosbag2 MCAP bag"),
     "sim": ("interseg.sim.cli:main", "simulator tools: `sim snapshot --out DIR` writes the four views"),
     "topics": ("interseg.nodes.introspection:topics_main", "list topics, types and publisher counts"),
     "train": ("interseg.learning.commands:train_main", "train the hypothesis network online from an examples store"),
