@@ -62,7 +62,6 @@ def bench_inference(repeats: int) -> dict:
 
 
 def bench_training(threads: int, steps: int) -> dict:
-    from interseg.learning.losses import robust_set_loss  # noqa: F401  (the trainer uses it)
     from interseg.learning.model import ModelConfig
     from interseg.learning.trainer import Trainer, TrainerConfig
 

@@ -146,17 +146,3 @@ def test_config_scales_with_resolution():
     params = LabellerConfig().scaled(320, 240)
     assert params["crop"] == 120 and params["min_area"] == 250
 
-
-def test_moving_regions_from_flow_find_a_pushed_object(scene):
-    from interseg.learning.labelling import moving_regions_from_flow
-
-    objects = scene["objects"]
-    cam = scene["cameras"][0]
-    pushed = objects[0].moved_to(objects[0].x + 0.01, objects[0].y + 0.005)  # a small push
-    a, masks_a = render(cam, objects, scene["texture"], noise_sigma=1.0, rng=scene["rng"])
-    b, masks_b = render(cam, [pushed] + objects[1:], scene["texture"], noise_sigma=1.0, rng=scene["rng"])
-    regions = moving_regions_from_flow(a, b)
-    assert len(regions) >= 1
-    best = max(iou(r, masks_a[0] | masks_b[0]) for r in regions)
-    assert best > 0.5
-    assert moving_regions_from_flow(a, a) == []

@@ -90,7 +90,6 @@ def test_newer_schema_is_refused_and_left_untouched(tmp_path):
         with pytest.raises(StoreSchemaError, match="newer|schema version"):
             ExampleStore(root, writer=writer)
     assert (root / "examples.sqlite3").read_bytes() == content
-    ExampleStore(root / "..", writer=False) if False else None
 
 
 def test_missing_and_corrupt_stores(tmp_path):

@@ -331,33 +331,3 @@ def something_moved(before: np.ndarray, after: np.ndarray, config: LabellerConfi
     count, _, stats, _ = cv2.connectedComponentsWithStats(changed.astype(np.uint8), connectivity=8)
     return bool(count > 1 and stats[1:, cv2.CC_STAT_AREA].max() >= params["min_area"])
 
-
-def moving_regions_from_flow(frame_a: np.ndarray, frame_b: np.ndarray, *, min_flow: float = 1.5,
-                             config: LabellerConfig | None = None,
-                             ignore: np.ndarray | None = None) -> list[np.ndarray]:
-    """Masks of regions that moved between two frames of a push (passive pre-training data):
-    dense Farneback optical flow, flow magnitude above ``min_flow`` pixels (at 640 wide, scaled),
-    morphology, connected components of at least the minimum area, holes filled. ``ignore``
-    masks out the robot. Each mask is a noisy positive example, as in the paper's pre-training."""
-    validate_rgb_image(frame_a, None, "frame_a")
-    validate_rgb_image(frame_b, (frame_a.shape[1], frame_a.shape[0]), "frame_b")
-    config = config or LabellerConfig()
-    h, w = frame_a.shape[:2]
-    params = config.scaled(w, h)
-    grey_a = cv2.cvtColor(frame_a, cv2.COLOR_RGB2GRAY)
-    grey_b = cv2.cvtColor(frame_b, cv2.COLOR_RGB2GRAY)
-    flow = cv2.calcOpticalFlowFarneback(grey_a, grey_b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
-    moving = np.linalg.norm(flow, axis=2) > min_flow * w / REFERENCE_WIDTH
-    if ignore is not None:
-        moving &= ~ignore
-    mask = moving.astype(np.uint8)
-    if params["open_radius"] > 0:
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, _disk(params["open_radius"]))
-    if params["close_radius"] > 0:
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, _disk(params["close_radius"]))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    regions = []
-    for label in range(1, count):
-        if stats[label, cv2.CC_STAT_AREA] >= params["min_area"]:
-            regions.append(ndimage.binary_fill_holes(labels == label))
-    return regions
