@@ -6,6 +6,7 @@ so that rclpy in this process and every child process use them.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -101,9 +102,9 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "
     pytest.fail(f"timed out after {timeout:.1f}s waiting for {message}")
 
 
-@pytest.fixture
-def ros_node():
-    """An rclpy node in the test process, spun by a background executor thread."""
+@contextlib.contextmanager
+def spinning_node(name: str):
+    """An rclpy node in this process, in its own context, spun by a background executor thread."""
     import threading
 
     import rclpy
@@ -111,16 +112,25 @@ def ros_node():
 
     context = rclpy.Context()
     rclpy.init(context=context)
-    node = rclpy.create_node(f"test_client_{os.getpid()}", context=context)
+    node = rclpy.create_node(name, context=context)
     executor = MultiThreadedExecutor(num_threads=2, context=context)
     executor.add_node(node)
     thread = threading.Thread(target=executor.spin, daemon=True)
     thread.start()
-    yield node
-    executor.shutdown()
-    thread.join(timeout=5)
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
+    try:
+        yield node
+    finally:
+        executor.shutdown()
+        thread.join(timeout=5)
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+
+
+@pytest.fixture
+def ros_node():
+    """A spinning rclpy node in the test process (a client of the processes under test)."""
+    with spinning_node(f"test_client_{os.getpid()}") as node:
+        yield node
 
 
 def interseg_command(*args: str) -> list[str]:

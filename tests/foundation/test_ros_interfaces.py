@@ -84,7 +84,8 @@ def _goal(frame_id: str = "world"):
     return goal
 
 
-def test_action_feedback_result_and_rejection(servers, processes, ros_node):
+def _send_pick_place(ros_node, processes, servers):
+    """An action client in this process, a goal sent to the server process, and its feedback."""
     from rclpy.action import ActionClient
 
     from interseg_interfaces.action import PickPlace
@@ -94,6 +95,11 @@ def test_action_feedback_result_and_rejection(servers, processes, ros_node):
     phases: list[str] = []
     send = client.send_goal_async(_goal(), feedback_callback=lambda fb: phases.append(fb.feedback.phase))
     handle = wait_for(lambda: send.result(), 10, message="goal accepted")
+    return client, handle, phases
+
+
+def test_action_feedback_result_and_rejection(servers, processes, ros_node):
+    client, handle, phases = _send_pick_place(ros_node, processes, servers)
     assert handle.accepted
     result_future = handle.get_result_async()
     result = wait_for(lambda: result_future.result(), 15, message="result").result
@@ -106,15 +112,8 @@ def test_action_feedback_result_and_rejection(servers, processes, ros_node):
 
 def test_action_cancel_across_processes(servers, processes, ros_node):
     from action_msgs.msg import GoalStatus
-    from rclpy.action import ActionClient
 
-    from interseg_interfaces.action import PickPlace
-
-    client = ActionClient(ros_node, PickPlace, "pick_place")
-    assert client.wait_for_server(timeout_sec=20), processes.output(servers)
-    phases: list[str] = []
-    send = client.send_goal_async(_goal(), feedback_callback=lambda fb: phases.append(fb.feedback.phase))
-    handle = wait_for(lambda: send.result(), 10, message="goal accepted")
+    _, handle, phases = _send_pick_place(ros_node, processes, servers)
     wait_for(lambda: len(phases) >= 2, 10, message="feedback")
     cancel = handle.cancel_goal_async()
     wait_for(lambda: cancel.result(), 10, message="cancel response")

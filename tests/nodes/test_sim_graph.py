@@ -8,13 +8,12 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, interseg_command, wait_for
+from conftest import REPO, interseg_command, spinning_node, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -59,28 +58,15 @@ def graph(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client_node():
-    import rclpy
-    from rclpy.executors import MultiThreadedExecutor
-
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("sim_graph_test", context=context)
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
-    executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    node.received = {"examples": [], "updates": []}
     from interseg_interfaces.msg import LabelledExample, ModelUpdate
 
     from interseg.nodes.common import MODEL_UPDATE_QOS
 
-    node.create_subscription(LabelledExample, "/labelled_examples", node.received["examples"].append, 100)
-    node.create_subscription(ModelUpdate, "/model_updates", node.received["updates"].append, MODEL_UPDATE_QOS)
-    yield node
-    executor.shutdown()
-    thread.join(timeout=5)
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
+    with spinning_node("sim_graph_test") as node:
+        node.received = {"examples": [], "updates": []}
+        node.create_subscription(LabelledExample, "/labelled_examples", node.received["examples"].append, 100)
+        node.create_subscription(ModelUpdate, "/model_updates", node.received["updates"].append, MODEL_UPDATE_QOS)
+        yield node
 
 
 def _call(node, srv_type, name, request, timeout=30.0):

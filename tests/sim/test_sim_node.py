@@ -1,7 +1,6 @@
 """The sim node across a real process boundary: cameras, camera poses, PickPlace, reset."""
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -12,25 +11,6 @@ from conftest import REPO, wait_for
 NODE_ARGS = ["-m", "interseg.nodes.sim_node", "--ros-args", "--params-file", str(REPO / "config" / "sim.yaml"),
              "-p", "image_width:=160", "-p", "image_height:=120", "-p", "shadows:=false", "-p", "seed:=21",
              "-p", "calibration_error_m:=0.0", "-p", "camera_rate_hz:=5.0"]
-
-
-@pytest.fixture
-def ros_client():
-    import rclpy
-    from rclpy.executors import MultiThreadedExecutor
-
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node("sim_node_test_client", context=context)
-    executor = MultiThreadedExecutor(num_threads=2, context=context)
-    executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True)
-    thread.start()
-    yield node
-    executor.shutdown()
-    thread.join(timeout=5)
-    node.destroy_node()
-    rclpy.try_shutdown(context=context)
 
 
 def _pose(xyz, yaw=0.0, frame="world", quaternion=None):
@@ -55,7 +35,7 @@ def _result(client, goal, timeout=60.0, feedback=None):
     return handle, future, timeout
 
 
-def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_client):
+def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     from geometry_msgs.msg import PoseStamped
     from rclpy.action import ActionClient
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
@@ -72,10 +52,10 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_client):
     poses: dict[str, PoseStamped] = {}
     latched = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
     for cam in ("cam0", "cam1", "cam2", "cam3"):
-        ros_client.create_subscription(Image, f"/cameras/{cam}/image_raw", lambda m, c=cam: images.__setitem__(c, m), qos_profile_sensor_data)
-        ros_client.create_subscription(CameraInfo, f"/cameras/{cam}/camera_info", lambda m, c=cam: infos.__setitem__(c, m), qos_profile_sensor_data)
-        ros_client.create_subscription(PoseStamped, f"/cameras/{cam}/pose", lambda m, c=cam: poses.__setitem__(c, m), latched)
-    ros_client.create_subscription(Image, "/cameras/cam0/depth", lambda m: images.__setitem__("depth", m), qos_profile_sensor_data)
+        ros_node.create_subscription(Image, f"/cameras/{cam}/image_raw", lambda m, c=cam: images.__setitem__(c, m), qos_profile_sensor_data)
+        ros_node.create_subscription(CameraInfo, f"/cameras/{cam}/camera_info", lambda m, c=cam: infos.__setitem__(c, m), qos_profile_sensor_data)
+        ros_node.create_subscription(PoseStamped, f"/cameras/{cam}/pose", lambda m, c=cam: poses.__setitem__(c, m), latched)
+    ros_node.create_subscription(Image, "/cameras/cam0/depth", lambda m: images.__setitem__("depth", m), qos_profile_sensor_data)
     wait_for(lambda: len(images) == 5 and len(infos) == 4 and len(poses) == 4 or node.poll() is not None, 40.0,
              message="camera topics from the sim node")
     assert node.poll() is None, processes.output(node)
@@ -85,7 +65,7 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_client):
     assert poses["cam0"].header.frame_id == "world" and poses["cam0"].pose.position.z > 0.5
     assert infos["cam1"].k[0] > 0 and infos["cam1"].header.stamp == images["cam1"].header.stamp
 
-    client = ActionClient(ros_client, PickPlace, "pick_place")
+    client = ActionClient(ros_node, PickPlace, "pick_place")
     assert client.wait_for_server(timeout_sec=10.0)
 
     # Bad goals: not executed, with a reason.
@@ -139,7 +119,7 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_client):
     assert "carry" not in cancel_phases
 
     # Reset re-scatters.
-    reset = ros_client.create_client(ResetArena, "reset_arena")
+    reset = ros_node.create_client(ResetArena, "reset_arena")
     assert reset.wait_for_service(timeout_sec=10.0)
     response_future = reset.call_async(ResetArena.Request(seed=5))
     wait_for(response_future.done, 30.0, message="reset response")
