@@ -2,6 +2,7 @@
 # `make test`. Both set up everything on a fresh machine first; each set-up step is skipped
 # when its inputs have not changed.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,8 +21,8 @@ $(STAMPS)/system: scripts/install_system_packages.sh
 
 $(STAMPS)/venv: requirements.txt $(STAMPS)/system
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; }
+	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@mkdir -p $(STAMPS) && touch $@
 
 $(STAMPS)/interfaces: $(STAMPS)/venv scripts/build_interfaces.sh $(INTERFACE_FILES)
@@ -29,7 +30,7 @@ $(STAMPS)/interfaces: $(STAMPS)/venv scripts/build_interfaces.sh $(INTERFACE_FIL
 	@touch $@
 
 $(STAMPS)/interseg: $(STAMPS)/interfaces src/interseg/setup.py src/interseg/setup.cfg
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e src/interseg
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e src/interseg 2>&1 | { grep -v -e "^WARNING: Location" -e "^ *$$" -e "!!" -e "WheelFile" || true; }
 	@touch $@
 
 test: setup

@@ -14,7 +14,7 @@ NP_INCLUDE=$("$PY" -c 'import numpy; print(numpy.get_include())')
 
 # The wheels' generated CMake exports name the wheel builder's Python and numpy include folders;
 # point them at ours (idempotent).
-grep -rl "/opt/python/" "$VENV/share" --include='*rosidl_generator_pyExport.cmake' 2>/dev/null | while read -r f; do
+{ grep -rl "/opt/python/" "$VENV/share" --include='*rosidl_generator_pyExport.cmake' 2>/dev/null || true; } | while read -r f; do
   sed -i -E \
     -e "s#/opt/python/[^/;\"]+/include/python3\.[0-9]+#${PY_INCLUDE}#g" \
     -e "s#/opt/python/[^/;\"]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#${NP_INCLUDE}#g" "$f"
