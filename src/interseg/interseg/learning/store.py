@@ -145,7 +145,7 @@ class ExampleStore:
                 if existed:
                     self._check_schema()
                 self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA synchronous=FULL")  # few, precious rows: fsync every commit
                 if not existed or self._schema_version() is None:
                     self._db.executescript(_SCHEMA)
                     if self._schema_version() is None:
