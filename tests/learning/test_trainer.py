@@ -158,3 +158,11 @@ def test_online_mode_waits_for_the_store_and_stops_on_request(tmp_path):
     stop.set()
     assert trainer.run_online(tmp_path / "not-yet", stop=stop, poll_interval=0.01) == 0
     assert trainer.version == 0 and not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_online_rounds_are_shorter_while_the_store_is_small(tmp_path):
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=32, steps_per_round=100,
+                                                              max_epochs_per_round=8, min_steps_per_round=10))
+    assert trainer.round_steps(8) == 10
+    assert trainer.round_steps(100) == 25
+    assert trainer.round_steps(10000) == 100

@@ -57,7 +57,9 @@ class TrainerConfig:
     rsl_iou: float = 0.75
     rsl_step: float = 0.1
     rsl_moves: int = 25
-    steps_per_round: int = 100  # online mode: steps between checkpoints
+    steps_per_round: int = 100  # online mode: steps between checkpoints (at most)
+    max_epochs_per_round: float = 8.0  # online mode: fewer steps while the store is small ...
+    min_steps_per_round: int = 10  # ... but never fewer than this (checkpoints are not free)
     min_examples: int = 8  # online mode: wait until the store has this many
     num_workers: int = 0
     augment: bool = True
@@ -316,6 +318,14 @@ class Trainer:
         return False
 
     # -- online mode -------------------------------------------------------------------------------
+    def round_steps(self, dataset_size: int) -> int:
+        """Steps in the next online round: ``steps_per_round``, fewer while a small store would
+        be seen more than ``max_epochs_per_round`` times (early rounds then refresh sooner and
+        overfit the first few examples less)."""
+        c = self.config
+        by_epochs = math.ceil(c.max_epochs_per_round * dataset_size / c.batch_size)
+        return max(1, min(c.steps_per_round, max(c.min_steps_per_round, by_epochs)))
+
     def run_online(self, store_root: str | os.PathLike, *, on_checkpoint: Callable[[CheckpointInfo], None] | None = None,
                    stop: threading.Event | None = None, max_rounds: int | None = None, poll_interval: float = 1.0,
                    progress: bool = False) -> int:
@@ -338,8 +348,8 @@ class Trainer:
                 stop.wait(poll_interval)
                 dataset.refresh()
                 continue
-            sampler = RandomSampler(dataset, replacement=True,
-                                    num_samples=self.config.steps_per_round * self.config.batch_size)
+            steps = self.round_steps(len(dataset))
+            sampler = RandomSampler(dataset, replacement=True, num_samples=steps * self.config.batch_size)
             loader = DataLoader(dataset, batch_size=self.config.batch_size, sampler=sampler, drop_last=True,
                                 num_workers=self.config.num_workers,
                                 persistent_workers=False)
