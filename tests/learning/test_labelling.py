@@ -146,3 +146,13 @@ def test_config_scales_with_resolution():
     params = LabellerConfig().scaled(320, 240)
     assert params["crop"] == 120 and params["min_area"] == 250
 
+
+
+def test_whole_crop_changed_gives_no_label(scene):
+    objects = scene["objects"]
+    views, _, _ = capture(scene, objects, objects)
+    view = views[0]
+    other = np.ascontiguousarray(view.after[::-1, ::-1])  # as if the camera had been knocked
+    labels = FrameDifferenceLabeller().label_view(ViewCapture(view.camera, view.before, other),
+                                                  np.array([objects[0].x, objects[0].y, 0.0]))
+    assert labels.examples == [] and "camera motion" in labels.notes[0]

@@ -127,3 +127,8 @@ def test_evaluate_predictor_runs_a_hypothesis_source():
     result = evaluate_predictor(lambda image: [hypothesis_from_mask(A, 0.9), hypothesis_from_mask(C, 0.4)], images, gt)
     assert result.num_predictions == 4 and result.num_gt == 3
     assert result.ap50 == pytest.approx(reference_ap(gt, [[A, C], [A, C]], [[0.9, 0.4], [0.9, 0.4]], 0.5))
+
+
+def test_empty_ground_truth_mask_is_rejected():
+    with pytest.raises(ValueError, match="empty ground-truth"):
+        mask_ap([[np.zeros((H, W), bool)]], [[A]], [[0.5]])

@@ -56,6 +56,8 @@ def to_coco(gt_masks: Sequence[Sequence[np.ndarray]], pred_masks: Sequence[Seque
             shape = (1, 1)
         images.append({"id": image_id, "height": int(shape[0]), "width": int(shape[1])})
         for m in gts:
+            if not np.asarray(m).any():
+                raise ValueError(f"image {image_id}: an empty ground-truth mask is not an object")
             rle = _rle(m)
             annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
                                 "segmentation": rle, "area": float(mask_utils.area(rle)),
