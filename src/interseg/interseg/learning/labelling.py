@@ -227,7 +227,7 @@ class FrameDifferenceLabeller:
                 _validate_depth(f"{cam.name} {name}", depth, shape, self.config.max_nan_depth_fraction)
         return shape
 
-    def _difference_at(self, a, b, point, ignore, depth_a, depth_b, camera_name, pair_name):
+    def _difference_at(self, a, b, point, ignore, depth_a, depth_b, pair_name):
         """(mask in full image or None, reason fragment, positive?) for the region at ``point``."""
         h, w = a.shape[:2]
         p = self.config.scaled(w, h)
@@ -269,7 +269,7 @@ class FrameDifferenceLabeller:
         else:
             u, v = float(uv[0, 0]), float(uv[0, 1])
             mask, why, positive = self._difference_at(view.before, compared, (u, v), view.robot_mask,
-                                                      view.before_depth, depth_b, cam.name, pair)
+                                                      view.before_depth, depth_b, pair)
             if positive is None:
                 out.notes.append(f"pick: {why}")
             elif positive:
@@ -288,7 +288,7 @@ class FrameDifferenceLabeller:
                 depth_a = view.before_depth if view.lifted is None else None
                 depth_after = view.after_depth if view.lifted is None else None
                 mask, why, positive = self._difference_at(view.before, view.after, (u, v), None, depth_a,
-                                                          depth_after, cam.name, "before vs after")
+                                                          depth_after, "before vs after")
                 if positive:
                     out.examples.append(LabelledExample(cam.name, "place", True, u, v, view.after, mask,
                                                         f"positive (place): {why}"))
