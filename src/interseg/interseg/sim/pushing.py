@@ -55,7 +55,7 @@ class PushConfig:
 class PushPlan:
     start: np.ndarray  # fingertip centre where the sweep begins (world, metres)
     end: np.ndarray
-    yaw: float  # gripper yaw during the sweep (the closed fingers lead with their flat side)
+    yaw: float  # gripper yaw during the sweep
     speed: float  # m/s
 
     @property
@@ -151,8 +151,8 @@ class PushCollector:
         offset = self.rng.uniform(0.3, 0.7)  # where along the sweep the random point lies
         start = through - d * length * offset
         end = through + d * length * (1.0 - offset)
-        # The closed fingers' flat side faces the push direction: they sweep a wider path.
-        yaw = float(np.arctan2(np.sin(direction + np.pi / 2), np.cos(direction + np.pi / 2)))
+        # Gripper yaw along the push direction: from above, the hand then hides less of what it pushes.
+        yaw = float(np.arctan2(np.sin(direction), np.cos(direction)))
         return PushPlan(start, end, yaw, float(self.rng.uniform(*c.speed)))
 
     def push(self, plan: PushPlan | None = None,
