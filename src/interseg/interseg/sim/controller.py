@@ -201,11 +201,23 @@ class PickPlaceController:
         plan["descend"] = self._cartesian_line(pre_grasp_xyz, grasp, yaw, plan["pre_grasp"], "grasp")
         plan["grasp"] = plan["descend"][-1]
         plan["lift"] = self._cartesian_line(grasp, lift_xyz, yaw, plan["grasp"], "lift")
-        plan["pre_place"] = self._solve("carry", pre_place_xyz, place_yaw, plan["lift"][-1])
-        plan["place_line"] = self._cartesian_line(pre_place_xyz, place, place_yaw, plan["pre_place"], "place")
-        plan["place"] = plan["place_line"][-1]
-        plan["retreat"] = self._cartesian_line(place, pre_place_xyz, place_yaw, plan["place"], "retreat")
-        return plan
+        # The place leg: IK seeded from the lift can settle in a wrist configuration from which the
+        # carry pose is out of reach; retry from the parked arm, and with the place yaw turned by
+        # half a turn (the same footprint on the table for a parallel gripper's hold).
+        failure = None
+        for place_candidate in (place_yaw, place_yaw + np.pi):
+            place_candidate = float(np.arctan2(np.sin(place_candidate), np.cos(place_candidate)))
+            for seed in (plan["lift"][-1], PARK_CONFIGURATION):
+                try:
+                    pre_place = self._solve("carry", pre_place_xyz, place_candidate, seed)
+                    place_line = self._cartesian_line(pre_place_xyz, place, place_candidate, pre_place, "place")
+                    retreat = self._cartesian_line(place, pre_place_xyz, place_candidate, place_line[-1], "retreat")
+                except PickPlaceRejected as error:
+                    failure = error
+                    continue
+                plan.update(pre_place=pre_place, place_line=place_line, place=place_line[-1], retreat=retreat)
+                return plan
+        raise failure
 
     def _cartesian_line(self, start: np.ndarray, end: np.ndarray, yaw: float, seed: np.ndarray, name: str,
                         spacing: float = 0.03) -> np.ndarray:
