@@ -59,7 +59,7 @@ def test_camera_that_stops_is_named_and_recovers(processes, ros_node):
 def test_wrong_encoding_is_rejected_and_counted(processes, ros_node):
     processes.start([sys.executable, str(HELPERS / "cameras.py"), "--bad-encoding", "cam3"], name="cameras")
     node = _capture_node(processes)
-    response = wait_for(lambda: (r := _call_capture(ros_node, timeout=0.5)) and "cam3" in r.message and r, 30, message="cam3 reported")
+    response = wait_for(lambda: (r := _call_capture(ros_node, timeout=0.5)) and "cam3: rejecting" in r.message and r, 30, message="cam3 reported")
     assert not response.success
     assert "rejecting messages" in response.message and "bgr8" in response.message
     wait_for(lambda: "rejected a message from cam3" in processes.output(node), 10, message="logged rejection")
