@@ -15,12 +15,18 @@ def _capture_node(processes, *extra):
                             "--ros-args", "--params-file", str(REPO / "config/capture.yaml"), "-p", "stale_after:=0.5", *extra], name="capture")
 
 
+_clients: dict = {}
+
+
 def _call_capture(ros_node, timeout: float = 0.0):
+    """Call the capture service (one client per test node, created and discovered once)."""
     from interseg_interfaces.srv import Capture
 
-    client = ros_node.create_client(Capture, "capture")
-    assert client.wait_for_service(timeout_sec=20)
-    future = client.call_async(Capture.Request(timeout=timeout))
+    if ros_node not in _clients:
+        client = ros_node.create_client(Capture, "capture")
+        assert client.wait_for_service(timeout_sec=60), "capture service not discovered"
+        _clients[ros_node] = client
+    future = _clients[ros_node].call_async(Capture.Request(timeout=timeout))
     return wait_for(lambda: future.result(), 10, message="capture response")
 
 
