@@ -11,7 +11,8 @@ Per seed:
    graph makes): render the four views -> the current network proposes hypotheses on the main
    view -> one is chosen uniformly -> ``plan_grasp`` + ``choose_place_location`` ->
    ``SimulatedArena.pick_place`` -> render again -> ``FrameDifferenceLabeller`` -> examples
-   store. Every ``round_every`` interactions the learner (Robust Set Loss) trains
+   store (until the first model update the robot tests bottom-up proposals instead: a label-free
+   stand-in for passive pre-training, see ``Profile.bootstrap_bottom_up``). Every ``round_every`` interactions the learner (Robust Set Loss) trains
    ``steps_per_round`` steps and its checkpoint becomes the policy. Running the loop in-process
    rather than through ``interseg launch`` is what lets the harness read the ground truth of the
    very scene the labeller saw (for label quality, the efficacy of experimentation, and the
@@ -70,6 +71,10 @@ class Profile:
     test_limit: int | None = None  # score on the first N test images only (CI smoke test)
     val_limit: int | None = None
     ce_curve: bool = True  # also score every cross-entropy checkpoint (AP versus interactions for CE)
+    # Until the first model update the robot tests bottom-up proposals instead of the random
+    # network's: a label-free stand-in for the paper's passive pre-training (without it a random
+    # network almost never points at an object and a short run collects no positive at all).
+    bootstrap_bottom_up: bool = True
 
     @property
     def window(self) -> int:
@@ -86,8 +91,11 @@ PROFILES = {
     "quick": Profile("quick", 320, 240, shadows=True, seeds=(0, 1, 2), interactions=24, round_every=8,
                      steps_per_round=10, final_steps=30, batch_size=16, reset_every=12, test_per_background=3,
                      val_per_background=1, bottom_up_grid=3, efficacy_window=6, ce_curve=False),
-    "standard": Profile("standard", 640, 480, shadows=True, seeds=(0, 1, 2), interactions=300, round_every=25,
-                        steps_per_round=60, final_steps=600, batch_size=32, reset_every=25, test_per_background=5,
+    # About 35 min per seed on two idle cores (collection ~10, three networks ~16, Mask R-CNN and
+    # scoring the rest); the hypothesis network trains on the CPU (the learning core has no device
+    # option), Mask R-CNN uses a GPU when one is present.
+    "standard": Profile("standard", 640, 480, shadows=True, seeds=(0, 1, 2), interactions=200, round_every=25,
+                        steps_per_round=40, final_steps=400, batch_size=32, reset_every=25, test_per_background=5,
                         val_per_background=5, bottom_up_grid=8, efficacy_window=25),
 }
 
@@ -286,6 +294,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
     from interseg.experiment import choose_hypothesis
     from interseg.grasping import Box, GraspRejected, GraspSettings, choose_place_location, plan_grasp
     from interseg.learning.dataset import WindowDataset
+    from interseg.learning.baselines import bottom_up_proposals
     from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture
     from interseg.learning.metrics import _iou_matrix
     from interseg.learning.model import HypothesisPredictor, grasp_from_mask
@@ -335,6 +344,10 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
             t = time.perf_counter()
             hypotheses = predictor.predict(before.rgb[camera.name])
             times["predict_ms"].append((time.perf_counter() - t) * 1000)
+            policy_version = predictor.version
+            if profile.bootstrap_bottom_up and len(run.schedule) == 1:  # no model update yet
+                hypotheses = bottom_up_proposals(before.rgb[camera.name])
+                policy_version = 0
             if not hypotheses:
                 counts["empty_proposals"] += 1
                 arena.reset(rng.integers(2**31))
@@ -355,7 +368,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
             gt_cam0 = [before_maps[camera.name] == k + 1 for k in np.unique(before_maps[camera.name]) if k > 0]
             hit = float(len(gt_cam0) > 0 and _iou_matrix([chosen.mask], gt_cam0).max() > 0.3)
             run.chosen_hits.append(hit)
-            run.interaction_versions.append(predictor.version)
+            run.interaction_versions.append(policy_version)
             result = arena.pick_place(grasp.position, grasp.yaw, place)
             after = arena.render_views(depth=True)
             executed += 1
@@ -378,7 +391,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
             any_positive = False
             for view_labels in labels:
                 for example in view_labels.examples:
-                    store.add_example(example, interaction_id=interaction_id, model_version=predictor.version)
+                    store.add_example(example, interaction_id=interaction_id, model_version=policy_version)
                     any_positive |= example.positive
                     run.label_records.append(judge_example(example, moved, before_maps[example.view], after_maps[example.view],
                                                            result.object_lifted, profile.shadows, near_px)
@@ -495,7 +508,8 @@ def train_mask_rcnn(profile: Profile, run: SeedRun, seconds_budget: float, progr
     data = [(image, instance) for image, instance in run.gt_images if instance.max() > 0]
     if not data:
         raise RuntimeError("no ground-truth objects in the training scenes")
-    model = _mask_rcnn(profile)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = _mask_rcnn(profile).to(device)
     optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4)
     model.train()
     start = time.perf_counter()
@@ -511,9 +525,10 @@ def train_mask_rcnn(profile: Profile, run: SeedRun, seconds_budget: float, progr
             for m in masks:
                 vs, us = np.nonzero(m)
                 boxes.append([us.min(), vs.min(), us.max() + 1, vs.max() + 1])
-            images.append(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0)
-            targets.append({"boxes": torch.tensor(boxes, dtype=torch.float32), "labels": torch.ones(len(ids), dtype=torch.int64),
-                            "masks": torch.from_numpy(masks.astype(np.uint8))})
+            images.append(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().to(device) / 255.0)
+            targets.append({"boxes": torch.tensor(boxes, dtype=torch.float32, device=device),
+                            "labels": torch.ones(len(ids), dtype=torch.int64, device=device),
+                            "masks": torch.from_numpy(masks.astype(np.uint8)).to(device)})
         losses = model(images, targets)
         loss = sum(losses.values())
         if not torch.isfinite(loss):
@@ -528,7 +543,7 @@ def train_mask_rcnn(profile: Profile, run: SeedRun, seconds_budget: float, progr
         bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
     bar.close()
     model.eval()
-    return model, {"steps": steps, "images": samples, "wall_s": time.perf_counter() - start}
+    return model, {"steps": steps, "images": samples, "wall_s": time.perf_counter() - start, "device": str(device)}
 
 
 class _Detection:
@@ -541,10 +556,11 @@ def mask_rcnn_predictor(model):
 
     @torch.inference_mode()
     def predict(image: np.ndarray) -> list:
-        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0
+        device = next(model.parameters()).device
+        x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().to(device) / 255.0
         out = model([x])[0]
-        masks = (out["masks"][:, 0] > 0.5).numpy()
-        return [_Detection(m, float(s)) for m, s in zip(masks, out["scores"].numpy()) if m.any()]
+        masks = (out["masks"][:, 0] > 0.5).cpu().numpy()
+        return [_Detection(m, float(s)) for m, s in zip(masks, out["scores"].cpu().numpy()) if m.any()]
 
     return predict
 

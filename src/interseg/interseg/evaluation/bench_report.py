@@ -141,7 +141,10 @@ def _differences(numbers: dict) -> list[str]:
         f"({'with' if p['shadows'] else 'without'} shadows) and "
         f"{sum(s for _, s in numbers['seeds'][0]['schedule']) if numbers['seeds'] else 0} optimizer steps of batch "
         f"{p['batch_size']}; the paper used thousands of interactions and far longer training.",
-        "No passive pre-training: every network starts from random weights (the paper pre-trained on pushing videos).",
+        "No passive pre-training: every network starts from random weights (the paper pre-trained on pushing videos); "
+        + ("instead the robot tests bottom-up proposals (no labels, no learning) until the first model update, the "
+           "learned network's hypotheses after that." if p.get("bootstrap_bottom_up") else "the first round tests the "
+           "random network's hypotheses."),
         "The oracle stands in for DeepMask: the same network trained on ground-truth masks of the same scenes (no COCO, "
         "no ImageNet); Mask R-CNN (ResNet-18 FPN, from scratch) trains on the same ground truth for the oracle's wall time.",
         "GOP is replaced by a scikit-image bottom-up method (Felzenszwalb + hierarchical RAG merging), tuned on the "
