@@ -103,7 +103,7 @@ class CaptureNode(Node):
     def _reject(self, stream: str, reason: str) -> None:
         self.rejected += 1
         self.sync.reject(stream, reason)
-        self.get_logger().warn(f"rejected a message from {stream}: {reason} ({self.sync.health[stream].rejected} so far)", throttle_duration_sec=2.0)
+        self.get_logger().warning(f"rejected a message from {stream}: {reason} ({self.sync.health[stream].rejected} so far)", throttle_duration_sec=2.0)
 
     # -- outputs ------------------------------------------------------------------------------
     def build_observation(self, synced) -> Observation | None:
@@ -151,7 +151,7 @@ class CaptureNode(Node):
         if problem:
             self.status_publisher.publish(String(data=problem))
             if troubled != self.last_problem:
-                self.get_logger().warn(f"cameras: {problem}")
+                self.get_logger().warning(f"cameras: {problem}")
         elif self.last_problem:
             self.get_logger().info("all cameras are publishing again")
             self.status_publisher.publish(String(data=""))

@@ -79,7 +79,7 @@ class Experimenter(Node):
 
     def _pause(self, reason: str) -> None:
         if reason != self.tally.paused_reason:
-            self.get_logger().warn(f"paused: {reason}")
+            self.get_logger().warning(f"paused: {reason}")
         self.tally.paused_reason = reason
         self._stop.wait(self.pause_s)
 
@@ -90,12 +90,12 @@ class Experimenter(Node):
 
     def _reset_arena(self) -> None:
         if not self.reset_client.wait_for_service(timeout_sec=self.call_timeout):
-            self.get_logger().warn("reset_arena is not available; going on without a reset")
+            self.get_logger().warning("reset_arena is not available; going on without a reset")
             return
         seed = self.seed * 100003 + self.tally.resets + 1
         response = self._wait(self.reset_client.call_async(ResetArena.Request(seed=seed)), self.call_timeout)
         if response is None or not response.success:
-            self.get_logger().warn(f"arena reset failed: {getattr(response, 'message', 'no response')}")
+            self.get_logger().warning(f"arena reset failed: {getattr(response, 'message', 'no response')}")
             return
         self.tally.resets += 1
         self.get_logger().info(f"arena reset {self.tally.resets} (seed {seed}): {response.num_objects} objects")
@@ -143,20 +143,20 @@ class Experimenter(Node):
         hypotheses = proposal.hypotheses.hypotheses
         if not hypotheses:
             self.tally.empty_proposals += 1
-            self.get_logger().warn("the network proposed no hypotheses; capturing again", throttle_duration_sec=5.0)
+            self.get_logger().warning("the network proposed no hypotheses; capturing again", throttle_duration_sec=5.0)
             return
         index = choose_hypothesis([h.score for h in hypotheses], self.policy, self.rng)
         goal = Interact.Goal(hypothesis=hypotheses[index])
         sent = self._wait(self.interact_client.send_goal_async(goal), self.call_timeout)
         if sent is None or not sent.accepted:
             self.tally.record(rejected=True, model_version=proposal.hypotheses.model_version)
-            self.get_logger().warn("interact goal rejected")
+            self.get_logger().warning("interact goal rejected")
             return self._publish_progress(None, proposal.hypotheses.model_version, index, len(hypotheses))
         wrapped = self._wait(sent.get_result_async(), 4 * self.call_timeout)
         result = wrapped.result if wrapped is not None else None
         if result is None:
             self.tally.record(rejected=True, model_version=proposal.hypotheses.model_version)
-            self.get_logger().warn("interact did not finish in time")
+            self.get_logger().warning("interact did not finish in time")
         else:
             self.tally.record(success=result.success, moved=result.something_moved, lifted=result.object_lifted,
                               model_version=proposal.hypotheses.model_version)

@@ -72,7 +72,7 @@ class GraspPlanner(Node):
 
     def on_goal(self, goal: Interact.Goal) -> GoalResponse:
         if self.busy.locked():
-            self.get_logger().warn("rejecting an Interact goal: another interaction is running")
+            self.get_logger().warning("rejecting an Interact goal: another interaction is running")
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
@@ -186,7 +186,7 @@ class GraspPlanner(Node):
             phase("capturing_lifted")
             holder["observation"] = self._capture()
         except GraspRejected as exc:
-            self.get_logger().warn(f"no mid-grasp view: {exc}")
+            self.get_logger().warning(f"no mid-grasp view: {exc}")
 
     def _pose(self, position: np.ndarray, yaw: float) -> PoseStamped:
         pose = PoseStamped()

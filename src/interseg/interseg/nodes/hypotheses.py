@@ -88,7 +88,7 @@ class HypothesesNode(Node):
             self.rejected_requests += 1
             response.success = False
             response.message = f"rejected image: {exc}"
-            self.get_logger().warn(f"{response.message} ({self.rejected_requests} rejected so far)", throttle_duration_sec=2.0)
+            self.get_logger().warning(f"{response.message} ({self.rejected_requests} rejected so far)", throttle_duration_sec=2.0)
             return response
         count = request.max_hypotheses or self.default_count
         hypotheses = hypotheses[:count]

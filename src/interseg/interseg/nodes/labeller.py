@@ -78,7 +78,7 @@ class LabellerNode(Node):
             labels = self.labeller.label_interaction(views, grasp, place)
         except (ImageFormatError, ValueError, IndexError) as exc:
             self.counts["rejected"] += 1
-            self.get_logger().warn(f"interaction {msg.interaction_id} rejected: {exc} ({self.counts['rejected']} so far)")
+            self.get_logger().warning(f"interaction {msg.interaction_id} rejected: {exc} ({self.counts['rejected']} so far)")
             return
         self.counts["interactions"] += 1
         for view_labels in labels:

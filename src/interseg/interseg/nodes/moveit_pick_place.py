@@ -105,7 +105,7 @@ class MoveItPickPlace(Node):
         try:
             self._validate(goal)
         except GoalRejected as exc:
-            self.get_logger().warn(f"rejected PickPlace goal: {exc}")
+            self.get_logger().warning(f"rejected PickPlace goal: {exc}")
             return GoalResponse.REJECT
         return GoalResponse.REJECT if self.busy.locked() else GoalResponse.ACCEPT
 

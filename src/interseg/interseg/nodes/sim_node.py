@@ -172,7 +172,7 @@ class SimNode(Node):
                 grasp, yaw, place, place_yaw = self._parse_goal(goal)
             except PickPlaceRejected as error:
                 result.success, result.object_lifted, result.message = False, False, f"rejected: {error}"
-                self.get_logger().warn(result.message)
+                self.get_logger().warning(result.message)
                 goal_handle.abort()
                 return result
             cancelled = threading.Event()
