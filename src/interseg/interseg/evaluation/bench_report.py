@@ -16,6 +16,12 @@ def _fmt(value, digits: int = 1, percent: bool = True) -> str:
     return f"{100 * value:.{digits}f}" if percent else f"{value:.{digits}f}"
 
 
+def _pct(value) -> str:
+    """A rate in percent with its sign, or n/a."""
+    text = _fmt(value)
+    return text if text == "n/a" else text + "%"
+
+
 def _ap_cell(entry: dict, key: str) -> str:
     spread = entry.get(f"{key}_spread", {})
     if len(entry.get("per_seed", [])) > 1 and spread.get("std") is not None and "note" not in entry:
@@ -195,19 +201,20 @@ Machine: {machine.get('cpu_count')} CPU cores{', GPU ' + str(machine.get('gpu_na
 {target('median label IoU', labels['median_iou'], 0.85, times=False)}
 | RSL minus cross-entropy, AP@0.3 | {_fmt(ratios['rsl_minus_ce_ap30'])} points | > 0 | {'met' if (ratios['rsl_minus_ce_ap30'] or 0) > 0 else 'missed'} |
 
-The paper reached 0.79x / 0.52x of tuned DeepMask and 2.0x tuned GOP.
+The paper reached 0.79x / 0.52x of tuned DeepMask and 2.0x tuned GOP. Interactions per seed:
+{', '.join(f"{s['counts']['executed']} executed / {s['counts']['lifted']} lifted / {s['counts']['positive_interactions']} with a positive label" for s in numbers['seeds'])}.
 
 ## Figure 2 analogues
 
 AP@0.3 (RSL, mean over seeds) versus interactions: {curve}.
 Efficacy of experimentation (chosen hypotheses that hit a ground-truth object at IoU > 0.3, all interactions):
-{_fmt(numbers['efficacy']['overall_recall'])}%. Plots: `ap_vs_interactions.png`, `pr_curves.png`, `efficacy.png`.
+{_pct(numbers['efficacy']['overall_recall'])}. Plots: `ap_vs_interactions.png`, `pr_curves.png`, `efficacy.png`.
 
 ## Label quality (frame differencing against ground truth, same interactions)
 
 {labels['examples']} examples ({labels['positives']} positive): median IoU on positives {_fmt(labels['median_iou'], 2, False)}
-(true positives only: {_fmt(labels['median_iou_true_positives'], 2, False)}), false-positive rate {_fmt(labels['fp_rate'])}%,
-false-negative rate {_fmt(labels['fn_rate'])}%. Errors by cause: {causes}.
+(true positives only: {_fmt(labels['median_iou_true_positives'], 2, False)}), false-positive rate {_pct(labels['fp_rate'])},
+false-negative rate {_pct(labels['fn_rate'])}. Errors by cause: {causes}.
 
 ## Throughput
 
@@ -225,7 +232,15 @@ def write_outputs(numbers: dict, out: Path, label_records: list[dict] | None) ->
     """PNG plots, ``index.html`` and ``RESULTS.md`` next to ``bench.json``."""
     out = Path(out)
     numbers = dict(numbers)
-    numbers.setdefault("json_path", f"{out.parent.name}/{out.name}/bench.json")
+    from interseg.paths import repo_root
+
+    root = repo_root()
+    json_path = (out / "bench.json").resolve()
+    try:
+        shown = json_path.relative_to(root) if root else json_path
+    except ValueError:
+        shown = json_path
+    numbers.setdefault("json_path", str(shown))
     figures = _plots(numbers, out)
     md = markdown(numbers)
     (out / "RESULTS.md").write_text(md)
