@@ -19,20 +19,23 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from interseg.learning.model import ModelConfig
+from interseg.learning.model import STRIDE, ModelConfig
 from interseg.learning.store import ExampleRecord, ExampleStore, StoreError
 
 
 class WindowDataset(Dataset):
     def __init__(self, store_root: str | os.PathLike, model_config: ModelConfig | None = None, *,
-                 augment: bool = True, seed: int = 0, scale_range: float = 0.25, max_shift: float = 8.0,
+                 augment: bool = True, seed: int = 0, scale_range: float = 0.25, max_shift: float | None = None,
                  colour_jitter: float = 0.2, offcentre_negatives: float = 0.25):
         self.root = Path(store_root)
         self.config = model_config or ModelConfig()
         self.augment = augment
         self.seed = seed
         self.scale_range = scale_range  # log2 range of random zoom
-        self.max_shift = max_shift  # full-resolution pixels, positives only
+        # Full-resolution pixels, positives only. Default: half the distance between two dense
+        # locations, the largest offset between an object's centre and its nearest location at
+        # inference (DeepMask's +-16 px at stride 16).
+        self.max_shift = STRIDE / 2 / self.config.input_scale if max_shift is None else max_shift
         self.colour_jitter = colour_jitter
         # DeepMask's negatives include windows whose centre is just off an object: with this
         # probability (when augmenting) a positive yields a negative centred a little outside
