@@ -6,4 +6,19 @@ by this package is at the camera's full resolution (e.g. 640x480). The network i
 at ``ModelConfig.input_scale`` times that resolution (0.5 by default); training windows are
 ``ModelConfig.window`` pixels at the network scale (112 by default, i.e. 224x224 full-resolution
 pixels, about the labeller's 240x240 crop at 640x480).
+
+What the nodes call (each module's docstring says why it works the way it does):
+
+* hypotheses: ``model.HypothesisPredictor(HypothesisNetwork(ModelConfig(...)))`` or
+  ``HypothesisPredictor.from_checkpoint(path)`` (raises ``trainer.CheckpointError``; build the
+  new predictor first, then swap), then ``predictor.predict(rgb) -> list[model.Hypothesis]``.
+* labeller: ``labelling.FrameDifferenceLabeller(LabellerConfig(...)).label_interaction(
+  [ViewCapture, ...], grasp_xyz, place_xyz) -> list[ViewLabels]``; each ``LabelledExample`` goes
+  to ``store.ExampleStore(root, writer=True).add_example(example, interaction_id=...)``.
+  ``labelling.something_moved(before, after)`` is the cheap check.
+* trainer: ``trainer.Trainer(run_dir, ModelConfig, TrainerConfig)``, ``resume()``,
+  ``run_online(store_root, on_checkpoint=callback, stop=event)``; the callback gets a
+  ``CheckpointInfo`` (version, path, step, examples_seen, metrics) for ModelUpdate.
+* evaluation: ``metrics.mask_ap`` / ``metrics.evaluate_predictor`` (AP@0.3 and AP@0.5),
+  ``metrics.recall_of_chosen``; ``baselines.bottom_up_proposals`` for the GOP stand-in.
 """
