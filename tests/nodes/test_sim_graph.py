@@ -143,3 +143,22 @@ def test_trainer_survives_sigkill_and_hypotheses_keep_serving(graph, client_node
     announced = {m.store_key for m in client_node.received["examples"]}
     assert announced and announced <= keys
     assert graph.proc.poll() is None, "the graph stopped"
+
+
+def test_hypotheses_reject_malformed_images_and_keep_serving(graph, client_node):
+    import numpy as np
+
+    from interseg_interfaces.srv import ProposeObjects
+
+    from interseg.nodes.convert import image_to_msg
+
+    wrong_encoding = image_to_msg(np.zeros((240, 320, 3), np.uint8), "bgr8")
+    wrong_size = image_to_msg(np.zeros((100, 100, 3), np.uint8), "rgb8")
+    truncated = image_to_msg(np.zeros((240, 320, 3), np.uint8), "rgb8")
+    truncated.data = bytes(truncated.data)[:1000]
+    for image, expected in ((wrong_encoding, "bgr8"), (wrong_size, "100x100"), (truncated, "bytes")):
+        response = _call(client_node, ProposeObjects, "/propose_objects", ProposeObjects.Request(image=image))
+        assert not response.success and expected in response.message, response.message
+    good = image_to_msg(np.random.default_rng(1).integers(0, 255, (240, 320, 3), dtype=np.uint8), "rgb8")
+    assert _call(client_node, ProposeObjects, "/propose_objects", ProposeObjects.Request(image=good)).success
+    assert "rejected image" in graph.output()
