@@ -160,6 +160,22 @@ def _differences(numbers: dict) -> list[str]:
     ]
 
 
+def _bootstrap_note(numbers: dict) -> str:
+    p = numbers["profile_settings"]
+    if not p.get("bootstrap_bottom_up"):
+        return ""
+    return f" (the first {p['round_every']} interactions of each seed test bottom-up proposals, the rest the network's)"
+
+
+def _budget_warning(numbers: dict) -> str:
+    oracle = numbers["ap"]["supervised_oracle"]["ap30"]
+    if oracle is not None and oracle < 0.05:
+        return ("**Budget too small to compare methods:** even the oracle, trained on clean ground truth, is below 5% "
+                "AP@0.3, so at this training budget the network has not started to segment; the ratios above are not "
+                "meaningful. The standard profile is the comparison.\n\n")
+    return ""
+
+
 def markdown(numbers: dict) -> str:
     """The results section for the README (linked, not pasted, so it follows the latest run)."""
     ap, ratios, labels, thr = numbers["ap"], numbers["ratios"], numbers["labels"], numbers["throughput"]
@@ -201,14 +217,14 @@ Machine: {machine.get('cpu_count')} CPU cores{', GPU ' + str(machine.get('gpu_na
 {target('median label IoU', labels['median_iou'], 0.85, times=False)}
 | RSL minus cross-entropy, AP@0.3 | {_fmt(ratios['rsl_minus_ce_ap30'])} points | > 0 | {'met' if (ratios['rsl_minus_ce_ap30'] or 0) > 0 else 'missed'} |
 
-The paper reached 0.79x / 0.52x of tuned DeepMask and 2.0x tuned GOP. Interactions per seed:
+{_budget_warning(numbers)}The paper reached 0.79x / 0.52x of tuned DeepMask and 2.0x tuned GOP. Interactions per seed:
 {', '.join(f"{s['counts']['executed']} executed / {s['counts']['lifted']} lifted / {s['counts']['positive_interactions']} with a positive label" for s in numbers['seeds'])}.
 
 ## Figure 2 analogues
 
 AP@0.3 (RSL, mean over seeds) versus interactions: {curve}.
 Efficacy of experimentation (chosen hypotheses that hit a ground-truth object at IoU > 0.3, all interactions):
-{_pct(numbers['efficacy']['overall_recall'])}. Plots: `ap_vs_interactions.png`, `pr_curves.png`, `efficacy.png`.
+{_pct(numbers['efficacy']['overall_recall'])}{_bootstrap_note(numbers)}. Plots: `ap_vs_interactions.png`, `pr_curves.png`, `efficacy.png`.
 
 ## Label quality (frame differencing against ground truth, same interactions)
 
