@@ -69,6 +69,9 @@ class MotionMaskConfig:
     chroma_threshold: float = 0.02  # change of offset chromaticity that counts as a colour change
     min_colour_change: float = 0.15  # share of a component's pixels whose colour changed; below: shadow
     min_thickness: float = 12.0  # pixels at 640 wide: thinner regions are shadow rims or edge noise
+    relative_flow: float = 0.5  # a region's pixels move at least this fraction of its median speed
+    check_backward: bool = True  # forward-backward flow check: occluded pixels are not moving
+    trim: int = 4  # pixels at 640 wide: flow spills over object edges by about DIS's half patch
     colour_reach: int = 6  # pixels at 640 wide: moving pixels this far from a colour change count
     push_reach_m: float = 0.12  # with a known fingertip: regions farther than this (on the table) are
     # not what the robot pushed (moving shadows of the arm, mostly); 0 disables the test
@@ -145,8 +148,12 @@ class SelfFilter:
         self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="self-filter-gl")
         self._renderers: dict[tuple[int, int], object] = {}
 
-    def robot_mask(self, camera: str, arm_joints: np.ndarray, finger_joints: np.ndarray | None = None) -> np.ndarray:
-        """(H, W) bool: pixels of ``camera`` covered by the robot at these joint positions."""
+    def robot_mask(self, camera: str, arm_joints: np.ndarray, finger_joints: np.ndarray | None = None,
+                   width: int | None = None) -> np.ndarray:
+        """(H, W) bool: pixels of ``camera`` covered by the robot at these joint positions.
+
+        ``width`` renders a smaller image of the same view (the aspect ratio is kept), which is
+        much cheaper on a software renderer."""
         if camera not in self.cameras:
             raise ValueError(f"unknown camera '{camera}' (self-filter cameras: {', '.join(self.cameras)})")
         arm = np.asarray(arm_joints, dtype=np.float64)
@@ -156,20 +163,22 @@ class SelfFilter:
         if fingers.shape != (2,) or not np.all(np.isfinite(fingers)):
             raise ValueError(f"finger state must be 2 finite positions, got {finger_joints!r}")
         cam = self.cameras[camera]
-        return self._gl.submit(self._render, cam, arm, fingers).result()
+        size = (cam.width, cam.height)
+        if width is not None and 8 <= width < cam.width:
+            size = (int(width), max(8, int(round(cam.height * width / cam.width))))
+        return self._gl.submit(self._render, cam, arm, fingers, size).result()
 
-    def _render(self, cam: PinholeCamera, arm: np.ndarray, fingers: np.ndarray) -> np.ndarray:
+    def _render(self, cam: PinholeCamera, arm: np.ndarray, fingers: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         mujoco = self._mujoco
         self.data.qpos[self.arm_qpos] = arm
         self.data.qpos[self.finger_qpos] = fingers
         mujoco.mj_kinematics(self.model, self.data)
         mujoco.mj_camlight(self.model, self.data)  # camera poses are not part of mj_kinematics
-        key = (cam.width, cam.height)
-        renderer = self._renderers.get(key)
+        renderer = self._renderers.get(size)
         if renderer is None:
-            renderer = mujoco.Renderer(self.model, cam.height, cam.width)
+            renderer = mujoco.Renderer(self.model, size[1], size[0])
             renderer.enable_segmentation_rendering()
-            self._renderers[key] = renderer
+            self._renderers[size] = renderer
         renderer.update_scene(self.data, camera=cam.name)
         segmentation = renderer.render()
         return segmentation[..., 0] >= 0
@@ -223,6 +232,7 @@ class MotionMaskExtractor:
         self.masks_found = 0
         self._dis = None
         self._table_points: dict[tuple, np.ndarray] = {}
+        self._robot_cache: dict[tuple, np.ndarray] = {}  # the next pair's first frame is this pair's second
 
     # -- geometry of the processing resolution ------------------------------------------------
     def _scale(self, width: int) -> float:
@@ -296,9 +306,20 @@ class MotionMaskExtractor:
                                                               and not _valid_joints(frame.finger_joints, 2)):
                     return MotionMasks(dropped=MISSING_JOINT_STATE,
                                        detail=f"frame at {frame.stamp!r}: arm {frame.arm_joints!r}, fingers {frame.finger_joints!r}")
+            process_width = max(8, int(round(w * self._scale(w))))
             for frame in (frame_a, frame_b):
-                robot_full |= self.self_filter.robot_mask(name, np.asarray(frame.arm_joints, float),
-                                                          None if frame.finger_joints is None else np.asarray(frame.finger_joints, float))
+                fingers = None if frame.finger_joints is None else np.asarray(frame.finger_joints, float)
+                key = (name, float(frame.stamp), process_width, np.asarray(frame.arm_joints, float).tobytes(),
+                       None if fingers is None else fingers.tobytes())
+                robot = self._robot_cache.get(key)
+                if robot is None:
+                    robot = self.self_filter.robot_mask(name, np.asarray(frame.arm_joints, float), fingers,
+                                                        width=process_width)
+                    self._robot_cache = {k: v for k, v in self._robot_cache.items() if k[0] != name or k[1] >= frame_a.stamp}
+                    self._robot_cache[key] = robot
+                if robot.shape != (h, w):
+                    robot = cv2.resize(robot.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+                robot_full |= robot
         push_zone = None
         if isinstance(camera, PinholeCamera) and self.config.push_reach_m > 0:
             tips = [f.tip_xyz for f in (frame_a, frame_b) if f.tip_xyz is not None]
@@ -306,7 +327,26 @@ class MotionMaskExtractor:
                 push_zone = self._push_zone(camera, tips)
         small_a, small_b = self.downscale(a), self.downscale(b)
         flow = self.compute_flow(small_a, small_b)
+        if self.config.check_backward:
+            flow = self.occlusions_removed(flow, self.compute_flow(small_b, small_a))
         return self.masks_from_flow(flow, (h, w), robot_full, self.colour_changed(small_a, small_b), push_zone)
+
+    def occlusions_removed(self, forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+        """Forward flow with zero where the backward flow disagrees (forward-backward check).
+
+        Background just ahead of a moving object is covered in the next frame; its forward flow
+        copies the object's, but following it lands on background whose backward flow does not
+        point back. Such pixels are occluded, not moving."""
+        fh, fw = forward.shape[:2]
+        grid_x, grid_y = np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32))
+        back = cv2.remap(backward, grid_x + forward[..., 0], grid_y + forward[..., 1], cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+        error = np.linalg.norm(forward + back, axis=2)
+        tolerance = 0.5 + 0.3 * np.linalg.norm(forward, axis=2)
+        out = forward.copy()
+        with np.errstate(invalid="ignore"):
+            out[error > tolerance] = 0.0  # NaN comparisons are False: NaNs stay and are caught later
+        return out
 
     def _push_zone(self, camera: PinholeCamera, tips: list) -> np.ndarray | None:
         """(H', W') bool at the processing resolution: table pixels within ``push_reach_m`` of
@@ -415,7 +455,17 @@ class MotionMaskExtractor:
             if contact > c.max_arm_contact:
                 rejected[ARM_COVERS_OBJECT] += 1
                 continue
+            # Flow fades out over about a patch beyond the object's edge: keep the pixels moving at
+            # least a fraction of the region's typical speed.
+            speed = np.linalg.norm(flow[y0:y1, x0:x1], axis=2)
+            core = component & (speed >= c.relative_flow * float(np.median(speed[component])))
+            if core.any():
+                core_count, core_labels, core_stats, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
+                component = core_labels == 1 + int(np.argmax(core_stats[1:, cv2.CC_STAT_AREA]))
             filled = ndimage.binary_fill_holes(component)
+            trim = int(round(c.trim * ref))
+            if trim > 0:
+                filled = cv2.erode(filled.astype(np.uint8), _disk(trim), borderType=cv2.BORDER_REPLICATE) > 0
             thickness = float(cv2.distanceTransform(np.pad(filled, 1).astype(np.uint8), cv2.DIST_L2, 3).max())
             if thickness < c.min_thickness / 2 * ref:
                 rejected[THIN] += 1

@@ -38,6 +38,11 @@ def import_torchvision_before_opengl() -> None:
     import torchvision  # noqa: F401
 
 
+# Views that face the arm: from above (cam0) the hand hides most of what it pushes, and the
+# masks there are mostly wrong; the front and side views see the object ahead of the fingers.
+DEFAULT_CAMERAS = ("cam1", "cam2")
+
+
 @dataclass
 class CollectionSummary:
     frames: int = 0
@@ -75,13 +80,14 @@ def _negative_points(record, camera, union_mask: np.ndarray, count: int, clearan
 
 
 def collect_push_examples(store, frames: int, *, width: int = 640, height: int = 480, split: str = "train",
-                          shadows: bool = False, cameras: tuple[str, ...] = ("cam0",), seed: int = 0,
+                          shadows: bool = False, cameras: tuple[str, ...] = DEFAULT_CAMERAS, seed: int = 0,
                           reset_every: int = 10, negatives_per_push: int = 2,
                           mask_config: MotionMaskConfig | None = None, progress: bool = True,
-                          on_frame=None, arena_hook=None) -> CollectionSummary:
+                          on_frame=None, on_masks=None, arena_hook=None) -> CollectionSummary:
     """Push until ``frames`` frames are recorded; write examples to ``store`` (an open writer).
 
-    ``on_frame(frame)`` runs at each recorded frame with the simulation paused there and
+    ``on_frame(frame)`` runs at each recorded frame with the simulation paused there,
+    ``on_masks(frame, camera_name, result)`` after each frame pair is processed and
     ``arena_hook(arena)`` once after the arena is built (an evaluation harness uses these;
     pre-training itself never looks at anything but frames and joint states).
     """
@@ -136,6 +142,9 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
                             MotionFrame(fb.images[name], fb.stamp, fb.arm_joints, fb.finger_joints, fb.tip_xyz), camera)
                         results.append((fa, result))
                     summary.mask_seconds += time.monotonic() - t0
+                    if on_masks is not None:
+                        for fa, result in results:
+                            on_masks(fa, name, result)
                     for fa, result in results:
                         occluded |= result.dropped == ARM_COVERS_OBJECT or result.rejected.get(ARM_COVERS_OBJECT, 0) > 0
                         for mask in result.masks:
@@ -203,7 +212,7 @@ def train_on_store(store_root: str | os.PathLike, run_dir: str | os.PathLike, ou
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interseg pretrain", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, required=True, help="pushing frames to record (per camera)")
+    parser.add_argument("--frames", type=int, required=True, help="pushing frames to record (each has every camera's view)")
     parser.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="examples store and training run (default: next to --out, named after it)")
@@ -215,7 +224,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--input-scale", type=float, default=0.5, help="network resolution / camera resolution")
     parser.add_argument("--split", default="train", help="objects and backgrounds pushed around")
-    parser.add_argument("--cameras", default="cam0", help="comma-separated views to record")
+    parser.add_argument("--cameras", default=",".join(DEFAULT_CAMERAS),
+                        help="comma-separated views to record (default: the views facing the arm)")
     parser.add_argument("--shadows", action="store_true", help="render cast shadows while recording")
     parser.add_argument("--reset-every", type=int, default=10, help="re-scatter the objects every N pushes")
     parser.add_argument("--seed", type=int, default=0)

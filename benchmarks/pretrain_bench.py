@@ -1,0 +1,291 @@
+"""Passive pre-training benchmark (issue 7): flow-mask quality against the simulator's ground
+truth, push-to-mask throughput, AP of the pre-trained model alone on the test split, and the
+first interactions of the loop from the pre-trained model versus from random initialisation.
+
+    .venv/bin/python benchmarks/pretrain_bench.py --frames 1000 --steps 300 --quality-frames 200 \
+        --interactions 60 [--out benchmarks/results/pretrain.json]
+
+Ground truth is used here only, to score (this is evaluation code): object masks to score the
+flow masks, and object positions to decide whether a grasp touched an object. Pre-training itself
+sees only frames and joint states. Interactions run the ROS-free core of the loop: the
+network's hypotheses on the main view, one chosen uniformly at random, the grasp planner's
+`plan_grasp` / `choose_place_location`, the arena's pick-and-place, and the frame-difference
+labeller on (before, lifted) with the robot self-filtered. The network is not updated during
+these interactions (the comparison is about where the loop starts).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+TARGET_FRAMES = 10_000
+TARGET_SECONDS = 30 * 60
+
+
+def flow_mask_quality(frames: int, seed: int, cameras: tuple[str, ...], width: int, height: int, work: Path) -> dict:
+    """Score every flow mask against the ground-truth instances of the frame it belongs to."""
+    from interseg.evaluation import ground_truth
+    from interseg.learning.pretrain import collect_push_examples
+    from interseg.learning.store import ExampleStore
+
+    arena_box: dict = {}
+    truth: dict[tuple[int, int], dict] = {}
+    per_camera: dict[str, list[float]] = {c: [] for c in cameras}
+    moved_pairs = {c: [0, 0] for c in cameras}  # pairs where an object visibly moved: [total, with a mask]
+
+    def on_frame(frame) -> None:
+        arena = arena_box["arena"]
+        truth[(frame.push_id, frame.index)] = {
+            "positions": ground_truth.object_positions(arena),
+            **{c: ground_truth.instance_map(arena, c) for c in cameras},
+        }
+
+    def on_masks(frame, camera: str, result) -> None:
+        now = truth[(frame.push_id, frame.index)]
+        following = truth.get((frame.push_id, frame.index + 1))
+        instances = now[camera]
+        ids = [j for j in range(1, int(instances.max()) + 1) if (instances == j).any()]
+        for mask in result.masks:
+            best = 0.0
+            for j in ids:
+                g = instances == j
+                best = max(best, float((mask & g).sum() / (mask | g).sum()))
+            per_camera[camera].append(best)
+        if following is not None:
+            moved = np.linalg.norm(following["positions"] - now["positions"], axis=1) > 0.003
+            visible = [k for k in np.flatnonzero(moved) if (instances == k + 1).sum() >= 100]
+            if visible:
+                moved_pairs[camera][0] += 1
+                moved_pairs[camera][1] += bool(result.masks)
+
+    with ExampleStore(work / "quality-examples", writer=True) as store:
+        summary = collect_push_examples(store, frames, width=width, height=height, cameras=cameras, seed=seed,
+                                        progress=False, on_frame=on_frame, on_masks=on_masks,
+                                        arena_hook=lambda arena: arena_box.__setitem__("arena", arena))
+    all_ious = np.array([v for c in cameras for v in per_camera[c]])
+
+    def stats(values) -> dict:
+        values = np.asarray(values)
+        if values.size == 0:
+            return {"masks": 0, "median_iou": None, "mean_iou": None, "false_positive_rate": None}
+        return {"masks": int(values.size), "median_iou": round(float(np.median(values)), 4),
+                "mean_iou": round(float(values.mean()), 4),
+                "false_positive_rate": round(float((values < 0.3).mean()), 4)}
+
+    return {
+        "frames": summary.frames, "pushes": summary.pushes, "seed": seed, "cameras": list(cameras),
+        "definition": ("each flow mask is matched to the ground-truth object (visible pixels in that frame) it "
+                       "overlaps best; false positive: best IoU < 0.3; pairs_with_moving_object: frame pairs in "
+                       "which an object visible with >= 100 px moved > 3 mm"),
+        **stats(all_ious),
+        "per_camera": {c: stats(per_camera[c]) | {"pairs_with_moving_object": moved_pairs[c][0],
+                                                  "of_which_gave_a_mask": moved_pairs[c][1]} for c in cameras},
+        "drop_reasons": summary.extractor.get("dropped", {}),
+        "rejected_regions": summary.extractor.get("rejected_components", {}),
+    }
+
+
+def interactions(predictor, count: int, seed: int, width: int, height: int, reset_every: int = 25) -> dict:
+    """The first ``count`` grasps chosen from ``predictor``'s hypotheses (no online updates)."""
+    from interseg.evaluation import ground_truth
+    from interseg.grasping import Box, GraspRejected, GraspSettings, choose_place_location, plan_grasp
+    from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture
+    from interseg.learning.motion_masks import SelfFilter
+    from interseg.sim.arena import ArenaConfig, SimulatedArena
+    from interseg.sim.controller import PickPlaceRejected
+
+    rng = np.random.default_rng([seed, 7])
+    settings = GraspSettings(workspace=Box((0.30, -0.32, 0.0), (0.80, 0.32, 0.30)))
+    place_region = Box((0.38, -0.22, 0.0), (0.68, 0.22, 0.1))
+    labeller = FrameDifferenceLabeller()
+    arena = SimulatedArena(ArenaConfig(width=width, height=height, split="train"), seed=seed)
+    camera = arena.cameras[0]
+    self_filter = SelfFilter([camera])
+    out = {"grasps": 0, "touched": 0, "lifted": 0, "positives": 0, "no_hypothesis": 0, "rejected": 0,
+           "sim_seconds": 0.0, "wall_seconds": 0.0}
+    start = time.monotonic()
+    try:
+        attempt = 0
+        while out["grasps"] < count:
+            if attempt % reset_every == 0:
+                arena.reset(seed + attempt)
+            attempt += 1
+            views = arena.render_views()
+            before, depth = views.rgb[camera.name], views.depth
+            hypotheses = predictor.predict(before)
+            if not hypotheses:
+                out["no_hypothesis"] += 1
+                if out["no_hypothesis"] > 5 * count:
+                    break
+                continue
+            order = rng.permutation(len(hypotheses))
+            plan = None
+            for index in order:  # uniformly random; another one if the chosen one is not executable
+                h = hypotheses[int(index)]
+                try:
+                    plan = plan_grasp((h.grasp_u, h.grasp_v), h.grasp_yaw, depth, camera, settings, h.mask)
+                    place = choose_place_location(depth, camera, settings, place_region, rng, avoid=plan.position)
+                    arena.validate_goal(plan.position, plan.yaw, place)
+                    break
+                except (GraspRejected, PickPlaceRejected):
+                    out["rejected"] += 1
+                    plan = None
+            if plan is None:
+                continue
+            lifted: dict = {}
+
+            def on_hold() -> bool:
+                lifted["image"] = arena.render_views(depth=False, cameras=[camera.name]).rgb[camera.name]
+                lifted["arm"] = arena.arm_joint_positions()
+                return True
+
+            positions = ground_truth.object_positions(arena)
+            result = arena.pick_place(plan.position, plan.yaw, place, gripper_width=0.08, hold_callback=on_hold)
+            after = arena.render_views(depth=False, cameras=[camera.name]).rgb[camera.name]
+            moved = float(np.max(np.linalg.norm(ground_truth.object_positions(arena) - positions, axis=1)))
+            out["grasps"] += 1
+            out["touched"] += int(moved > 0.005 or result.object_lifted)
+            out["lifted"] += int(result.object_lifted)
+            out["sim_seconds"] += result.sim_seconds
+            if "image" in lifted:
+                robot = self_filter.robot_mask(camera.name, lifted["arm"])
+                labels = labeller.label_view(ViewCapture(camera, before, after, lifted=lifted["image"], robot_mask=robot),
+                                             plan.position)
+                out["positives"] += sum(e.positive and e.kind == "pick" for e in labels.examples)
+    finally:
+        self_filter.close()
+        arena.close()
+    out["wall_seconds"] = round(time.monotonic() - start, 1)
+    grasps = max(out["grasps"], 1)
+    out["touch_fraction"] = round(out["touched"] / grasps, 4)
+    out["lift_fraction"] = round(out["lifted"] / grasps, 4)
+    robot_hours = out["sim_seconds"] / 3600.0
+    out["positives_per_robot_hour"] = round(out["positives"] / robot_hours, 1) if robot_hours > 0 else None
+    out["positives_per_wall_hour"] = round(out["positives"] / (out["wall_seconds"] / 3600.0), 1) if out["wall_seconds"] else None
+    out["sim_seconds"] = round(out["sim_seconds"], 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=1000, help="pushing frames for the pre-training run")
+    parser.add_argument("--steps", type=int, default=300, help="training steps of the pre-training run")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--quality-frames", type=int, default=200, help="frames scored against ground truth")
+    parser.add_argument("--interactions", type=int, default=200, help="grasps per model (issue: the first 200)")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--eval-dir", type=Path, default=REPO / "runs" / "eval" / "test-640x480-5")
+    parser.add_argument("--work-dir", type=Path, default=REPO / "runs" / "pretrain-bench")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "pretrain.json")
+    args = parser.parse_args(argv)
+
+    from interseg.learning.pretrain import DEFAULT_CAMERAS, collect_push_examples, import_torchvision_before_opengl, train_on_store
+
+    import_torchvision_before_opengl()
+    import shutil
+
+    import torch
+
+    from interseg.evaluation.evaluate import ensure_eval_set
+    from interseg.learning.metrics import evaluate_predictor
+    from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig
+    from interseg.learning.store import ExampleStore
+
+    torch.set_num_threads(args.threads)
+    if args.work_dir.exists():
+        shutil.rmtree(args.work_dir)
+    args.work_dir.mkdir(parents=True)
+    cameras = DEFAULT_CAMERAS
+    report: dict = {"command": "python benchmarks/pretrain_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
+                    "image_size": [args.width, args.height], "cameras": list(cameras)}
+
+    # 1. pre-training run (no ground truth anywhere in it): push -> masks -> store -> train
+    print(f"[bench] pre-training on {args.frames} push frames, {args.steps} steps", flush=True)
+    with ExampleStore(args.work_dir / "examples", writer=True) as store:
+        collection = collect_push_examples(store, args.frames, width=args.width, height=args.height, cameras=cameras,
+                                           seed=args.seed, progress=True)
+    t0 = time.monotonic()
+    checkpoint = train_on_store(args.work_dir / "examples", args.work_dir / "run", args.work_dir / "pretrained.pt",
+                                steps=args.steps, width=args.width, height=args.height, batch_size=args.batch_size,
+                                seed=args.seed, metrics={"push_frames": collection.frames})
+    train_seconds = time.monotonic() - t0
+    per_frame_masks = collection.mask_seconds / max(collection.frames, 1)
+    per_frame_total = collection.seconds / max(collection.frames, 1)
+    report["pretraining"] = {
+        "frames": collection.frames, "pushes": collection.pushes, "unreachable_pushes": collection.unreachable_pushes,
+        "positives": collection.positives, "negatives": collection.negatives,
+        "collection_seconds": round(collection.seconds, 1), "mask_seconds": round(collection.mask_seconds, 1),
+        "training_steps": args.steps, "batch_size": args.batch_size, "training_seconds": round(train_seconds, 1),
+        "drop_reasons": collection.extractor.get("dropped", {}),
+        "rejected_regions": collection.extractor.get("rejected_components", {}),
+    }
+    projected_masks = per_frame_masks * TARGET_FRAMES
+    projected_total = per_frame_total * TARGET_FRAMES
+    report["throughput"] = {
+        "definition": f"a frame is one recorded instant with {len(cameras)} views; masks = flow + self-filter + regions "
+                      "for every view; total = pushing (physics, rendering) + masks + writing examples",
+        "mask_ms_per_frame": round(1000 * per_frame_masks, 1),
+        "total_ms_per_frame": round(1000 * per_frame_total, 1),
+        "projected_10k_frames_masks_minutes": round(projected_masks / 60, 1),
+        "projected_10k_frames_total_minutes": round(projected_total / 60, 1),
+        "target_minutes": TARGET_SECONDS / 60,
+        "target_met_masks": projected_masks <= TARGET_SECONDS,
+        "target_met_including_simulation": projected_total <= TARGET_SECONDS,
+        "measured_on_frames": collection.frames,
+    }
+    print(f"[bench] throughput: {report['throughput']}", flush=True)
+
+    # 2. flow-mask quality against ground truth (a separate collection, other seed)
+    print(f"[bench] flow-mask quality on {args.quality_frames} frames", flush=True)
+    report["flow_mask_quality"] = flow_mask_quality(args.quality_frames, args.seed + 1000, cameras, args.width,
+                                                    args.height, args.work_dir)
+    print(f"[bench] quality: {json.dumps({k: v for k, v in report['flow_mask_quality'].items() if k != 'per_camera'})}", flush=True)
+
+    # 3. AP of the pre-trained model alone (and of random weights) on the test split
+    eval_set = ensure_eval_set("test", args.eval_dir, args.width, args.height, 5)
+    pretrained = HypothesisPredictor.from_checkpoint(checkpoint)
+    torch.manual_seed(args.seed)
+    random_init = HypothesisPredictor(HypothesisNetwork(ModelConfig(expected_size=(args.width, args.height))), version=0)
+    ap = {}
+    for name, predictor in (("pretrained", pretrained), ("random_init", random_init)):
+        result = evaluate_predictor(predictor.predict, eval_set.images, eval_set.gt_masks)
+        ap[name] = {"ap30": round(float(result.ap30), 4), "ap50": round(float(result.ap50), 4)}
+    report["test_ap"] = {"images": len(eval_set.images), "view": eval_set.view, **ap}
+    print(f"[bench] test AP: {report['test_ap']}", flush=True)
+
+    # 4. the first interactions from each starting point (same arenas, same seeds)
+    report["first_interactions"] = {"grasps_per_model": args.interactions, "note": (
+        "network frozen during these grasps; touched = an object moved > 5 mm or was lifted (ground truth, "
+        "evaluation only); positives = frame-difference labeller positives at the grasp point (cam0, before vs "
+        "lifted, robot self-filtered); robot hour = simulated time of the pick-and-place motions")}
+    for name, predictor in (("pretrained", pretrained), ("random_init", random_init)):
+        print(f"[bench] {args.interactions} grasps from the {name} model", flush=True)
+        report["first_interactions"][name] = interactions(predictor, args.interactions, args.seed + 5000, args.width, args.height)
+        print(f"[bench]   {report['first_interactions'][name]}", flush=True)
+    p, r = report["first_interactions"]["pretrained"], report["first_interactions"]["random_init"]
+    ratio = p["touch_fraction"] / r["touch_fraction"] if r["touch_fraction"] > 0 else None
+    report["first_interactions"]["touch_ratio_pretrained_over_random"] = None if ratio is None else round(ratio, 3)
+    report["first_interactions"]["target_met_doubles_touches"] = bool(ratio is not None and ratio >= 2.0)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"[bench] wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
