@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     args.work_dir.mkdir(parents=True)
     cameras = DEFAULT_CAMERAS
     report: dict = {"command": "python benchmarks/pretrain_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
+                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+                                "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
                     "image_size": [args.width, args.height], "cameras": list(cameras)}
 
     # 1. pre-training run (no ground truth anywhere in it): push -> masks -> store -> train
@@ -280,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     report["first_interactions"]["touch_ratio_pretrained_over_random"] = None if ratio is None else round(ratio, 3)
     report["first_interactions"]["target_met_doubles_touches"] = bool(ratio is not None and ratio >= 2.0)
 
+    report["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
