@@ -75,6 +75,7 @@ def test_bad_input_is_dropped_with_a_counted_reason():
         (MotionFrame(a, 1.0), MotionFrame(b, 0.5), OUT_OF_ORDER),
         (MotionFrame(a, 1.0), MotionFrame(b, 1.0), OUT_OF_ORDER),
         (MotionFrame(a, float("nan")), MotionFrame(b, 1.0), OUT_OF_ORDER),
+        (MotionFrame(a, "soon"), MotionFrame(b, 1.0), OUT_OF_ORDER),  # type: ignore[arg-type]
         (MotionFrame(a, 0.0), MotionFrame(b[:200], 0.1), SIZE_MISMATCH),
         (MotionFrame(a.astype(np.float32), 0.0), MotionFrame(b, 0.1), BAD_IMAGE),
         (MotionFrame(a[..., :2].copy(), 0.0), MotionFrame(b, 0.1), BAD_IMAGE),
@@ -83,7 +84,7 @@ def test_bad_input_is_dropped_with_a_counted_reason():
     for frame_a, frame_b, reason in cases:
         result = extractor.process(frame_a, frame_b)
         assert result.masks == [] and result.dropped == reason, (reason, result.detail)
-    assert extractor.drop_counts == {OUT_OF_ORDER: 3, SIZE_MISMATCH: 1, BAD_IMAGE: 3}
+    assert extractor.drop_counts == {OUT_OF_ORDER: 4, SIZE_MISMATCH: 1, BAD_IMAGE: 3}
     # A flow field with NaNs (a broken flow backend) is never turned into a mask.
     flow = np.zeros((H, W, 2), np.float32)
     flow[100:140, 100:140] = 5.0

@@ -290,10 +290,11 @@ class MotionMaskExtractor:
             return MotionMasks(dropped=SIZE_MISMATCH,
                                detail=f"frames are {a.shape[1]}x{a.shape[0]}, {camera.name} is {camera.width}x{camera.height}")
         try:
-            order_ok = float(frame_b.stamp) > float(frame_a.stamp)
+            stamp_a, stamp_b = float(frame_a.stamp), float(frame_b.stamp)
+            order_ok = bool(np.isfinite(stamp_a) and np.isfinite(stamp_b) and stamp_b > stamp_a)
         except (TypeError, ValueError):
             order_ok = False
-        if not order_ok or not (np.isfinite(frame_a.stamp) and np.isfinite(frame_b.stamp)):
+        if not order_ok:
             return MotionMasks(dropped=OUT_OF_ORDER, detail=f"stamps {frame_a.stamp!r} then {frame_b.stamp!r}")
         h, w = a.shape[:2]
         robot_full = np.zeros((h, w), bool)
