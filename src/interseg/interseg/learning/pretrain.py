@@ -10,9 +10,13 @@
    loop (objectness + mask loss, Robust Set Loss by default) and the checkpoint is written to
    ``--out``. ``interseg launch launch/sim.launch.yaml checkpoint:=CKPT`` starts the loop from it.
 
-Cast shadows are off while recording by default: the arm's moving shadow produces strong flow
-that the shadow and fingertip-reach tests of the motion masks only partly remove (``--shadows``
-turns them on).
+Recording choices (the numbers behind them are in benchmarks/results/pretrain.json):
+* the views facing the arm (cam1, cam2) are recorded by default; from above (cam0) the hand
+  hides most of what it pushes and the flow there mostly outlines the hand's surroundings;
+* cast shadows are off while recording by default: the arm's moving shadow produces strong flow
+  that the shadow and fingertip-reach tests of the motion masks only partly remove
+  (``--shadows`` turns them on);
+* the lights barely change between frames 0.1 s apart (they do change between interactions).
 """
 from __future__ import annotations
 
