@@ -7,7 +7,8 @@ import pytest
 from interseg.evaluation import ground_truth
 from interseg.sim.arena import ArenaConfig, SimulatedArena
 from interseg.sim.catalog import make_object, object_split
-from interseg.sim.controller import PARK_CONFIGURATION, PickPlaceRejected, validate_top_down
+from interseg.arm_goals import GoalRejected, validate_top_down_pose
+from interseg.sim.controller import PARK_CONFIGURATION, PickPlaceRejected
 from interseg.geometry import top_down_grasp_quaternion
 
 
@@ -58,14 +59,20 @@ def test_goals_outside_the_workspace_are_rejected_without_moving(block_arena):
     assert np.array_equal(block_arena.arm_joint_positions(), PARK_CONFIGURATION)
 
 
+def _top_down(quaternion, frame="world"):
+    return validate_top_down_pose("grasp_pose", frame, [0.5, 0.0, 0.02], quaternion)
+
+
 def test_orientation_checks():
-    assert validate_top_down(top_down_grasp_quaternion(0.7)) == pytest.approx(0.7)
-    with pytest.raises(PickPlaceRejected, match="not normalized"):
-        validate_top_down(np.array([0.0, 0.0, 0.0, 2.0]))
-    with pytest.raises(PickPlaceRejected, match="finite"):
-        validate_top_down(np.array([np.nan, 0.0, 0.0, 1.0]))
-    with pytest.raises(PickPlaceRejected, match="top-down"):
-        validate_top_down(np.array([0.0, 0.0, 0.0, 1.0]))  # identity: gripper pointing up
+    assert _top_down(top_down_grasp_quaternion(0.7)).yaw == pytest.approx(0.7)
+    with pytest.raises(GoalRejected, match="not normalized"):
+        _top_down(np.array([0.0, 0.0, 0.0, 2.0]))
+    with pytest.raises(GoalRejected, match="finite"):
+        _top_down(np.array([np.nan, 0.0, 0.0, 1.0]))
+    with pytest.raises(GoalRejected, match="top-down"):
+        _top_down(np.array([0.0, 0.0, 0.0, 1.0]))  # identity: gripper pointing up
+    with pytest.raises(GoalRejected, match="not 'world'"):
+        _top_down(top_down_grasp_quaternion(0.0), frame="map")
 
 
 def test_stop_request_aborts_and_parks(block_arena):

@@ -51,7 +51,8 @@ from interseg_interfaces.srv import ResetArena
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import camera_to_info, image_to_msg, matrix_to_pose
 from interseg.sim.arena import ArenaConfig, SimulatedArena, Views
-from interseg.sim.controller import PickPlaceRejected, Workspace, validate_top_down
+from interseg.arm_goals import GoalRejected, validate_top_down_pose
+from interseg.sim.controller import PickPlaceRejected, Workspace
 from interseg.sim.realism import RealismConfig
 
 WORLD_FRAME = "world"
@@ -153,11 +154,12 @@ class SimNode(Node):
     def _parse_goal(self, goal: PickPlace.Goal) -> tuple[np.ndarray, float, np.ndarray, float]:
         parsed = []
         for name, pose in (("grasp_pose", goal.grasp_pose), ("place_pose", goal.place_pose)):
-            if pose.header.frame_id not in ("", WORLD_FRAME):
-                raise PickPlaceRejected(f"{name} is in frame '{pose.header.frame_id}', expected '{WORLD_FRAME}'")
             p, q = pose.pose.position, pose.pose.orientation
-            yaw = validate_top_down(np.array([q.x, q.y, q.z, q.w]))
-            parsed += [np.array([p.x, p.y, p.z]), yaw]
+            try:
+                top_down = validate_top_down_pose(name, pose.header.frame_id, [p.x, p.y, p.z], [q.x, q.y, q.z, q.w])
+            except GoalRejected as error:
+                raise PickPlaceRejected(str(error)) from None
+            parsed += [top_down.position, top_down.yaw]
         if not np.isfinite(goal.hold_lifted_s) or goal.hold_lifted_s < 0 or goal.hold_lifted_s > 60:
             raise PickPlaceRejected(f"hold_lifted_s {goal.hold_lifted_s} outside 0..60 s")
         grasp, yaw, place, place_yaw = parsed

@@ -18,7 +18,6 @@ from scipy.spatial.transform import Rotation
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
 import mujoco
 
-from interseg.geometry import matrix_from_quaternion
 from interseg.sim.scene import ARM_JOINTS, FINGER_JOINTS, FINGERTIP_BELOW_GRASP_POINT, build_scene
 
 # Parked configuration: folded up behind the table, outside all four camera views (checked by a
@@ -78,18 +77,6 @@ PhaseCallback = Callable[[str, float], bool]  # (phase, progress 0..1) -> keep g
 
 def _top_down_rotation(yaw: float) -> np.ndarray:
     return (Rotation.from_euler("z", yaw) * Rotation.from_euler("x", np.pi)).as_matrix()
-
-
-def validate_top_down(quaternion_xyzw: np.ndarray, max_tilt_deg: float = 5.0) -> float:
-    """Yaw of a top-down grasp orientation; rejects NaN, non-normalized and tilted ones."""
-    try:
-        rotation = matrix_from_quaternion(quaternion_xyzw)
-    except ValueError as error:
-        raise PickPlaceRejected(str(error)) from error
-    tilt = np.degrees(np.arccos(np.clip(-rotation[2, 2], -1.0, 1.0)))
-    if tilt > max_tilt_deg:
-        raise PickPlaceRejected(f"only top-down grasps are supported: the tool axis is {tilt:.1f} deg from vertical")
-    return float(np.arctan2(rotation[1, 0], rotation[0, 0]))
 
 
 class ArmKinematics:
@@ -349,4 +336,4 @@ class PickPlaceController:
 
 
 __all__ = ["ArmKinematics", "PickPlaceController", "PickPlaceRejected", "PickPlaceResult", "RobotInterface",
-           "Workspace", "PARK_CONFIGURATION", "PHASES", "FINGER_JOINTS", "validate_top_down"]
+           "Workspace", "PARK_CONFIGURATION", "PHASES", "FINGER_JOINTS"]
