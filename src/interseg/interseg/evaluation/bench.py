@@ -85,7 +85,7 @@ class Profile:
 
 
 PROFILES = {
-    "tiny": Profile("tiny", 160, 120, shadows=False, seeds=(0,), interactions=4, round_every=2, steps_per_round=2,
+    "tiny": Profile("tiny", 320, 240, shadows=False, seeds=(0,), interactions=4, round_every=2, steps_per_round=2,
                     final_steps=2, batch_size=4, reset_every=4, test_per_background=1, val_per_background=1,
                     bottom_up_grid=2, efficacy_window=2, test_limit=4, val_limit=3, ce_curve=False),
     "quick": Profile("quick", 320, 240, shadows=True, seeds=(0, 1, 2), interactions=24, round_every=8,
