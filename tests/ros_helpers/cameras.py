@@ -1,10 +1,11 @@
 """A test process that publishes four synthetic cameras the way a driver would (rgb8 images,
 camera_info, latched optical-frame poses, main-camera depth). ``--drop CAMERA --drop-from S
---drop-until S`` silences one camera for a while, to test how the graph reacts to a camera that
+--drop-until S`` (or ``--drop-file PATH``: while PATH exists) silences one camera, to test how the graph reacts to a camera that
 stops; ``--bad-encoding CAMERA`` publishes that camera as bgr8 (must be rejected)."""
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import rclpy
@@ -43,7 +44,8 @@ class Cameras(Node):
         stamp = self.get_clock().now().to_msg()
         elapsed = time.monotonic() - self.start
         for camera in self.cameras:
-            if camera.name == self.args.drop and self.args.drop_from <= elapsed < self.args.drop_until:
+            if camera.name == self.args.drop and (self.args.drop_from <= elapsed < self.args.drop_until
+                                                  or (self.args.drop_file and Path(self.args.drop_file).exists())):
                 continue
             image = self.rng.integers(0, 255, (camera.height, camera.width, 3), dtype=np.uint8)
             msg = image_to_msg(image, "bgr8" if camera.name == self.args.bad_encoding else "rgb8")
@@ -64,6 +66,7 @@ if __name__ == "__main__":
     parser.add_argument("--drop", default="")
     parser.add_argument("--drop-from", type=float, default=0.0)
     parser.add_argument("--drop-until", type=float, default=0.0)
+    parser.add_argument("--drop-file", default="", help="silence --drop while this file exists")
     parser.add_argument("--bad-encoding", default="")
     args, ros_args = parser.parse_known_args()
     sys.exit(run_node(lambda: Cameras(args), [sys.argv[0], *ros_args]))

@@ -1,5 +1,5 @@
-"""A test process serving ProposeObjects and PickPlace, to exercise the interfaces across a real
-process boundary. ProposeObjects returns one hypothesis per bright connected region of the
+"""A test process serving ProposeObjects and PickPlace (``--arm-only``: PickPlace only), to
+exercise the interfaces across a real process boundary. ProposeObjects returns one hypothesis per bright connected region of the
 image; PickPlace walks through timed phases with feedback and honours cancel."""
 import sys
 import time
@@ -21,10 +21,11 @@ PHASES = ["approach", "descend", "close", "lift", "carry", "place", "release", "
 
 
 class Servers(Node):
-    def __init__(self):
+    def __init__(self, arm_only: bool = False):
         super().__init__("test_servers")
         group = ReentrantCallbackGroup()
-        self.create_service(ProposeObjects, "propose_objects", self.propose, callback_group=group)
+        if not arm_only:
+            self.create_service(ProposeObjects, "propose_objects", self.propose, callback_group=group)
         self.server = ActionServer(self, PickPlace, "pick_place", self.execute, callback_group=group,
                                    goal_callback=self.accept, cancel_callback=lambda _g: CancelResponse.ACCEPT)
 
@@ -58,4 +59,5 @@ class Servers(Node):
 
 
 if __name__ == "__main__":
-    sys.exit(run_node(Servers))
+    arm_only = "--arm-only" in sys.argv  # only pick_place: a stand-in arm next to the real nodes
+    sys.exit(run_node(lambda: Servers(arm_only), [a for a in sys.argv if a != "--arm-only"]))
