@@ -57,9 +57,9 @@ class MotionMaskConfig:
 
     method: str = "dis"  # "dis" (fast) or "farneback"
     process_width: int = 320  # flow is computed at this width, masks are pasted back at full size
-    min_flow: float = 2.0  # pixels per frame at 640 wide: slower than this is not motion
-    max_background_flow: float = 1.0  # median flow of the scene (robot excluded) above this: shake
-    max_moving_fraction: float = 0.5  # more of the scene than this moving: shake / lighting
+    min_flow: float = 3.0  # pixels per frame at 640 wide: slower than this is not motion (noise ~1-2)
+    max_background_flow: float = 2.0  # length of the scene's median flow vector above this: shake
+    max_moving_fraction: float = 0.3  # more of the scene than this moving (and changing colour): shake
     min_area: int = 250  # pixels at 640x480 (small objects seen from above are ~500)
     max_area_fraction: float = 0.12  # a region larger than this part of the image is not one object
     min_coherence: float = 0.6  # |mean flow| / mean |flow| of a component
@@ -401,18 +401,20 @@ class MotionMaskExtractor:
         magnitude = np.linalg.norm(flow, axis=2)
         if not scene.any():
             return MotionMasks(dropped=ARM_COVERS_VIEW, detail="no pixel left after the self-filter", robot_mask=robot_dilated)
-        median = float(np.median(magnitude[scene]))
+        # A camera that moves shifts the whole scene one way; sensor noise on a plain table gives
+        # flow of a pixel or so in random directions, which the median vector ignores.
+        drift = float(np.linalg.norm(np.median(flow[scene], axis=0)))
         moving = (magnitude > c.min_flow * ref) & scene
-        moving_fraction = float(moving.sum()) / float(scene.sum())
-        if median > c.max_background_flow * ref or moving_fraction > c.max_moving_fraction:
-            return MotionMasks(dropped=CAMERA_SHAKE, robot_mask=robot_dilated,
-                               detail=f"median scene flow {median / ref:.2f} px, {moving_fraction:.0%} of the scene moving")
         if colour_changed is not None:
             # A moving shadow changes brightness only; an object's edges change colour. Keep the
             # moving pixels near a colour change (the object's interior is filled in below).
             reach = max(1, int(round(c.colour_reach * ref)))
             near_colour = cv2.dilate((colour_changed & scene).astype(np.uint8), _disk(reach)) > 0
             moving &= near_colour
+        moving_fraction = float(moving.sum()) / float(scene.sum())
+        if drift > c.max_background_flow * ref or moving_fraction > c.max_moving_fraction:
+            return MotionMasks(dropped=CAMERA_SHAKE, robot_mask=robot_dilated,
+                               detail=f"median scene flow vector {drift / ref:.2f} px, {moving_fraction:.0%} of the scene moving")
         mask = moving.astype(np.uint8)
         open_r = int(round(c.open_radius * ref))
         close_r = int(round(c.close_radius * ref))
