@@ -155,12 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     result = {
         "command": "benchmarks/graph_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "gpu": False},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "gpu": False,
+                    "load_average_at_start": os.getloadavg()[0]},
         "settings": {"minutes": args.minutes, "width": args.width, "height": args.height, "shadows": args.shadows},
         "camera_to_observation": capture_latency(args, env),
         "graph": graph_throughput(args, env),
     }
     result["wall_s"] = time.time() - started
+    result["machine"]["load_average_at_end"] = os.getloadavg()[0]  # > cpus: other work competed
     print(json.dumps(result, indent=1))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
