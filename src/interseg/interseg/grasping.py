@@ -14,30 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interseg.geometry import PinholeCamera
+from interseg.geometry import Box, PinholeCamera  # noqa: F401  (Box is part of this module's API)
 
 
 class GraspRejected(ValueError):
     """The hypothesis cannot be turned into an executable grasp; the message says why."""
-
-
-@dataclass(frozen=True)
-class Box:
-    """An axis-aligned box in the world frame, metres."""
-
-    low: tuple[float, float, float]
-    high: tuple[float, float, float]
-
-    def __post_init__(self) -> None:
-        if len(self.low) != 3 or len(self.high) != 3 or any(lo >= hi for lo, hi in zip(self.low, self.high)):
-            raise ValueError(f"box needs low < high in x, y, z: {self.low} .. {self.high}")
-
-    def contains(self, point: np.ndarray, margin: float = 0.0) -> bool:
-        point = np.asarray(point, dtype=float)
-        return bool(np.all(point >= np.asarray(self.low) + margin) and np.all(point <= np.asarray(self.high) - margin))
-
-    def describe(self) -> str:
-        return f"x {self.low[0]:.2f}..{self.high[0]:.2f}, y {self.low[1]:.2f}..{self.high[1]:.2f}, z {self.low[2]:.2f}..{self.high[2]:.2f}"
 
 
 @dataclass(frozen=True)

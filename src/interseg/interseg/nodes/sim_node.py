@@ -52,7 +52,8 @@ from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import camera_to_info, image_to_msg, matrix_to_pose
 from interseg.sim.arena import ArenaConfig, SimulatedArena, Views
 from interseg.arm_goals import GoalRejected, validate_top_down_pose
-from interseg.sim.controller import PickPlaceRejected, Workspace
+from interseg.geometry import Box
+from interseg.sim.controller import PickPlaceRejected
 from interseg.sim.realism import RealismConfig
 
 WORLD_FRAME = "world"
@@ -82,7 +83,7 @@ class SimNode(Node):
             raise ValueError(f"parameter 'workspace' must be [x_min, y_min, z_min, x_max, y_max, z_max] with min < max, got {workspace}")
         config = ArenaConfig(width=width, height=height, split=split, min_objects=min_objects, max_objects=max_objects,
                              shadows=shadows, realism=RealismConfig(enabled=realism), calibration_error_m=calibration,
-                             workspace=Workspace((workspace[0], workspace[3]), (workspace[1], workspace[4]), (workspace[2], workspace[5])))
+                             workspace=Box(tuple(workspace[:3]), tuple(workspace[3:])))
         self.arena = SimulatedArena(config, seed=seed)
         self.names = self.arena.camera_names
         self._busy = threading.Lock()  # held while a pick-and-place or reset runs

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes.util
 import os
+import sys
 
 
 def configure_gl() -> str:
@@ -27,4 +28,14 @@ def configure_gl() -> str:
     return backend
 
 
+def keep_triton_out() -> None:
+    """Mesa's software renderer (EGL/OSMesa on llvmpipe) and Triton each load their own LLVM; a
+    process that renders and then imports torchvision (torch._dynamo imports Triton when it is
+    installed) segfaults in the second LLVM's initialisers. Nothing here compiles GPU kernels,
+    so a rendering process tells Python that Triton is absent (torch then reports it missing)."""
+    if "triton" not in sys.modules:
+        sys.modules["triton"] = None  # type: ignore[assignment]  (import triton -> ImportError)
+
+
 configure_gl()
+keep_triton_out()

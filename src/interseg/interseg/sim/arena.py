@@ -24,11 +24,11 @@ import numpy as np
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
 import mujoco
 
-from interseg.geometry import PinholeCamera
+from interseg.geometry import Box, PinholeCamera
 from interseg.sim.catalog import ObjectSpec, background_split, make_background, make_object, object_split
 from interseg.sim.controller import (
     FINGER_OPEN, PARK_CONFIGURATION, ArmKinematics, PickPlaceController, PickPlaceRejected, PickPlaceResult,
-    RobotInterface, Workspace,
+    RobotInterface, default_workspace,
 )
 from interseg.sim.realism import CameraSensor, LightingJitter, RealismConfig
 from interseg.sim.scene import ARM_BODIES, ARM_JOINTS, FINGER_JOINTS, CameraRig, build_scene, default_camera_rig
@@ -52,7 +52,7 @@ class ArenaConfig:
     calibration_error_m: float = 0.002  # std of the arm's base offset error (per reset), metres
     touching_probability: float = 0.3  # chance an object is dropped right next to another
     settle_seconds: float = 0.6
-    workspace: Workspace = field(default_factory=Workspace)
+    workspace: Box = field(default_factory=default_workspace)
 
     def __post_init__(self) -> None:
         if self.width < 16 or self.height < 16:

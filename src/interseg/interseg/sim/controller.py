@@ -18,6 +18,7 @@ from scipy.spatial.transform import Rotation
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
 import mujoco
 
+from interseg.geometry import Box
 from interseg.sim.scene import ARM_JOINTS, FINGER_JOINTS, FINGERTIP_BELOW_GRASP_POINT, build_scene
 
 # Parked configuration: folded up behind the table, outside all four camera views (checked by a
@@ -29,19 +30,9 @@ LIFTED_GAP_THRESHOLD = 0.004  # finger gap after lifting above which something i
 PHASES = ("approach", "descend", "close", "lift", "hold", "carry", "place", "release", "retreat", "park")
 
 
-@dataclass(frozen=True)
-class Workspace:
-    """Axis-aligned box (world frame, metres) that grasp and place points must lie in."""
-
-    x: tuple[float, float] = (0.30, 0.80)
-    y: tuple[float, float] = (-0.32, 0.32)
-    z: tuple[float, float] = (FINGERTIP_BELOW_GRASP_POINT + 0.001, 0.30)
-
-    def contains(self, point: np.ndarray) -> bool:
-        return all(lo <= float(v) <= hi for v, (lo, hi) in zip(point, (self.x, self.y, self.z)))
-
-    def describe(self) -> str:
-        return f"x {self.x}, y {self.y}, z {self.z}"
+def default_workspace() -> Box:
+    """The box (world frame, metres) that grasp and place points must lie in."""
+    return Box((0.30, -0.32, FINGERTIP_BELOW_GRASP_POINT + 0.001), (0.80, 0.32, 0.30))
 
 
 class RobotInterface(Protocol):
@@ -137,10 +128,10 @@ class PickPlaceController:
     approach_height = 0.14  # above the grasp point, metres
     lift_height = 0.20  # fingertip-centre height while lifted and carrying, metres above the table
 
-    def __init__(self, robot: RobotInterface, kinematics: ArmKinematics, workspace: Workspace | None = None):
+    def __init__(self, robot: RobotInterface, kinematics: ArmKinematics, workspace: Box | None = None):
         self.robot = robot
         self.kinematics = kinematics
-        self.workspace = workspace or Workspace()
+        self.workspace = workspace or default_workspace()
         self._sim_time = 0.0
 
     # ------------------------------------------------------------------ planning
@@ -336,4 +327,4 @@ class PickPlaceController:
 
 
 __all__ = ["ArmKinematics", "PickPlaceController", "PickPlaceRejected", "PickPlaceResult", "RobotInterface",
-           "Workspace", "PARK_CONFIGURATION", "PHASES", "FINGER_JOINTS"]
+           "default_workspace", "PARK_CONFIGURATION", "PHASES", "FINGER_JOINTS"]

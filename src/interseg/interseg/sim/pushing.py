@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from interseg.sim.controller import (
-    PARK_CONFIGURATION, ArmKinematics, PickPlaceController, PickPlaceRejected, RobotInterface, Workspace,
+    PARK_CONFIGURATION, ArmKinematics, PickPlaceController, PickPlaceRejected, RobotInterface, default_workspace,
 )
 
 UP = np.array([0.0, 0.0, 1.0])
@@ -92,7 +92,7 @@ class _RecordingMotion(PickPlaceController):
 
     def __init__(self, robot: RobotInterface, kinematics: ArmKinematics, period: float,
                  trigger: Callable[[], None]):
-        super().__init__(robot, kinematics, Workspace())
+        super().__init__(robot, kinematics, default_workspace())
         self.period = period
         self.trigger = trigger
         self.recording = False
