@@ -61,7 +61,7 @@ def graph_throughput(args, env) -> dict:
 
     from interseg_interfaces.srv import Capture, ProposeObjects
 
-    run_dir = Path(args.run_dir) / "graph"
+    run_dir = Path(args.run_dir) / time.strftime("graph-%Y%m%d-%H%M%S")  # fresh: the trainer would resume an old run
     run_dir.mkdir(parents=True, exist_ok=True)
     log = open(run_dir / "launch.log", "w")
     command = [sys.executable, "-m", "interseg.cli", "launch", str(REPO / "launch/sim.launch.yaml"), f"run_dir:={run_dir}",
