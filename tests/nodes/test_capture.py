@@ -12,7 +12,7 @@ HELPERS = Path(__file__).resolve().parent.parent / "ros_helpers"
 
 def _capture_node(processes, *extra):
     return processes.start([sys.executable, "-c", "import sys; from interseg.nodes.capture import main; sys.exit(main())",
-                            "--ros-args", "--params-file", str(REPO / "config/capture.yaml"), "-p", "stale_after:=0.5", *extra], name="capture")
+                            "--ros-args", "--params-file", str(REPO / "config/capture.yaml"), "-p", "stale_after:=1.0", *extra], name="capture")
 
 
 _clients: dict = {}
@@ -55,8 +55,11 @@ def test_camera_that_stops_is_named_and_recovers(processes, ros_node):
     statuses: list[str] = []
     ros_node.create_subscription(String, "/capture/status", lambda m: statuses.append(m.data), 10)
     wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture working before the drop")
-    failed = wait_for(lambda: (r := _call_capture(ros_node, timeout=0.5)) and not r.success and r, 20, message="capture failing during the drop")
-    assert "cam2" in failed.message and "cam0" not in failed.message
+    # A loaded machine can stall every camera for a moment; what must come is a failure naming cam2 alone.
+    failed = wait_for(lambda: (r := _call_capture(ros_node, timeout=0.5)) and not r.success and "cam2" in r.message and r, 20,
+                      message="capture failing during the drop")
+    wait_for(lambda: (r := _call_capture(ros_node, timeout=0.5)) and not r.success and "cam2" in r.message and "cam0" not in r.message, 20,
+             message=f"cam2 named alone (last: {failed.message})")
     wait_for(lambda: any("cam2: stale" in s for s in statuses), 5, message=f"stale status for cam2 in {statuses}")
     wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture recovering after the drop")
     wait_for(lambda: "all cameras are publishing again" in processes.output(node), 5, message="recovery logged")
