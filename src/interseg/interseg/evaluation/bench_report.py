@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from interseg.evaluation.bench import METHOD_LABELS, METHODS, PAPER_TABLE1
+from interseg.evaluation.plots import save_figure
 
 
 def _fmt(value, digits: int = 1, percent: bool = True) -> str:
@@ -59,9 +60,7 @@ def _plots(numbers: dict, out: Path) -> list[tuple[str, str]]:
     ax.set_ylabel("mask AP (test split)")
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "ap_table.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "ap_table.png", dpi=100)
     figures.append(("ap_table.png", "Table 1 analogue: mask AP on the test split (mean over seeds, bars: std)"))
 
     # Figure 2a: AP@0.3 versus interactions
@@ -81,9 +80,7 @@ def _plots(numbers: dict, out: Path) -> list[tuple[str, str]]:
     ax.set_ylabel("AP@0.3 (test)")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "ap_vs_interactions.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "ap_vs_interactions.png", dpi=100)
     figures.append(("ap_vs_interactions.png", "Figure 2a analogue: AP@0.3 versus interactions (thin lines: seeds)"))
 
     # precision-recall curves (first seed)
@@ -99,9 +96,7 @@ def _plots(numbers: dict, out: Path) -> list[tuple[str, str]]:
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(out / "pr_curves.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "pr_curves.png", dpi=100)
     figures.append(("pr_curves.png", "Precision-recall curves, first seed"))
 
     # Figure 2b: efficacy of experimentation
@@ -118,9 +113,7 @@ def _plots(numbers: dict, out: Path) -> list[tuple[str, str]]:
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out / "efficacy.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out / "efficacy.png", dpi=100)
     figures.append(("efficacy.png", "Figure 2b analogue: efficacy of experimentation"))
 
     ious = numbers["labels"].get("ious") or []
@@ -131,9 +124,7 @@ def _plots(numbers: dict, out: Path) -> list[tuple[str, str]]:
         ax.set_xlabel("IoU of the labeller's mask with ground truth (positives)")
         ax.set_ylabel("examples")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "label_iou.png", dpi=100)
-        plt.close(fig)
+        save_figure(fig, out / "label_iou.png", dpi=100)
         figures.append(("label_iou.png", "Label quality: IoU of frame-difference masks with ground truth"))
     return figures
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from interseg.evaluation.plots import save_figure
+
 MAX_CURVE_POINTS = 8
 
 
@@ -93,9 +95,7 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
     ax.set_ylim(0, max(0.05, 1.1 * max([c["ap30"] for c in curve] + [baseline.ap30])))
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(figures / "ap_vs_interactions.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, figures / "ap_vs_interactions.png", dpi=110)
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, result, style in ((f"ours v{final_version}", final, "-"), ("bottom-up", baseline, "--")):
@@ -105,9 +105,7 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
     ax.set_ylabel("precision")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(figures / "pr_curves.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, figures / "pr_curves.png", dpi=110)
 
     if progress:
         n = np.array([r["interactions"] for r in progress])
@@ -119,9 +117,7 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
         ax.set_ylim(0, 1)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(figures / "interaction_outcomes.png", dpi=110)
-        plt.close(fig)
+        save_figure(fig, figures / "interaction_outcomes.png", dpi=110)
 
     count = min(6, len(eval_set.images))
     picks = np.linspace(0, len(eval_set.images) - 1, count).round().astype(int)
@@ -134,9 +130,7 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
         axes[1, column].set_title("ground truth", fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
-    fig.tight_layout()
-    fig.savefig(figures / "test_hypotheses.png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, figures / "test_hypotheses.png", dpi=90)
 
     label_counts = {"positives": 0, "negatives": 0}
     try:
@@ -151,9 +145,7 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
                     ax.set_title(f"#{record.interaction_id} {record.view} {record.kind}: {'positive' if record.positive else 'negative'}", fontsize=8)
                 for ax in axes.ravel():
                     ax.axis("off")
-                fig.tight_layout()
-                fig.savefig(figures / "label_examples.png", dpi=90)
-                plt.close(fig)
+                save_figure(fig, figures / "label_examples.png", dpi=90)
     except StoreError:
         pass
 
