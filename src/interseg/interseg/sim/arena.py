@@ -31,7 +31,8 @@ from interseg.sim.controller import (
     RobotInterface, default_workspace,
 )
 from interseg.sim.realism import CameraSensor, LightingJitter, RealismConfig
-from interseg.sim.scene import ARM_BODIES, ARM_JOINTS, FINGER_JOINTS, CameraRig, build_scene, default_camera_rig
+from interseg.sim.culling import ArmCulling, leave_out
+from interseg.sim.scene import ARM_BODIES, ARM_JOINTS, FINGER_JOINTS, FLOOR_Z, CameraRig, build_scene, default_camera_rig
 
 T = TypeVar("T")
 
@@ -237,10 +238,13 @@ class SimulatedArena:
                 continue
             renderer.update_scene(physics.data, camera=camera.name)
             renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = self.config.shadows
+            hidden = self._culling.hidden(physics.data, renderer.scene, index, self.config.shadows)
+            leave_out(renderer.scene, hidden)
             images[camera.name] = self._sensors[index].expose(renderer.render())
             if index == 0 and depth:
                 renderer.enable_depth_rendering()
                 renderer.update_scene(physics.data, camera=camera.name)
+                leave_out(renderer.scene, hidden)
                 raw = renderer.render()
                 renderer.disable_depth_rendering()
                 depth_image = self._depth_along_axis(raw, camera)
@@ -351,6 +355,7 @@ class SimulatedArena:
             renderer=self._on_gl(lambda: mujoco.Renderer(model, cfg.height, cfg.width)),
         )
         self._physics = physics
+        self._culling = ArmCulling(model, [model.body(b).id for b in ARM_BODIES], self._cameras, FLOOR_Z)
         self._robot = _SimulatedRobot(physics, self._advance)
         self._robot.settle_exactly(PARK_CONFIGURATION, FINGER_OPEN)
         calibration = np.zeros(3)

@@ -29,6 +29,7 @@ ARM_JOINTS = tuple(f"robot:panda0_joint{i}" for i in range(1, 8))
 FINGER_JOINTS = ("robot:panda0_finger_joint1", "robot:panda0_finger_joint2")
 ARM_BODIES = tuple(f"panda0_link{i}" for i in range(8)) + ("panda0_leftfinger", "panda0_rightfinger")
 
+FLOOR_Z = -0.75  # the room's floor, the lowest surface anything stands on or casts a shadow onto
 TABLE_X = (0.12, 0.98)  # table top extent, metres
 TABLE_Y = (-0.55, 0.55)
 
@@ -141,7 +142,7 @@ def build_scene(objects: list[ObjectSpec], object_poses: list[tuple[np.ndarray, 
             'diffuse="0.75 0.75 0.72" specular="0.2 0.2 0.2" cutoff="70" exponent="1"/>',
             '<light name="fill_light" pos="0.2 -0.8 1.5" dir="0.3 0.6 -1" directional="true" castshadow="false" '
             'diffuse="0.35 0.35 0.38" specular="0 0 0"/>',
-            '<geom name="floor" type="plane" size="4 4 0.1" pos="0 0 -0.75" material="floor_mat" contype="0" conaffinity="0"/>',
+            f'<geom name="floor" type="plane" size="4 4 0.1" pos="0 0 {FLOOR_Z}" material="floor_mat" contype="0" conaffinity="0"/>',
             f'<geom name="table" type="box" size="{(tx[1] - tx[0]) / 2} {(ty[1] - ty[0]) / 2} 0.02" '
             f'pos="{(tx[0] + tx[1]) / 2} {(ty[0] + ty[1]) / 2} -0.02" material="table_mat" friction="0.7 0.005 0.0001"/>',
             '<geom name="table_legs" type="box" size="0.4 0.5 0.36" pos="0.55 0 -0.4" rgba="0.25 0.23 0.22 1" contype="0" conaffinity="0"/>',
