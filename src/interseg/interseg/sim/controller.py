@@ -26,6 +26,9 @@ from interseg.sim.scene import ARM_JOINTS, FINGER_JOINTS, FINGERTIP_BELOW_GRASP_
 PARK_CONFIGURATION = np.array([0.0, -1.2, 0.0, -2.9, 0.0, 1.7, 0.785])
 FINGER_OPEN = 0.04  # per finger, metres (0.08 between the fingers)
 LIFTED_GAP_THRESHOLD = 0.004  # finger gap after lifting above which something is held, metres
+# Franka Emika Panda joint limits (datasheet): velocity rad/s and acceleration rad/s^2 per joint.
+PANDA_JOINT_SPEED_LIMITS = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
+PANDA_JOINT_ACCELERATION_LIMITS = np.array([15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0])
 
 PHASES = ("approach", "descend", "close", "lift", "hold", "carry", "place", "release", "retreat", "park")
 
@@ -84,6 +87,22 @@ class ArmKinematics:
         self.dofadr = np.array([self.model.joint(j).dofadr[0] for j in ARM_JOINTS])
         ranges = np.array([self.model.joint(j).range for j in ARM_JOINTS])
         self.lower, self.upper = ranges[:, 0] + 0.01, ranges[:, 1] - 0.01
+        # Each joint's position servo (gain kp against its velocity gain kv and the joint's own
+        # damping) trails a moving target by (kv + damping) / kp seconds of its velocity: the
+        # controller leads its commands by as much (velocity feed-forward).
+        joint_ids = [self.model.joint(j).id for j in ARM_JOINTS]
+        self.servo_lag = np.zeros(len(ARM_JOINTS))
+        self.servo_speed_limit = np.full(len(ARM_JOINTS), np.inf)
+        for a in range(self.model.nu):
+            joint = int(self.model.actuator_trnid[a, 0])
+            if joint in joint_ids and self.model.actuator_gainprm[a, 0] > 0:
+                i = joint_ids.index(joint)
+                kv = -float(self.model.actuator_biasprm[a, 2])
+                damping = kv + float(self.model.dof_damping[self.dofadr[i]])
+                self.servo_lag[i] = damping / float(self.model.actuator_gainprm[a, 0])
+                # the fastest the servo keeps up with: its torque limit against the damping
+                if damping > 0 and self.model.actuator_forcelimited[a]:
+                    self.servo_speed_limit[i] = 0.9 * float(self.model.actuator_forcerange[a, 1]) / damping
 
     def forward(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self.data.qpos[self.qadr] = q
@@ -124,7 +143,9 @@ class PickPlaceController:
     """Scripted top-down pick and place with Cartesian descents and joint-space transfers."""
 
     control_period = 0.02  # s between joint commands
-    max_joint_speed = 1.6  # rad/s, below the Panda's limits
+    speed_fraction = 0.8  # of the Panda's joint speed limits in joint-space moves
+    acceleration_fraction = 0.5  # of its joint acceleration limits
+    cartesian_acceleration = 2.5  # m/s^2 at the start and end of straight-line moves
     approach_height = 0.14  # above the grasp point, metres
     lift_height = 0.20  # fingertip-centre height while lifted and carrying, metres above the table
 
@@ -288,27 +309,48 @@ class PickPlaceController:
         self._sim_time += self.control_period
         return not self.should_stop()
 
+    def _command(self, q: np.ndarray, previous: np.ndarray, opening: float) -> bool:
+        """One control tick towards ``q``, led by the servo lag times the commanded velocity."""
+        velocity = (q - previous) / self.control_period
+        return self._tick(q + self.kinematics.servo_lag * velocity, opening)
+
     def _move_joints(self, target: np.ndarray, opening: float) -> bool:
-        """Minimum-jerk joint-space move at a bounded speed, then wait for the arm to arrive."""
+        """Joint-space move with a smooth trapezoidal velocity profile inside the Panda's speed
+        and acceleration limits (all joints arrive together), then wait for the arm to arrive."""
         start = self.robot.arm_joint_positions()
-        duration = max(0.3, float(np.max(np.abs(target - start))) / self.max_joint_speed * 1.875)
-        ticks = int(np.ceil(duration / self.control_period))
+        delta = target - start
+        speed = np.minimum(PANDA_JOINT_SPEED_LIMITS * self.speed_fraction, self.kinematics.servo_speed_limit)
+        duration, ramp = _profile_timing(np.abs(delta), speed,
+                                         PANDA_JOINT_ACCELERATION_LIMITS * self.acceleration_fraction)
+        ticks = max(1, int(np.ceil(duration / self.control_period)))
+        previous = start
         for k in range(1, ticks + 1):
-            s = k / ticks
-            blend = 10 * s**3 - 15 * s**4 + 6 * s**5
-            if not self._tick(start + blend * (target - start), opening):
+            q = start + _profile(k / ticks * duration, duration, ramp) * delta
+            if not self._command(q, previous, opening):
                 return False
+            previous = q
         return self._wait_converged(target, opening)
 
     def _follow(self, waypoints: np.ndarray, opening: float, speed: float) -> bool:
-        """Track a Cartesian line (given as joint waypoints ~3 cm apart) at ``speed`` m/s."""
+        """Track a Cartesian line (joint waypoints ~3 cm apart) at up to ``speed`` m/s, speeding
+        up and slowing down smoothly at ``cartesian_acceleration``."""
         start = self.robot.arm_joint_positions()
         points = np.vstack([start, waypoints])
-        ticks_per_segment = max(1, int(np.ceil(0.03 / speed / self.control_period)))
-        for a, b in zip(points[:-1], points[1:]):
-            for k in range(1, ticks_per_segment + 1):
-                if not self._tick(a + (b - a) * k / ticks_per_segment, opening):
-                    return False
+        tips = np.array([self.kinematics.forward(q)[0] for q in points])
+        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(tips, axis=0), axis=1))])
+        if arc[-1] < 1e-6:
+            return self._wait_converged(waypoints[-1], opening)
+        duration, ramp = _profile_timing(np.array([arc[-1]]), np.array([speed]), np.array([self.cartesian_acceleration]))
+        ticks = max(1, int(np.ceil(duration / self.control_period)))
+        previous = start
+        for k in range(1, ticks + 1):
+            length = _profile(k / ticks * duration, duration, ramp) * arc[-1]
+            segment = min(int(np.searchsorted(arc, length, side="right")) - 1, len(points) - 2)
+            fraction = (length - arc[segment]) / max(arc[segment + 1] - arc[segment], 1e-9)
+            q = points[segment] + np.clip(fraction, 0.0, 1.0) * (points[segment + 1] - points[segment])
+            if not self._command(q, previous, opening):
+                return False
+            previous = q
         return self._wait_converged(waypoints[-1], opening)
 
     def _gripper(self, q: np.ndarray, opening: float, seconds: float) -> bool:
@@ -318,12 +360,49 @@ class PickPlaceController:
         return True
 
     def _wait_converged(self, target: np.ndarray, opening: float, tolerance: float = 0.01, timeout: float = 0.6) -> bool:
+        """Hold the target until the arm is within ``tolerance`` of it, or has stopped short of it
+        (blocked by contact: an object under the fingers, the table under a placed object)."""
         waited = 0.0
-        while waited < timeout and np.max(np.abs(self.robot.arm_joint_positions() - target)) > tolerance:
+        previous = self.robot.arm_joint_positions()
+        while waited < timeout and np.max(np.abs(previous - target)) > tolerance:
             if not self._tick(target, opening):
                 return False
             waited += self.control_period
+            current = self.robot.arm_joint_positions()
+            if waited >= 0.2 and np.max(np.abs(current - previous)) < 0.01 * self.control_period:
+                break  # at rest (under 0.02 rad/s) short of the target
+            previous = current
         return True
+
+
+def _profile_timing(distance: np.ndarray, max_speed: np.ndarray, max_acceleration: np.ndarray) -> tuple[float, float]:
+    """(duration, ramp time) of the fastest shared profile (see :func:`_profile`) that moves every
+    axis its ``distance`` within its speed and acceleration limits."""
+    best = (np.inf, 0.0)
+    for ramp in np.linspace(0.05, 1.5, 59):
+        cruise_speed = np.max(distance / max_speed)  # duration - ramp must be at least this
+        peak_acceleration = np.max(np.pi * distance / (2.0 * ramp * max_acceleration))
+        duration = max(2.0 * ramp, ramp + cruise_speed, ramp + peak_acceleration)
+        if duration < best[0]:
+            best = (duration, ramp)
+    return max(best[0], 0.1), best[1]
+
+
+def _profile(t: float, duration: float, ramp: float) -> float:
+    """Fraction of the way (0..1) at time t: velocity rises as a half cosine over ``ramp``
+    seconds, cruises, and falls the same way (continuous acceleration, bounded jerk)."""
+    t = min(max(t, 0.0), duration)
+    ramp = min(ramp, duration / 2.0)
+    speed = 1.0 / (duration - ramp)
+
+    def rising(x: float) -> float:
+        return speed * (x / 2.0 - ramp / (2.0 * np.pi) * np.sin(np.pi * x / ramp))
+
+    if t < ramp:
+        return rising(t)
+    if t > duration - ramp:
+        return 1.0 - rising(duration - t)
+    return speed * (ramp / 2.0 + t - ramp)
 
 
 __all__ = ["ArmKinematics", "PickPlaceController", "PickPlaceRejected", "PickPlaceResult", "RobotInterface",
