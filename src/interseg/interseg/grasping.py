@@ -116,3 +116,94 @@ def choose_place_location(depth: np.ndarray, camera: PinholeCamera, settings: Gr
     if best is None:
         raise GraspRejected("no place location in view and away from the grasp point")
     return best
+
+
+# Parallel-gripper geometry used to judge a top-down grasp on a height map (Franka hand).
+FINGER_HALF_WIDTH = 0.016  # half the pads' extent along the finger-width axis, metres
+FINGER_TIP_BELOW_GRASP = 0.007  # the fingertips end this far below the grasp point, metres
+MAX_OPENING = 0.08  # between the fingers, metres
+
+
+def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings: GraspSettings,
+                    clearance: float = 0.004, yaw_steps: int = 18, spacing: float = 0.003,
+                    max_edge_slope: float = 0.8) -> GraspPlan:
+    """The grasp a segmentation-based picker aims at: the point of the mask's top-down footprint
+    nearest its centroid where the open fingers clear the object and close across it, with the
+    yaw across the narrowest side there.
+
+    The mask's pixels are back-projected with the main depth into a height map of the object. A
+    candidate (point, yaw) is kept when every part of the object that reaches above the
+    fingertips inside the fingers' band lies between the open fingers with ``clearance`` to
+    spare, there is material on both sides of the point along the band, and the outline each
+    finger meets is not steeper than ``max_edge_slope`` against the finger (the pads do not
+    close on a corner). Among the kept candidates from the one nearest the centroid to 2 cm
+    farther out, the narrowest, best centred and squarest grasp wins, nearer ones first.
+    The grasp height follows :func:`plan_grasp` (``grasp_depth`` below the surface at the point).
+    Raises GraspRejected when no candidate fits the gripper.
+    """
+    depth = np.asarray(depth, dtype=np.float32)
+    mask = np.asarray(mask, dtype=bool)
+    if depth.shape != (camera.height, camera.width) or mask.shape != depth.shape:
+        raise GraspRejected(f"mask {mask.shape} and depth {depth.shape} must match the {camera.width}x{camera.height} camera")
+    v, u = np.nonzero(mask & np.isfinite(depth) & (depth > 0))
+    if len(u) < 10:
+        raise GraspRejected("the mask has too few pixels with depth")
+    points = camera.backproject(np.stack([u, v], axis=1).astype(np.float64), depth[v, u])
+    points = points[points[:, 2] > settings.table_height + 0.003]  # edge pixels that see the table
+    if len(points) < 10:
+        raise GraspRejected("the mask stands no higher than the table")
+    if len(points) > 1500:  # a regular subsample keeps the search fast on large masks
+        points = points[:: int(np.ceil(len(points) / 1500))]
+    xy, z = points[:, :2], points[:, 2] - settings.table_height
+    centroid = xy.mean(axis=0)
+    # Candidate points on a grid over the footprint, nearest the centroid first.
+    cells = np.unique(np.round(xy / spacing).astype(np.int64), axis=0) * spacing
+    cells = cells[np.argsort(np.linalg.norm(cells - centroid, axis=1))]
+    yaws = np.arange(yaw_steps) * np.pi / yaw_steps
+    axis_along = np.stack([np.cos(yaws), np.sin(yaws)], axis=1)  # the fingers' width direction
+    axis_across = np.stack([np.sin(yaws), -np.cos(yaws)], axis=1)  # the closing direction
+    limit = MAX_OPENING / 2 - clearance
+    slope_limit = max_edge_slope * FINGER_HALF_WIDTH
+    distance = np.linalg.norm(cells - centroid, axis=1)
+    best, best_score, reach = None, np.inf, np.inf
+    for start in range(0, len(cells), 32):
+        if distance[start] > reach:
+            break
+        batch = cells[start:start + 32]
+        offsets = xy[None, :, :] - batch[:, None, :]  # (C, N, 2)
+        near = np.linalg.norm(offsets, axis=2) < 0.006
+        surface = np.array([np.percentile(z[n], 90) if n.any() else np.nan for n in near])
+        grasp_z = np.maximum(settings.min_height, surface - settings.grasp_depth)
+        along = np.einsum("cnk,yk->cyn", offsets, axis_along)
+        across = np.einsum("cnk,yk->cyn", offsets, axis_across)
+        tall = (z[None, :] > (grasp_z - FINGER_TIP_BELOW_GRASP)[:, None])[:, None, :]  # reaches the pads
+        band = (np.abs(along) <= FINGER_HALF_WIDTH) & tall
+        inf = np.inf
+        hi = np.where(band, across, -inf).max(axis=2)
+        lo = np.where(band, across, inf).min(axis=2)
+        supported = (np.where(band, along, inf).min(axis=2) < -0.005) & (np.where(band, along, -inf).max(axis=2) > 0.005)
+        # Opposed contacts: the object's outline where each finger meets it runs roughly along the
+        # finger (a corner or a steep diagonal edge would squeeze out of the grasp).
+        halves = [band & (along <= 0), band & (along >= 0)]
+        hi_halves = [np.where(h, across, -inf).max(axis=2) for h in halves]
+        lo_halves = [np.where(h, across, inf).min(axis=2) for h in halves]
+        skew = np.abs(hi_halves[0] - hi_halves[1]) + np.abs(lo_halves[0] - lo_halves[1])
+        opposed = (np.abs(hi_halves[0] - hi_halves[1]) <= slope_limit) & (np.abs(lo_halves[0] - lo_halves[1]) <= slope_limit)
+        fits = np.isfinite(surface)[:, None] & (hi < limit) & (lo > -limit) & (hi > 0) & (lo < 0) & supported & opposed
+        if not fits.any():
+            continue
+        if not np.isfinite(reach):  # look a little beyond the first point that fits, for a better one
+            reach = distance[start + int(np.flatnonzero(fits.any(axis=1))[0])] + 0.02
+        # narrow, centred between the fingers, square to the outline, near the centroid
+        score = (hi - lo) + 0.5 * np.abs(hi + lo) + skew + 0.3 * distance[start:start + len(batch)][:, None]
+        score = np.where(fits, score, inf)
+        c, y = np.unravel_index(int(np.argmin(score)), score.shape)
+        if score[c, y] < best_score:
+            best_score = float(score[c, y])
+            best = (np.array([batch[c][0], batch[c][1], settings.table_height + grasp_z[c]]), float(yaws[y]),
+                    float(settings.table_height + surface[c]))
+    if best is not None:
+        point, yaw, surface_height = best
+        uv, _ = camera.project(point[None])
+        return GraspPlan(point, wrap_yaw(yaw), surface_height, (float(uv[0, 0]), float(uv[0, 1])))
+    raise GraspRejected("no point of the object fits between the open fingers")
