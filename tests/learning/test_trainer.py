@@ -52,8 +52,9 @@ def test_tiny_training_run_lowers_the_loss(tmp_path, store_root, mask_loss):
     assert log[0].startswith("time,step") and len(log) == 25
 
 
-def test_checkpoint_resume_continues_from_the_same_step(tmp_path, store_root):
-    config = TrainerConfig(batch_size=4, lr=0.01)
+@pytest.mark.parametrize("optimizer,state_key", [("adamw", "exp_avg"), ("sgd", "momentum_buffer")])
+def test_checkpoint_resume_continues_from_the_same_step(tmp_path, store_root, optimizer, state_key):
+    config = TrainerConfig(batch_size=4, lr=0.01 if optimizer == "sgd" else 0.001, optimizer=optimizer)
     first = Trainer(tmp_path / "run", CONFIG, config)
     first.train_one_epoch(loader(store_root, batch=4, samples=12), progress=False, examples_seen=7)
     info = first.save_checkpoint({"loss": 1.0})
@@ -64,8 +65,8 @@ def test_checkpoint_resume_continues_from_the_same_step(tmp_path, store_root):
     assert (resumed.step, resumed.version, resumed.examples_seen, resumed.samples_seen) == (3, 1, 7, 12)
     assert same_parameters(first.model, resumed.model)
     assert resumed.scheduler.last_epoch == first.scheduler.last_epoch
-    momentum_a = [s["momentum_buffer"] for s in first.optimizer.state.values()]
-    momentum_b = [s["momentum_buffer"] for s in resumed.optimizer.state.values()]
+    momentum_a = [s[state_key] for s in first.optimizer.state.values()]
+    momentum_b = [s[state_key] for s in resumed.optimizer.state.values()]
     assert all(torch.equal(a, b) for a, b in zip(momentum_a, momentum_b)) and momentum_a
 
     # both continue identically on the same batches
@@ -166,3 +167,51 @@ def test_online_rounds_are_shorter_while_the_store_is_small(tmp_path):
     assert trainer.round_steps(8) == 10
     assert trainer.round_steps(100) == 25
     assert trainer.round_steps(10000) == 100
+
+
+def test_mask_threshold_is_calibrated_on_the_training_targets(tmp_path):
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4))
+    shared = CONFIG.mask_threshold
+    target = torch.zeros(16, 8, 8)
+    target[:, 2:6, 2:6] = 1.0
+    # an under-confident network: 0.3 on the object, 0.1 elsewhere -> only a low threshold fits
+    logits = torch.logit(torch.where(target > 0, torch.tensor(0.3), torch.tensor(0.1)))
+    trainer._remember_masks(logits, target)
+    assert trainer.calibrate_mask_threshold() == pytest.approx(0.1, abs=0.06)
+    assert 0.1 <= trainer.model.config.mask_threshold < 0.3
+    path = trainer.save_checkpoint().path
+    assert HypothesisPredictor.from_checkpoint(path).config.mask_threshold == trainer.model.config.mask_threshold
+    assert CONFIG.mask_threshold == shared  # the caller's config is not changed behind its back
+
+
+def test_training_rounds_calibrate_the_threshold(tmp_path, store_root):
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4, calibration_masks=64))
+    trainer.train_one_epoch(loader(store_root, batch=4, samples=32), progress=False)
+    assert len(trainer._calibration) > 0
+    assert trainer.model.config.mask_threshold in Trainer.CALIBRATION_THRESHOLDS
+    fixed = Trainer(tmp_path / "fixed", CONFIG, TrainerConfig(batch_size=4, calibration_masks=0))
+    fixed.train_one_epoch(loader(store_root, batch=4, samples=8), progress=False)
+    assert fixed.model.config.mask_threshold == CONFIG.mask_threshold
+
+
+def test_weights_from_another_optimizer_start_a_fresh_optimizer(tmp_path, store_root):
+    sgd = Trainer(tmp_path / "sgd", CONFIG, TrainerConfig(batch_size=4, optimizer="sgd", lr=0.01))
+    sgd.train_one_epoch(loader(store_root, batch=4, samples=8), progress=False)
+    path = sgd.save_checkpoint().path
+    adam = Trainer(tmp_path / "adam", CONFIG, TrainerConfig(batch_size=4, optimizer="adamw"))
+    adam.load_checkpoint(path)
+    assert same_parameters(sgd.model, adam.model) and isinstance(adam.optimizer, torch.optim.AdamW)
+    adam.train_one_epoch(loader(store_root, batch=4, samples=8), progress=False)  # steps without a stale state
+    assert adam.step == sgd.step + 2
+
+
+def test_checkpoints_without_a_trunk_width_are_full_width(tmp_path):
+    config = ModelConfig(**{**CONFIG.to_dict(), "trunk_width": 1.0})
+    trainer = Trainer(tmp_path / "run", config, TrainerConfig(batch_size=4))
+    path = trainer.save_checkpoint().path
+    data = torch.load(path, weights_only=True)
+    del data["model_config"]["trunk_width"]
+    torch.save(data, path)
+    network, _ = load_network(path)
+    assert network.config.trunk_width == 1.0 and same_parameters(network, trainer.model)
+    assert ModelConfig().trunk_width == 0.5

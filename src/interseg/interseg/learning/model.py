@@ -40,11 +40,14 @@ class ModelConfig:
     input_scale: float = 0.5  # network resolution / camera resolution; 0.5 keeps 640x480 < 60 ms
     window: int = 112  # window side at network scale (an odd multiple of the stride)
     mask_size: int = 32  # side of the predicted window mask (upsampled when pasted)
+    # ResNet-18 channel multiplier: 0.5 costs about a quarter of 1.0 and, on a CPU budget, learns
+    # as much per step (benchmarks/results/learning.json); checkpoints without it are width 1.0
+    trunk_width: float = 0.5
     context_channels: int = 128
     reduce_channels: int = 64
     top_k: int = 10  # hypotheses returned after NMS
     pre_nms: int = 50  # best locations considered before NMS
-    nms_iou: float = 0.5  # a mask overlapping a better one by more than this is dropped
+    nms_iou: float = 0.3  # a mask overlapping a better one by more than this is dropped
     mask_threshold: float = 0.5  # probability above which a pixel is on the object
     min_mask_area: int = 200  # full-resolution pixels at 640x480; scales with the image area
     min_score: float = 0.0
@@ -58,6 +61,8 @@ class ModelConfig:
             raise ValueError(f"window must be an odd multiple of {STRIDE} (e.g. 80, 112, 144), got {self.window}")
         if not 0.05 <= self.input_scale <= 2.0:
             raise ValueError(f"input_scale must be in [0.05, 2], got {self.input_scale}")
+        if not 0.125 <= self.trunk_width <= 2.0:
+            raise ValueError(f"trunk_width must be in [0.125, 2], got {self.trunk_width}")
         if self.mask_size < 4:
             raise ValueError(f"mask_size must be at least 4, got {self.mask_size}")
         if not 0.0 < self.nms_iou <= 1.0 or not 0.0 < self.mask_threshold < 1.0:
@@ -82,9 +87,34 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}")
         data = dict(data)
+        data.setdefault("trunk_width", 1.0)  # written before the width was configurable
         if data.get("expected_size") is not None:
             data["expected_size"] = tuple(data["expected_size"])
         return cls(**data)
+
+
+def resnet18_trunk(width: float = 1.0) -> tuple[nn.Sequential, int]:
+    """ResNet-18 up to ``layer3`` (stride 16) with its channels scaled by ``width``, randomly
+    initialised as torchvision initialises ResNets. At width 1 the modules and parameter names
+    are those of ``torchvision.models.resnet18`` (conv1, bn1, relu, maxpool, layer1-3).
+    Returns the trunk and its output channels."""
+    from torchvision.models.resnet import BasicBlock, conv1x1
+
+    c1, c2, c3 = (max(8, int(round(64 * width * m))) for m in (1, 2, 4))
+
+    def layer(cin: int, cout: int, stride: int) -> nn.Sequential:
+        down = None if stride == 1 and cin == cout else nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+        return nn.Sequential(BasicBlock(cin, cout, stride, down), BasicBlock(cout, cout))
+
+    trunk = nn.Sequential(nn.Conv2d(3, c1, 7, 2, 3, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True),
+                          nn.MaxPool2d(3, 2, 1), layer(c1, c1, 1), layer(c1, c2, 2), layer(c2, c3, 2))
+    for module in trunk.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    return trunk, c3
 
 
 class HypothesisNetwork(nn.Module):
@@ -92,16 +122,11 @@ class HypothesisNetwork(nn.Module):
 
     def __init__(self, config: ModelConfig | None = None):
         super().__init__()
-        import torchvision
-
         self.config = config or ModelConfig()
-        resnet = torchvision.models.resnet18(weights=None)  # no downloaded weights, by design
-        self.trunk = nn.Sequential(
-            resnet.conv1, resnet.bn1, resnet.relu, resnet.maxpool, resnet.layer1, resnet.layer2, resnet.layer3
-        )
+        self.trunk, channels = resnet18_trunk(self.config.trunk_width)  # no downloaded weights, by design
         k = self.config.window_cells
         self.context = nn.Sequential(
-            nn.Conv2d(256, self.config.reduce_channels, 1),
+            nn.Conv2d(channels, self.config.reduce_channels, 1),
             nn.ReLU(inplace=True),
             nn.Conv2d(self.config.reduce_channels, self.config.context_channels, k, padding=k // 2),
             nn.ReLU(inplace=True),

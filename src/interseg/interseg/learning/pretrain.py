@@ -178,7 +178,7 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
 
 def train_on_store(store_root: str | os.PathLike, run_dir: str | os.PathLike, out: str | os.PathLike, *, steps: int,
                    width: int = 640, height: int = 480, input_scale: float = 0.5, batch_size: int = 32,
-                   lr: float = 0.01, mask_loss: str = "rsl", seed: int = 0, progress: bool = True,
+                   lr: float = 0.001, mask_loss: str = "rsl", seed: int = 0, progress: bool = True,
                    metrics: dict | None = None) -> Path:
     """Train the hypothesis network on the push examples and write the checkpoint to ``out``."""
     from torch.utils.data import DataLoader, RandomSampler
@@ -222,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="examples store and training run (default: next to --out, named after it)")
     parser.add_argument("--steps", type=int, default=300, help="training steps (batches) on the push examples")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--lr", type=float, default=0.001, help="AdamW learning rate")
     parser.add_argument("--mask-loss", choices=["rsl", "ce"], default="rsl")
     parser.add_argument("--width", type=int, default=640, help="camera width; the checkpoint expects it")
     parser.add_argument("--height", type=int, default=480)

@@ -36,8 +36,9 @@ class TrainerNode(Node):
         width = declare(self, "image_width", 640, "camera image width", minimum=32)
         height = declare(self, "image_height", 480, "camera image height", minimum=32)
         config = TrainerConfig(
-            lr=declare(self, "lr", 0.01, "SGD learning rate", minimum=1e-6, maximum=10.0),
-            momentum=declare(self, "momentum", 0.9, "SGD momentum", minimum=0.0, maximum=1.0),
+            optimizer=declare(self, "optimizer", "adamw", "'adamw' or 'sgd' (with momentum, as in the paper)"),
+            lr=declare(self, "lr", 0.001, "learning rate", minimum=1e-6, maximum=10.0),
+            momentum=declare(self, "momentum", 0.9, "SGD momentum (sgd only)", minimum=0.0, maximum=1.0),
             batch_size=declare(self, "batch_size", 32, "windows per step", minimum=1, maximum=1024),
             mask_loss=declare(self, "mask_loss", "rsl", "'rsl' (Robust Set Loss) or 'ce' (plain cross-entropy)"),
             rsl_iou=declare(self, "rsl_iou", 0.75, "Robust Set Loss IoU bound b", minimum=0.0, maximum=1.0),
