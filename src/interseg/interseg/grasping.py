@@ -1,12 +1,16 @@
 """From an object hypothesis in the main view to a top-down grasp and a free place location
 (ROS-free core of the grasp planner).
 
-The grasp point is the hypothesis's grasp pixel back-projected with the main camera's depth and
-calibration; the gripper yaw comes from the mask's principal axis (the image-plane angle is
-turned into a world angle through the table plane, so an oblique main camera is handled); the
-grasp height is a little below the object's top surface, never below the table. Checks: finite
-depth at the grasp pixel, inside the workspace box, within the arm's reach. The place location
-is a random table point in the place region whose surroundings look empty in the depth image.
+With the hypothesis's mask, the grasp is the one :func:`graspable_point` finds on the mask's
+height map (the mask's pixels back-projected with the main depth): the point of the top-down
+footprint nearest the centroid where the open fingers fit, yaw across the narrow side there.
+When no point fits (or there is no mask), the hypothesis's grasp pixel is back-projected with the
+main camera's depth and calibration and the gripper yaw comes from the hypothesis's image yaw,
+the mask's principal axis (the image-plane angle is turned into a world angle through the table
+plane, so an oblique main camera is handled). Either way the grasp height is a little below the
+object's top surface, never below the table, and the grasp must lie inside the workspace box and
+within the arm's reach. The place location is a random table point in the place region whose
+surroundings look empty in the depth image.
 """
 from __future__ import annotations
 
@@ -35,9 +39,10 @@ class GraspSettings:
 @dataclass(frozen=True)
 class GraspPlan:
     position: np.ndarray  # fingertip centre at grasp time, world
-    yaw: float  # radians about world z: direction of the mask's major axis in the world
+    yaw: float  # radians about world z of the fingers' width direction; they close across it
     surface_height: float  # top of the object at the grasp point, world z
-    pixel: tuple[float, float]
+    pixel: tuple[float, float]  # the grasp point on the surface, main image (u, v)
+    source: str = "pixel"  # "footprint": found on the mask's height map; "pixel": the hypothesis's grasp pixel and yaw
 
 
 def image_yaw_to_world(camera: PinholeCamera, pixel: tuple[float, float], image_yaw: float, plane_z: float) -> float:
@@ -57,20 +62,72 @@ def wrap_yaw(yaw: float) -> float:
     return float(np.pi / 2 if np.isclose(yaw, -np.pi / 2) else yaw)
 
 
-def plan_grasp(pixel: tuple[float, float], image_yaw: float, depth: np.ndarray, camera: PinholeCamera, settings: GraspSettings, mask: np.ndarray | None = None) -> GraspPlan:
-    """Back-project the grasp pixel and check the result; raises GraspRejected with a reason."""
+def _check_images(depth: np.ndarray, camera: PinholeCamera, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     depth = np.asarray(depth, dtype=np.float32)
     if depth.shape != (camera.height, camera.width):
         raise GraspRejected(f"depth image is {depth.shape[1]}x{depth.shape[0]}, camera is {camera.width}x{camera.height}")
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != depth.shape:
+            raise GraspRejected(f"hypothesis mask is {mask.shape[1]}x{mask.shape[0]}, camera is {camera.width}x{camera.height}")
+    return depth, mask
+
+
+def grasp_height(surface_above_table, settings: GraspSettings):
+    """Fingertip height above the table for an object top at ``surface_above_table`` (metres,
+    scalar or array): ``grasp_depth`` below the top, at least ``min_height`` above the table."""
+    return np.maximum(settings.min_height, np.asarray(surface_above_table) - settings.grasp_depth)
+
+
+def _check_reachable(position: np.ndarray, settings: GraspSettings) -> None:
+    if not settings.workspace.contains(position):
+        raise GraspRejected(f"grasp point ({position[0]:.3f}, {position[1]:.3f}, {position[2]:.3f}) is outside the workspace ({settings.workspace.describe()})")
+    reach = float(np.linalg.norm(position - np.asarray(settings.robot_base)))
+    if reach > settings.max_reach:
+        raise GraspRejected(f"grasp point is {reach:.2f} m from the robot base, beyond its reach of {settings.max_reach:.2f} m")
+
+
+def plan_grasp(pixel: tuple[float, float], image_yaw: float, depth: np.ndarray, camera: PinholeCamera, settings: GraspSettings, mask: np.ndarray | None = None) -> GraspPlan:
+    """The grasp for a hypothesis (grasp pixel, image yaw, mask in the main view); raises
+    GraspRejected with the reason.
+
+    With a mask, :func:`graspable_point` on it (``source="footprint"``); when no point of the
+    mask fits the gripper, or without a mask, the grasp pixel back-projected with the depth and
+    the image yaw (``source="pixel"``). The plan must lie in the workspace and within reach."""
+    depth, mask = _check_images(depth, camera, mask)
     u, v = float(pixel[0]), float(pixel[1])
     if not (np.isfinite(u) and np.isfinite(v) and np.isfinite(image_yaw)):
         raise GraspRejected("grasp pixel or yaw is not finite")
     if not camera.in_image(np.array([[u, v]]))[0]:
         raise GraspRejected(f"grasp pixel ({u:.0f}, {v:.0f}) is outside the {camera.width}x{camera.height} image")
+    no_fit = None
+    if mask is not None:
+        try:
+            plan = graspable_point(mask, depth, camera, settings)
+        except GraspRejected as exc:  # nothing fits between the fingers: the hypothesis's own grasp
+            no_fit = str(exc)
+        else:
+            _check_reachable(plan.position, settings)
+            return plan
+    try:
+        plan = _pixel_grasp((u, v), image_yaw, depth, camera, settings, mask)
+        _check_reachable(plan.position, settings)
+    except GraspRejected as exc:
+        if no_fit is None:
+            raise
+        raise GraspRejected(f"{exc} (and on the mask's footprint: {no_fit})") from exc
+    return plan
+
+
+def _pixel_grasp(pixel: tuple[float, float], image_yaw: float, depth: np.ndarray, camera: PinholeCamera,
+                 settings: GraspSettings, mask: np.ndarray | None) -> GraspPlan:
+    """The grasp pixel back-projected with the median depth around it (on the mask where the
+    window meets it), yaw from the image yaw."""
+    u, v = pixel
     iu, iv, r = int(round(u)), int(round(v)), settings.depth_window
     window = depth[max(0, iv - r):iv + r + 1, max(0, iu - r):iu + r + 1]
     if mask is not None:
-        window_mask = np.asarray(mask, dtype=bool)[max(0, iv - r):iv + r + 1, max(0, iu - r):iu + r + 1]
+        window_mask = mask[max(0, iv - r):iv + r + 1, max(0, iu - r):iu + r + 1]
         if window_mask.any():
             window = window[window_mask]
     valid = window[np.isfinite(window) & (window > 0)]
@@ -78,15 +135,10 @@ def plan_grasp(pixel: tuple[float, float], image_yaw: float, depth: np.ndarray, 
         raise GraspRejected(f"no valid depth around the grasp pixel ({u:.0f}, {v:.0f})")
     surface = camera.backproject(np.array([[u, v]]), np.array([np.median(valid)]))[0]
     surface_height = float(surface[2])
-    grasp_z = max(settings.table_height + settings.min_height, surface_height - settings.grasp_depth)
+    grasp_z = settings.table_height + float(grasp_height(surface_height - settings.table_height, settings))
     position = np.array([surface[0], surface[1], grasp_z])
-    if not settings.workspace.contains(position):
-        raise GraspRejected(f"grasp point ({position[0]:.3f}, {position[1]:.3f}, {position[2]:.3f}) is outside the workspace ({settings.workspace.describe()})")
-    reach = float(np.linalg.norm(position - np.asarray(settings.robot_base)))
-    if reach > settings.max_reach:
-        raise GraspRejected(f"grasp point is {reach:.2f} m from the robot base, beyond its reach of {settings.max_reach:.2f} m")
     yaw = wrap_yaw(image_yaw_to_world(camera, (u, v), image_yaw, surface_height))
-    return GraspPlan(position, yaw, surface_height, (u, v))
+    return GraspPlan(position, yaw, surface_height, (u, v), source="pixel")
 
 
 def choose_place_location(depth: np.ndarray, camera: PinholeCamera, settings: GraspSettings, place_region: Box, rng: np.random.Generator,
@@ -173,7 +225,7 @@ def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, 
         offsets = xy[None, :, :] - batch[:, None, :]  # (C, N, 2)
         near = np.linalg.norm(offsets, axis=2) < 0.006
         surface = np.array([np.percentile(z[n], 90) if n.any() else np.nan for n in near])
-        grasp_z = np.maximum(settings.min_height, surface - settings.grasp_depth)
+        grasp_z = grasp_height(surface, settings)
         along = np.einsum("cnk,yk->cyn", offsets, axis_along)
         across = np.einsum("cnk,yk->cyn", offsets, axis_across)
         tall = (z[None, :] > (grasp_z - FINGER_TIP_BELOW_GRASP)[:, None])[:, None, :]  # reaches the pads
@@ -204,6 +256,6 @@ def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, 
                     float(settings.table_height + surface[c]))
     if best is not None:
         point, yaw, surface_height = best
-        uv, _ = camera.project(point[None])
-        return GraspPlan(point, wrap_yaw(yaw), surface_height, (float(uv[0, 0]), float(uv[0, 1])))
+        uv, _ = camera.project(np.array([[point[0], point[1], surface_height]]))
+        return GraspPlan(point, wrap_yaw(yaw), surface_height, (float(uv[0, 0]), float(uv[0, 1])), source="footprint")
     raise GraspRejected("no point of the object fits between the open fingers")

@@ -2,10 +2,11 @@
 captures, and grasp success on training objects.
 
 Evaluation code: it aims with the ground truth, which the controller itself never sees. The
-target's oracle mask in the main view (what a perfect hypothesis would be) and the measured depth
-of the "before" capture give the grasp a segmentation-based picker makes
-(:func:`interseg.grasping.graspable_point`: the point of the footprint nearest the object's
-centroid where the open fingers fit, yaw across the narrow side there). A grasp counts as a
+target's oracle mask in the main view (what a perfect hypothesis would be, with its grasp pixel and
+yaw) and the measured depth of the "before" capture give the grasp the grasp planner makes
+(:func:`interseg.grasping.plan_grasp`: the point of the footprint nearest the object's centroid
+where the open fingers fit, yaw across the narrow side there; else the hypothesis's grasp pixel
+and yaw; a grasp it rejects is tried at the object's centre). A grasp counts as a
 success when the arm reports something held after lifting and the object really was lifted (its
 top rose by more than 5 cm during the hold). The wall time of an attempt spans the before
 capture, the grasp computation, the pick-and-place with its mid-grasp capture, and the after
@@ -76,6 +77,7 @@ def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_
             "executed": sum(r["executed"] for r in records),
             "reported_lifted": sum(r["reported_lifted"] for r in records),
             "no_grasp_fits": sum(not r["fits"] for r in records),
+            "grasp_sources": {k: sum(r["source"] == k for r in records) for k in ("footprint", "pixel", "rejected")},
             "grasp_success_rate": round(successes / max(1, attempts), 3),
             "pick_place_wall_s_with_3_captures": {"mean": round(float(np.mean(wall)), 3),
                                                    "median": round(float(np.median(wall)), 3),
@@ -83,7 +85,7 @@ def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_
                                                    "max": round(float(np.max(wall)), 3)},
             "simulated_s_per_pick_place": round(float(np.mean([r["sim_s"] for r in records])), 2),
             "success_by_kind": {k: f"{v[1]}/{v[0]}" for k, v in sorted(per_kind.items())},
-            "failures": [{k: r[k] for k in ("kind", "object_id", "message", "rise_m")} for r in records if not r["success"]],
+            "failures": [{k: r[k] for k in ("kind", "object_id", "source", "message", "rise_m")} for r in records if not r["success"]],
         }
     finally:
         arena.close()
@@ -92,13 +94,15 @@ def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_
 def attempt_grasp(arena, index: int) -> dict:
     """One timed pick-and-place of object ``index`` with its three captures; what happened."""
     from interseg.evaluation import ground_truth
-    from interseg.grasping import GraspRejected, GraspSettings, graspable_point
+    from interseg.grasping import GraspRejected, GraspSettings, plan_grasp
+    from interseg.learning.model import grasp_from_mask
     from interseg.sim.catalog import make_object
 
     truths = ground_truth.objects(arena)
     target = truths[index]
     # The oracle segmentation of the target (what a perfect hypothesis would give) ...
     mask = ground_truth.instance_map(arena, "cam0") == index + 1
+    u, v, image_yaw, _ = grasp_from_mask(mask)  # the grasp pixel and yaw it comes with
     others = [t.centre[:2] for t in truths]
     candidates = [np.array([x, y]) for x in np.linspace(0.4, 0.68, 8) for y in np.linspace(-0.22, 0.22, 9)]
     spot = max(candidates, key=lambda c: min(np.linalg.norm(c - o) for o in others))
@@ -111,13 +115,13 @@ def attempt_grasp(arena, index: int) -> dict:
 
     start = time.perf_counter()
     before = arena.render_views()
-    # ... and the grasp a segmentation-based picker makes of it with the measured depth.
-    fits = True
+    # ... and the grasp the grasp planner makes of that hypothesis with the measured depth.
     try:
-        plan = graspable_point(mask, before.depth, arena.cameras[0], GraspSettings(workspace=arena.config.workspace))
-        grasp, yaw = plan.position, plan.yaw
-    except GraspRejected:  # nothing fits between the fingers: try the middle anyway
-        grasp, yaw, fits = np.array([target.centre[0], target.centre[1], max(0.012, target.top_z - 0.02)]), 0.0, False
+        plan = plan_grasp((u, v), image_yaw, before.depth, arena.cameras[0], GraspSettings(workspace=arena.config.workspace), mask)
+        grasp, yaw, source = plan.position, plan.yaw, plan.source
+    except GraspRejected:  # not executable: try the middle anyway
+        grasp, yaw, source = np.array([target.centre[0], target.centre[1], max(0.012, target.top_z - 0.02)]), 0.0, "rejected"
+    fits = source == "footprint"
     place = np.array([spot[0], spot[1], grasp[2] + 0.01])
     result = arena.pick_place(grasp, yaw, place, hold_callback=hold)
     arena.render_views()  # after
@@ -125,7 +129,7 @@ def attempt_grasp(arena, index: int) -> dict:
     rise = heights[0] - target.top_z if heights else 0.0
     return {"kind": make_object(target.object_id).kind, "object_id": target.object_id, "wall_s": wall,
             "sim_s": result.sim_seconds, "executed": result.success, "reported_lifted": result.object_lifted,
-            "success": bool(result.object_lifted and rise > 0.05), "fits": fits, "message": result.message,
+            "success": bool(result.object_lifted and rise > 0.05), "fits": fits, "source": source, "message": result.message,
             "rise_m": round(float(rise), 3), "grasp": np.round(grasp, 4).tolist(), "yaw": round(float(yaw), 3)}
 
 

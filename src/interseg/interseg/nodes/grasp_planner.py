@@ -1,10 +1,12 @@
 """grasp_planner: tests one object hypothesis by interaction.
 
-Interact goal (a hypothesis in the main view) -> fresh capture ("before") -> 3D grasp from the
-main camera's depth and calibration, yaw from the mask's principal axis -> workspace and reach
-checks -> a free place location -> PickPlace on whichever arm backend serves it, capturing the
-mid-grasp ("lifted") view while the arm holds the object up -> capture "after" -> publish the
-finished Interaction for the labeller.
+Interact goal (a hypothesis in the main view) -> fresh capture ("before") -> 3D grasp
+(interseg.grasping.plan_grasp: the point of the mask's footprint in the main depth nearest its
+centroid where the open fingers fit, yaw across the narrow side; else the hypothesis's grasp
+pixel and yaw) -> workspace and reach checks -> a free place location -> PickPlace on whichever
+arm backend serves it, capturing the mid-grasp ("lifted") view while the arm holds the object up
+-> capture "after" -> publish the finished Interaction (with the grasp pose that was executed,
+which the labeller projects into every view) for the labeller.
 
 Action servers: interact (interseg_interfaces/Interact)
 Action clients: pick_place (interseg_interfaces/PickPlace): the sim node, or the MoveIt node
@@ -107,10 +109,11 @@ class GraspPlanner(Node):
             camera = info_to_camera(before.camera_infos[0], before.camera_poses[0], before.camera_names[0])
             depth = msg_to_image(before.depth, "32FC1")
             mask = msg_to_image(hypothesis.mask, "mono8") > 0 if hypothesis.mask.width else None
-            if mask is not None and mask.shape != depth.shape:
-                raise GraspRejected(f"hypothesis mask is {mask.shape[1]}x{mask.shape[0]}, main view is {depth.shape[1]}x{depth.shape[0]}")
             grasp = plan_grasp((hypothesis.grasp_u, hypothesis.grasp_v), hypothesis.grasp_yaw, depth, camera, self.settings, mask)
             place = choose_place_location(depth, camera, self.settings, self.place_region, self.rng, avoid=grasp.position, clearance=self.place_clearance)
+            where = "the mask's footprint" if grasp.source == "footprint" else f"the grasp pixel ({grasp.pixel[0]:.0f}, {grasp.pixel[1]:.0f})"
+            self.get_logger().info(f"grasp at ({grasp.position[0]:.3f}, {grasp.position[1]:.3f}, {grasp.position[2]:.3f}), "
+                                   f"yaw {np.degrees(grasp.yaw):.0f} deg, from {where}")
         except (GraspRejected, ImageFormatError, ValueError, IndexError) as exc:
             result.message = f"rejected: {exc}"
             self.get_logger().info(result.message)
