@@ -186,8 +186,11 @@ def test_mask_threshold_is_calibrated_on_the_training_targets(tmp_path):
 
 def test_training_rounds_calibrate_the_threshold(tmp_path, store_root):
     trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4, calibration_masks=64))
-    trainer.train_one_epoch(loader(store_root, batch=4, samples=32), progress=False)
-    assert len(trainer._calibration) > 0
+    trainer.train_one_epoch(loader(store_root, batch=4, samples=48), progress=False)
+    remembered = len(trainer._calibration)
+    assert remembered > 0  # the first steps on each example are held-out predictions
+    trainer.train_one_epoch(loader(store_root, batch=4, samples=48, seed=1), progress=False)
+    assert len(trainer._calibration) <= remembered + 4  # trained-on examples are not remembered again
     assert trainer.model.config.mask_threshold in Trainer.CALIBRATION_THRESHOLDS
     fixed = Trainer(tmp_path / "fixed", CONFIG, TrainerConfig(batch_size=4, calibration_masks=0))
     fixed.train_one_epoch(loader(store_root, batch=4, samples=8), progress=False)

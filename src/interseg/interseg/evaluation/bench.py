@@ -76,26 +76,29 @@ class Profile:
     # network almost never points at an object and a short run collects no positive at all).
     bootstrap_bottom_up: bool = True
 
+    # The network sees every profile's images at 320 px wide (input_scale = 320 / width), as the
+    # node graph runs it on 640x480 cameras: the same window (112 px) and the same cost per step.
+    network_width: int = 320
+    window: int = 112
+
     @property
-    def window(self) -> int:
-        """Network window at input_scale 1: the default 112 px at 320 wide, scaled, kept an odd
-        multiple of the 16 px stride."""
-        cells = max(3, int(round(112 * self.width / 320 / 16)))
-        return 16 * (cells if cells % 2 else cells - 1 if cells > 3 else 3)
+    def input_scale(self) -> float:
+        return self.network_width / self.width
 
 
 PROFILES = {
     "tiny": Profile("tiny", 320, 240, shadows=False, seeds=(0,), interactions=4, round_every=2, steps_per_round=2,
                     final_steps=2, batch_size=4, reset_every=4, test_per_background=1, val_per_background=1,
                     bottom_up_grid=2, efficacy_window=2, test_limit=4, val_limit=3, ce_curve=False),
-    "quick": Profile("quick", 320, 240, shadows=True, seeds=(0, 1, 2), interactions=24, round_every=8,
-                     steps_per_round=10, final_steps=30, batch_size=16, reset_every=12, test_per_background=3,
+    # A short run resets the arena often so that the learners see more than two or three scenes.
+    "quick": Profile("quick", 320, 240, shadows=True, seeds=(0, 1, 2), interactions=36, round_every=12,
+                     steps_per_round=60, final_steps=150, batch_size=16, reset_every=4, test_per_background=3,
                      val_per_background=1, bottom_up_grid=3, efficacy_window=6, ce_curve=False),
-    # About 35 min per seed on two idle cores (collection ~10, three networks ~16, Mask R-CNN and
+    # About 35 min per seed on two idle cores (collection ~10, three networks ~20, Mask R-CNN and
     # scoring the rest); the hypothesis network trains on the CPU (the learning core has no device
     # option), Mask R-CNN uses a GPU when one is present.
     "standard": Profile("standard", 640, 480, shadows=True, seeds=(0, 1, 2), interactions=200, round_every=25,
-                        steps_per_round=40, final_steps=400, batch_size=32, reset_every=25, test_per_background=5,
+                        steps_per_round=100, final_steps=600, batch_size=32, reset_every=10, test_per_background=5,
                         val_per_background=5, bottom_up_grid=8, efficacy_window=25),
 }
 
@@ -121,7 +124,7 @@ METHOD_LABELS = {
 def _model_config(profile: Profile):
     from interseg.learning.model import ModelConfig
 
-    return ModelConfig(input_scale=1.0, window=profile.window, expected_size=(profile.width, profile.height))
+    return ModelConfig(input_scale=profile.input_scale, window=profile.window, expected_size=(profile.width, profile.height))
 
 
 def _bottom_up_grid(n: int) -> list:
@@ -772,7 +775,7 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
 
     numbers = {
         "profile": profile.name,
-        "profile_settings": asdict(profile) | {"window": profile.window},
+        "profile_settings": asdict(profile) | {"input_scale": profile.input_scale},
         "ap": ap,
         "ratios": {"rsl_over_oracle_ap30": ratio(rsl["ap30"], oracle_ap["ap30"]),
                    "rsl_over_oracle_ap50": ratio(rsl["ap50"], oracle_ap["ap50"]),

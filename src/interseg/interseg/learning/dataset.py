@@ -84,10 +84,12 @@ class WindowDataset(Dataset):
         if rng is not None and mask is not None and rng.random() < self.offcentre_negatives:
             point = offcentre_point(mask > 0, self.config, rng)
             if point is not None:
-                return make_window(image, point[0], point[1], False, None, self.config, rng, self.scale_range,
-                                   0.0, self.colour_jitter)
-        return make_window(image, rec.u, rec.v, rec.positive, mask, self.config, rng, self.scale_range,
-                           self.max_shift, self.colour_jitter)
+                window = make_window(image, point[0], point[1], False, None, self.config, rng, self.scale_range,
+                                     0.0, self.colour_jitter)
+                return window | {"example_id": torch.tensor(rec.id)}
+        window = make_window(image, rec.u, rec.v, rec.positive, mask, self.config, rng, self.scale_range,
+                             self.max_shift, self.colour_jitter)
+        return window | {"example_id": torch.tensor(rec.id)}
 
 
 def offcentre_point(mask: np.ndarray, config: ModelConfig, rng: np.random.Generator,
