@@ -178,7 +178,7 @@ MAX_OPENING = 0.08  # between the fingers, metres
 
 def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings: GraspSettings,
                     clearance: float = 0.004, yaw_steps: int = 18, spacing: float = 0.003,
-                    max_edge_slope: float = 0.8) -> GraspPlan:
+                    max_edge_slope: float = 0.8, max_offset: float = 0.06) -> GraspPlan:
     """The grasp a segmentation-based picker aims at: the point of the mask's top-down footprint
     nearest its centroid where the open fingers clear the object and close across it, with the
     yaw across the narrowest side there.
@@ -189,7 +189,9 @@ def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, 
     spare, there is material on both sides of the point along the band, and the outline each
     finger meets is not steeper than ``max_edge_slope`` against the finger (the pads do not
     close on a corner). Among the kept candidates from the one nearest the centroid to 2 cm
-    farther out, the narrowest, best centred and squarest grasp wins, nearer ones first.
+    farther out, the narrowest, best centred and squarest grasp wins, nearer ones first. Points
+    more than ``max_offset`` from the centroid are not tried (a mask with no fitting point that
+    near is not one graspable object, and searching all of a large one takes seconds).
     The grasp height follows :func:`plan_grasp` (``grasp_depth`` below the surface at the point).
     Raises GraspRejected when no candidate fits the gripper.
     """
@@ -211,6 +213,9 @@ def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, 
     # Candidate points on a grid over the footprint, nearest the centroid first.
     cells = np.unique(np.round(xy / spacing).astype(np.int64), axis=0) * spacing
     cells = cells[np.argsort(np.linalg.norm(cells - centroid, axis=1))]
+    cells = cells[np.linalg.norm(cells - centroid, axis=1) <= max_offset]
+    if len(cells) == 0:
+        raise GraspRejected("no point of the mask's footprint near its centroid")
     yaws = np.arange(yaw_steps) * np.pi / yaw_steps
     axis_along = np.stack([np.cos(yaws), np.sin(yaws)], axis=1)  # the fingers' width direction
     axis_across = np.stack([np.sin(yaws), -np.cos(yaws)], axis=1)  # the closing direction
