@@ -72,9 +72,18 @@ def test_target_reaches_iou_b_where_possible():
 def test_unreachable_target_stops_after_max_moves():
     mask = square()
     logits = torch.full((32, 32), -10.0)  # 25 moves of 0.1 cannot overcome a logit of -10
-    target, final_iou, biases = robust_set_target(logits[None], mask[None], max_moves=25)
-    assert float(final_iou[0]) == 0.0
+    target, final_iou, biases = robust_set_target(logits[None], mask[None], max_moves=25, unmet="slack")
+    assert float(final_iou[0]) == 0.0 and not target.any()
     assert abs(float(biases.max()) - 2.5) < 1e-5
+    # by default the set's constraint is kept: the noisy mask itself is the target
+    target, final_iou, _ = robust_set_target(logits[None], mask[None], max_moves=25)
+    assert torch.equal(target[0], mask) and float(final_iou[0]) == 1.0
+    # an image that reaches the set keeps its own target beside one that falls back
+    reachable = (square(x0=8, x1=22) * 2 - 1) * 0.5
+    target, final_iou, _ = robust_set_target(torch.stack([logits, reachable]), torch.stack([mask, mask]))
+    assert torch.equal(target[0], mask) and torch.equal(target[1], square(x0=8, x1=22))
+    with pytest.raises(ValueError, match="unmet"):
+        robust_set_target(logits[None], mask[None], unmet="ignore")
 
 
 def test_batch_matches_single_images_and_reference():

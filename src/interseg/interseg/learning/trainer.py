@@ -60,6 +60,7 @@ class TrainerConfig:
     rsl_iou: float = 0.75
     rsl_step: float = 0.1
     rsl_moves: int = 25
+    rsl_unmet: str = "mask"  # target when the moves cannot reach IoU b: the noisy mask, or "slack"
     steps_per_round: int = 100  # online mode: steps between checkpoints (at most)
     max_epochs_per_round: float = 8.0  # online mode: fewer steps while the store is small ...
     min_steps_per_round: int = 10  # ... but never fewer than this (checkpoints are not free)
@@ -79,6 +80,8 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
+        if self.rsl_unmet not in ("mask", "slack"):
+            raise ValueError(f"rsl_unmet must be 'mask' or 'slack', got {self.rsl_unmet!r}")
         if self.mask_loss not in ("rsl", "ce"):
             raise ValueError(f"mask_loss must be 'rsl' or 'ce', got {self.mask_loss!r}")
         if self.batch_size < 1 or self.lr <= 0 or self.steps_per_round < 1:
@@ -185,7 +188,7 @@ class Trainer:
                     self._remember_masks(logits[unseen], targets[unseen])
             if self.config.mask_loss == "rsl":
                 loss_mask = robust_set_loss(logits, targets, self.config.rsl_iou, self.config.rsl_step,
-                                            self.config.rsl_moves)
+                                            self.config.rsl_moves, self.config.rsl_unmet)
             else:
                 loss_mask = mask_cross_entropy(logits, targets)
         else:
