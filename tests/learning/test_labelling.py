@@ -156,3 +156,20 @@ def test_whole_crop_changed_gives_no_label(scene):
     labels = FrameDifferenceLabeller().label_view(ViewCapture(view.camera, view.before, other),
                                                   np.array([objects[0].x, objects[0].y, 0.0]))
     assert labels.examples == [] and "camera motion" in labels.notes[0]
+
+
+@pytest.mark.parametrize("views_agree", [True, False])
+def test_a_view_that_misses_the_move_gives_no_negative_when_another_saw_it(scene, views_agree):
+    objects = scene["objects"]
+    target = FlatObject(0.25, -0.2, 0.05, 0.035, 0.3, (30, 60, 220), "box")
+    views, _, _ = capture(scene, objects + [target], objects, gain_after=1.0)
+    # cam1 sees nothing change (as when the object is hidden from it): its after image is its before image
+    views[1] = ViewCapture(views[1].camera, views[1].before, views[1].before.copy())
+    labels = FrameDifferenceLabeller(LabellerConfig(views_agree=views_agree)).label_interaction(
+        views, np.array([target.x, target.y, 0.0]))
+    assert labels[0].examples[0].positive
+    if views_agree:
+        assert labels[1].examples == []
+        assert "cam0" in labels[1].notes[-1] and "saw the object move" in labels[1].notes[-1]
+    else:
+        assert not labels[1].examples[0].positive

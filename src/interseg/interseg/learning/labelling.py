@@ -42,7 +42,7 @@ class LabellerConfig:
     crop: int = 240  # side of the crop around the projected point
     min_area: int = 1000  # paper: a changed region of at least 1000 px makes a positive
     blur_sigma: float = 1.5  # Gaussian blur before differencing (sensor noise)
-    chroma_threshold: float = 0.015  # max channel change of offset chromaticity
+    chroma_threshold: float = 0.03  # max channel change of offset chromaticity (benchmarks/label_bench.py)
     chroma_offset: float = 4.0  # added to each channel: dark pixels' chromaticity is mostly noise
     brighten_threshold: float = 1.0  # log-intensity rise after removing the median gain
     darken_threshold: float = 1.2  # log-intensity fall; large because shadows darken
@@ -53,6 +53,11 @@ class LabellerConfig:
     near_radius: int = 12  # look this far from the projected point for a changed component
     max_changed_fraction: float = 0.85  # more of the crop changed: lighting/camera moved, no label
     max_nan_depth_fraction: float = 0.5
+    # Views agree on what happened at the grasp point: when one view sees the object move, the
+    # others' "nothing (large enough) changed" is occlusion or distance, not a free table, and
+    # they give no negative example (a negative on an object teaches the network the opposite of
+    # the truth). False: every view decides alone, as the paper's single view did.
+    views_agree: bool = True
 
     def scaled(self, width: int, height: int) -> dict:
         s = width / REFERENCE_WIDTH
@@ -308,7 +313,16 @@ class FrameDifferenceLabeller:
                 raise ValueError(f"place point must be 3 finite world coordinates, got {place_point_world!r}")
         for view in views:
             self._validate(view)
-        return [self.label_view(view, grasp_point_world, place_point_world) for view in views]
+        labels = [self.label_view(view, grasp_point_world, place_point_world) for view in views]
+        if self.config.views_agree:
+            seen = [vl.view for vl in labels if any(e.kind == "pick" and e.positive for e in vl.examples)]
+            if seen:
+                for vl in labels:
+                    for example in [e for e in vl.examples if e.kind == "pick" and not e.positive]:
+                        vl.examples.remove(example)
+                        vl.notes.append(f"pick: no negative although {example.reason.removeprefix('negative: ')}: "
+                                        f"{', '.join(seen)} saw the object move")
+        return labels
 
 
 def something_moved(before: np.ndarray, after: np.ndarray, config: LabellerConfig | None = None,

@@ -1,0 +1,166 @@
+"""Label-quality benchmark: the frame-difference labeller against the simulator's ground truth.
+
+    .venv/bin/python benchmarks/label_bench.py --interactions 24 --width 320 \
+        --variant chroma_threshold=0.03 --variant chroma_threshold=0.04 \
+        [--out benchmarks/results/labels-320.json]
+
+Interactions are recorded once (training split, shadows on, the arena re-scattered every 4):
+a random visible object's ground-truth mask in the main view is the hypothesis, the grasp
+planner's ``plan_grasp`` / ``choose_place_location`` aim, the arena picks and places, and the
+four views before and after are kept with the ground-truth instance maps. Then every labeller
+configuration (the default first, then each ``--variant`` of ``LabellerConfig`` fields) labels
+the same recordings and each example is judged as ``interseg bench`` judges it
+(``evaluation.bench.judge_example``): median IoU of positives with the object that moved, false
+positives, false negatives. Evaluation code: ground truth is read here only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def record(interactions: int, width: int, seed: int) -> list[dict]:
+    from tqdm import tqdm
+
+    from interseg.evaluation import ground_truth
+    from interseg.grasping import Box, GraspRejected, GraspSettings, choose_place_location, plan_grasp
+    from interseg.learning.model import grasp_from_mask
+    from interseg.sim.arena import ArenaConfig, SimulatedArena
+    from interseg.sim.controller import PickPlaceRejected
+
+    arena = SimulatedArena(ArenaConfig(width=width, height=width * 3 // 4, shadows=True), seed=seed)
+    rng = np.random.default_rng(seed)
+    place_region = Box((0.38, -0.22, 0.0), (0.68, 0.22, 0.1))  # the grasp planner's default
+    recordings = []
+    try:
+        bar = tqdm(total=interactions, desc="interactions")
+        attempts = 0
+        while len(recordings) < interactions and attempts < 4 * interactions:
+            if attempts % 4 == 0:
+                arena.reset(int(rng.integers(2**31)))
+            attempts += 1
+            before = arena.render_views(depth=True)
+            before_maps = {c: ground_truth.instance_map(arena, c) for c in arena.camera_names}
+            labels, counts = np.unique(before_maps["cam0"], return_counts=True)
+            visible = [int(k) for k, n in zip(labels, counts) if k > 0 and n > 50]
+            if not visible:
+                continue
+            mask = before_maps["cam0"] == visible[int(rng.integers(len(visible)))]
+            u, v, yaw, _ = grasp_from_mask(mask)
+            camera, settings = arena.cameras[0], GraspSettings(workspace=arena.config.workspace)
+            try:
+                grasp = plan_grasp((u, v), yaw, before.depth, camera, settings, mask)
+                place = choose_place_location(before.depth, camera, settings, place_region, rng, avoid=grasp.position)
+                arena.validate_goal(grasp.position, grasp.yaw, place)
+            except (GraspRejected, PickPlaceRejected):
+                continue
+            positions = ground_truth.object_positions(arena)
+            result = arena.pick_place(grasp.position, grasp.yaw, place)
+            after = arena.render_views(depth=True)
+            moved = np.flatnonzero(np.linalg.norm(ground_truth.object_positions(arena) - positions, axis=1) > 0.01)
+            recordings.append({
+                "cameras": arena.cameras, "before": before.rgb, "after": after.rgb, "before_depth": before.depth,
+                "after_depth": after.depth, "before_maps": before_maps,
+                "after_maps": {c: ground_truth.instance_map(arena, c) for c in arena.camera_names},
+                "moved": [int(k) for k in moved], "lifted": bool(result.object_lifted), "grasp": grasp.position,
+                "place": place})
+            bar.update(1)
+        bar.close()
+    finally:
+        arena.close()
+    return recordings
+
+
+def score(recordings: list[dict], config) -> dict:
+    from interseg.evaluation.bench import judge_example
+    from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture
+
+    labeller = FrameDifferenceLabeller(config)
+    ious, positives, negatives, false_positives, false_negatives = [], 0, 0, 0, 0
+    start = time.perf_counter()
+    for rec in recordings:
+        views = []
+        for camera in rec["cameras"]:
+            view = ViewCapture(camera=camera, before=rec["before"][camera.name], after=rec["after"][camera.name])
+            if camera.name == rec["cameras"][0].name:
+                view.before_depth, view.after_depth = rec["before_depth"], rec["after_depth"]
+            views.append(view)
+        near_px = 12 * rec["cameras"][0].width / 640 + 2
+        for view_labels in labeller.label_interaction(views, rec["grasp"], rec["place"]):
+            for example in view_labels.examples:
+                judged = judge_example(example, rec["moved"], rec["before_maps"][example.view],
+                                       rec["after_maps"][example.view], rec["lifted"], True, near_px)
+                if example.positive:
+                    positives += 1
+                    if judged["error"] == "false_positive":
+                        false_positives += 1
+                    else:
+                        ious.append(judged["iou"])
+                else:
+                    negatives += 1
+                    false_negatives += judged["error"] == "false_negative"
+    return {"median_iou": round(statistics.median(ious), 4) if ious else None, "positives": positives,
+            "false_positive_rate": round(false_positives / positives, 4) if positives else None,
+            "negatives": negatives, "false_negatives": false_negatives,
+            "labeller_ms_per_interaction": round(1000 * (time.perf_counter() - start) / max(1, len(recordings)), 1)}
+
+
+def _parse_variant(text: str) -> dict:
+    from interseg.learning.labelling import LabellerConfig
+
+    fields = LabellerConfig.__dataclass_fields__
+    values = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        if key not in fields or not value:
+            raise SystemExit(f"--variant {text!r}: expected FIELD=VALUE[,FIELD=VALUE] with LabellerConfig fields {sorted(fields)}")
+        kind = type(getattr(LabellerConfig(), key))
+        if kind is bool:
+            if value.lower() not in ("true", "false"):
+                raise SystemExit(f"--variant {text!r}: {key} takes true or false")
+            values[key] = value.lower() == "true"
+        else:
+            values[key] = kind(value)
+    return values
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--interactions", type=int, default=24)
+    parser.add_argument("--width", type=int, default=320, help="image width (height = 3/4 of it)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--variant", action="append", default=[], help="LabellerConfig fields, e.g. chroma_threshold=0.03")
+    parser.add_argument("--out", type=Path, default=None, help="default benchmarks/results/labels-WIDTH.json")
+    args = parser.parse_args(argv)
+    from interseg.learning.labelling import LabellerConfig
+
+    variants = [("default", {})] + [(text, _parse_variant(text)) for text in args.variant]
+    recordings = record(args.interactions, args.width, args.seed)
+    lifted = sum(r["lifted"] for r in recordings)
+    results = {}
+    for name, values in variants:
+        results[name] = score(recordings, LabellerConfig(**values)) | {"config": values}
+        print(f"{name:40s} {results[name]}", flush=True)
+    out = args.out or REPO / "benchmarks" / "results" / f"labels-{args.width}.json"
+    out.write_text(json.dumps({
+        "command": "benchmarks/label_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "image_size": [args.width, args.width * 3 // 4], "interactions": len(recordings), "lifted": lifted,
+        "cpus": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "definition": "positives judged against the ground-truth object that moved (pick: before image, place: after "
+                      "image); false positive: no moved object at the point; false negative: a negative where one moved",
+        "results": results}, indent=1))
+    print(f"[label_bench] {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
