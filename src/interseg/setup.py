@@ -26,6 +26,7 @@ NODES = {
     "labeller_node": "interseg.nodes.labeller:main",
     "trainer_node": "interseg.nodes.trainer:main",
     "experimenter_node": "interseg.nodes.experimenter:main",
+    "push_collector_node": "interseg.nodes.push_collector:main",
     "moveit_pick_place_node": "interseg.nodes.moveit_pick_place:main",
     "talker_node": "interseg.nodes.demo_pair:talker_main",
     "listener_node": "interseg.nodes.demo_pair:listener_main",

@@ -87,13 +87,18 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
                           shadows: bool = False, cameras: tuple[str, ...] = DEFAULT_CAMERAS, seed: int = 0,
                           reset_every: int = 10, negatives_per_push: int = 2,
                           mask_config: MotionMaskConfig | None = None, progress: bool = True,
-                          on_frame=None, on_masks=None, arena_hook=None) -> CollectionSummary:
+                          on_frame=None, on_masks=None, arena_hook=None, on_example=None,
+                          on_push=None) -> CollectionSummary:
     """Push until ``frames`` frames are recorded; write examples to ``store`` (an open writer).
 
     ``on_frame(frame)`` runs at each recorded frame with the simulation paused there,
     ``on_masks(frame, camera_name, result)`` after each frame pair is processed and
     ``arena_hook(arena)`` once after the arena is built (an evaluation harness uses these;
     pre-training itself never looks at anything but frames and joint states).
+    ``on_example(key, push_id, view, positive, mask_area, reason)`` runs after each example is
+    written (``key`` is its store key) and ``on_push(summary)`` after each push is processed (the
+    push collector node announces both). An exception raised by any hook ends the collection
+    (the arena is closed; examples already written stay in the store).
     """
     import_torchvision_before_opengl()
     from tqdm import tqdm
@@ -129,6 +134,8 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
                 summary.pushes += 1
                 if not record.frames:
                     summary.unreachable_pushes += 1
+                    if on_push is not None:
+                        on_push(summary)
                     continue
                 push_id = push_offset + record.push_id
                 new_frames = min(len(record.frames), frames - summary.frames)
@@ -154,18 +161,26 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
                         for mask in result.masks:
                             union |= mask
                             u, v, _, _ = grasp_from_mask(mask)
-                            store.add(image=fa.images[name], u=u, v=v, positive=True, mask=mask,
-                                      reason=f"push {push_id} frame {fa.index}: moving region of {int(mask.sum())} px",
-                                      interaction_id=push_id, view=name, kind="push", source="push")
+                            area = int(mask.sum())
+                            reason = f"push {push_id} frame {fa.index}: moving region of {area} px"
+                            key = store.add(image=fa.images[name], u=u, v=v, positive=True, mask=mask, reason=reason,
+                                            interaction_id=push_id, view=name, kind="push", source="push")
                             summary.positives += 1
+                            if on_example is not None:
+                                on_example(key, push_id, name, True, area, reason)
                     if record.after is not None and not occluded and negatives_per_push > 0:
                         clearance = max(4, int(round(24 * width / 640)))
                         for u, v in _negative_points(record, camera, union, negatives_per_push, clearance):
-                            store.add(image=record.after.images[name], u=u, v=v, positive=False, mask=None,
-                                      reason=f"push {push_id}: the fingertips swept here and nothing moved",
-                                      interaction_id=push_id, view=name, kind="push", source="push")
+                            reason = f"push {push_id}: the fingertips swept here and nothing moved"
+                            key = store.add(image=record.after.images[name], u=u, v=v, positive=False, mask=None,
+                                            reason=reason, interaction_id=push_id, view=name, kind="push",
+                                            source="push")
                             summary.negatives += 1
+                            if on_example is not None:
+                                on_example(key, push_id, name, False, 0, reason)
                 bar.set_postfix(masks=summary.positives, negatives=summary.negatives)
+                if on_push is not None:
+                    on_push(summary)
         finally:
             bar.close()
             summary.extractor = extractor.summary()
