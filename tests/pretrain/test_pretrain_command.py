@@ -64,3 +64,17 @@ def test_hypotheses_node_starts_from_the_pretrained_checkpoint(pretrained, proce
     future = client.call_async(ProposeObjects.Request(image=image))
     response = wait_for(lambda: future.result(), 60, message="propose_objects response")
     assert response.success and response.hypotheses.model_version == 1
+
+
+def test_pretrain_trains_on_an_existing_store_without_collecting(pretrained, tmp_path, ros_env):
+    out, _ = pretrained
+    store = out.with_name("pretrained-pretrain") / "examples"  # e.g. what the push_collector node filled
+    second = tmp_path / "again.pt"
+    proc = subprocess.run(interseg_command("pretrain", "--store", str(store), "--steps", "2", "--batch-size", "4",
+                                           "--width", str(W), "--height", str(H), "--out", str(second), "--quiet"),
+                          env=ros_env, capture_output=True, text=True, timeout=200)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "training on" in proc.stdout and "frames from" not in proc.stdout and second.is_file()
+    missing = subprocess.run(interseg_command("pretrain", "--store", str(tmp_path / "nothing"), "--out", str(second)),
+                             env=ros_env, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "no examples store" in missing.stderr

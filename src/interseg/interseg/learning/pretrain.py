@@ -231,7 +231,11 @@ def train_on_store(store_root: str | os.PathLike, run_dir: str | os.PathLike, ou
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="interseg pretrain", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, required=True, help="pushing frames to record (each has every camera's view)")
+    parser.add_argument("--frames", type=int, default=None,
+                        help="pushing frames to record (each has every camera's view); 0 with --store: train only")
+    parser.add_argument("--store", type=Path, default=None,
+                        help="examples store to fill and train on, e.g. one the push_collector node filled "
+                             "(default: WORK_DIR/examples)")
     parser.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="examples store and training run (default: next to --out, named after it)")
@@ -255,26 +259,38 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.frames < 1 or args.steps < 0:
-        print("interseg pretrain: --frames must be >= 1 and --steps >= 0", file=sys.stderr)
+    if args.frames is None:
+        args.frames = 0 if args.store is not None else -1
+    if args.frames < (0 if args.store is not None else 1) or args.steps < 0:
+        print("interseg pretrain: --frames must be >= 1 (or >= 0 with --store) and --steps >= 0", file=sys.stderr)
         return 2
     import torch
 
-    from interseg.learning.store import ExampleStore
+    from interseg.learning.store import ExampleStore, StoreError
 
     torch.set_num_threads(args.threads)
     out = args.out.resolve()
     work = (args.work_dir or out.with_name(out.stem + "-pretrain")).resolve()
-    store_root = work / "examples"
+    store_root = (args.store or work / "examples").resolve()
     cameras = tuple(c.strip() for c in args.cameras.split(",") if c.strip())
-    with ExampleStore(store_root, writer=True) as store:
-        summary = collect_push_examples(store, args.frames, width=args.width, height=args.height, split=args.split,
-                                        shadows=args.shadows, cameras=cameras, seed=args.seed,
-                                        reset_every=args.reset_every, progress=not args.quiet)
-    dropped = ", ".join(f"{k} {v}" for k, v in sorted(summary.extractor.get("dropped", {}).items())) or "none"
-    print(f"[pretrain] {summary.frames} frames from {summary.pushes} pushes in {summary.seconds:.0f} s "
-          f"(masks {summary.mask_seconds:.0f} s): {summary.positives} masks, {summary.negatives} negatives; "
-          f"frame pairs dropped: {dropped}", flush=True)
+    summary = CollectionSummary()
+    if args.frames:
+        with ExampleStore(store_root, writer=True) as store:
+            summary = collect_push_examples(store, args.frames, width=args.width, height=args.height, split=args.split,
+                                            shadows=args.shadows, cameras=cameras, seed=args.seed,
+                                            reset_every=args.reset_every, progress=not args.quiet)
+        dropped = ", ".join(f"{k} {v}" for k, v in sorted(summary.extractor.get("dropped", {}).items())) or "none"
+        print(f"[pretrain] {summary.frames} frames from {summary.pushes} pushes in {summary.seconds:.0f} s "
+              f"(masks {summary.mask_seconds:.0f} s): {summary.positives} masks, {summary.negatives} negatives; "
+              f"frame pairs dropped: {dropped}", flush=True)
+    else:
+        try:
+            with ExampleStore(store_root) as store:
+                records = store.records()
+        except (StoreError, OSError) as error:
+            print(f"interseg pretrain: --store {store_root}: {error}", file=sys.stderr)
+            return 2
+        print(f"[pretrain] training on {len(records)} examples already in {store_root}", flush=True)
     try:
         path = train_on_store(store_root, work / "run", out, steps=args.steps, width=args.width, height=args.height,
                               input_scale=args.input_scale, batch_size=args.batch_size, lr=args.lr,
