@@ -1,5 +1,5 @@
 """Speed of the learning core on CPU: inference per frame, training samples per second (1 and 2
-threads), Robust Set Loss overhead per batch, labeller time per interaction (four views), and the
+threads; the default trunk width and, for comparison, the full-width ResNet-18), Robust Set Loss overhead per batch, labeller time per interaction (four views), and the
 bottom-up baseline per frame. Prints a table and writes benchmarks/results/learning.json.
 
     .venv/bin/python benchmarks/learning_bench.py [--cores 2] [--out benchmarks/results/learning.json]
@@ -40,13 +40,13 @@ def _summary(samples: list[float]) -> dict:
             "max": round(max(samples), 2), "n": len(samples)}
 
 
-def bench_inference(repeats: int) -> dict:
+def bench_inference(repeats: int, trunk_width: float | None = None) -> dict:
     from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig, decode_hypotheses
     from interseg.learning.synthetic import default_cameras, random_objects, render, table_texture
 
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    config = ModelConfig()
+    config = ModelConfig() if trunk_width is None else ModelConfig(trunk_width=trunk_width)
     predictor = HypothesisPredictor(HypothesisNetwork(config))
     rng = np.random.default_rng(0)
     image, _ = render(default_cameras()[0], random_objects(rng, 5), table_texture(0), noise_sigma=3, rng=rng)
@@ -56,17 +56,17 @@ def bench_inference(repeats: int) -> dict:
         forward = _timed(lambda: predictor.network(x), repeats)
         objectness, masks = predictor.network(x)
         decode = _timed(lambda: decode_hypotheses(objectness[0], masks[0], image.shape[:2], config), repeats)
-    return {"resolution": "640x480", "input_scale": config.input_scale, "threads": 2,
+    return {"resolution": "640x480", "input_scale": config.input_scale, "trunk_width": config.trunk_width, "threads": 2,
             "predict_ms": _summary(total), "forward_ms": _summary(forward), "decode_ms": _summary(decode),
             "target_ms": 60.0}
 
 
-def bench_training(threads: int, steps: int) -> dict:
+def bench_training(threads: int, steps: int, trunk_width: float | None = None) -> dict:
     from interseg.learning.model import ModelConfig
     from interseg.learning.trainer import Trainer, TrainerConfig
 
     torch.set_num_threads(threads)
-    config = ModelConfig()
+    config = ModelConfig() if trunk_width is None else ModelConfig(trunk_width=trunk_width)
     trainer = Trainer(Path("/tmp/interseg-bench-run"), config, TrainerConfig(batch_size=32, mask_loss="rsl"))
     g = torch.Generator().manual_seed(0)
     batch = {
@@ -83,7 +83,8 @@ def bench_training(threads: int, steps: int) -> dict:
 
     samples = _timed(one_step, steps, warmup=1)
     ms = statistics.median(samples)
-    return {"threads": threads, "batch": 32, "window": config.window, "step_ms": _summary(samples),
+    return {"threads": threads, "batch": 32, "window": config.window, "trunk_width": config.trunk_width,
+            "step_ms": _summary(samples),
             "samples_per_s": round(32 / (ms / 1000.0), 1)}
 
 
@@ -165,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     results["training"] = [bench_training(t, args.train_steps) for t in (1, 2)]
     for r in results["training"]:
         print(f"training, {r['threads']} thread(s): {r['samples_per_s']} samples/s (step {r['step_ms']['median']} ms)")
+    default_width = results["inference"]["trunk_width"]
+    results["trunk_width_1.0"] = {"inference": bench_inference(args.repeats, 1.0), "training": bench_training(2, args.train_steps, 1.0)}
+    full = results["trunk_width_1.0"]
+    print(f"trunk width 1.0 (default {default_width}): predict median {full['inference']['predict_ms']['median']} ms, "
+          f"training 2 threads {full['training']['samples_per_s']} samples/s")
     results["robust_set_loss"] = bench_rsl(args.repeats)
     rsl = results["robust_set_loss"]
     print("RSL per batch of 32 (ms): " + ", ".join(f"{k} {rsl[k]['batch_ms']}" for k in

@@ -40,8 +40,8 @@ class ModelConfig:
     input_scale: float = 0.5  # network resolution / camera resolution; 0.5 keeps 640x480 < 60 ms
     window: int = 112  # window side at network scale (an odd multiple of the stride)
     mask_size: int = 32  # side of the predicted window mask (upsampled when pasted)
-    # ResNet-18 channel multiplier: 0.5 costs about a quarter of 1.0 and, on a CPU budget, learns
-    # as much per step (benchmarks/results/learning.json); checkpoints without it are width 1.0
+    # ResNet-18 channel multiplier: 0.5 costs about a quarter of 1.0 per step, which on a CPU budget
+    # buys four times the steps (benchmarks/results/learning.json); checkpoints without it are 1.0
     trunk_width: float = 0.5
     context_channels: int = 128
     reduce_channels: int = 64
