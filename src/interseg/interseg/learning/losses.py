@@ -54,7 +54,7 @@ def mask_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy_with_logits(logits, targets.to(logits.dtype))
 
 
-def _iou(pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def window_iou(pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """IoU over the last two dims of boolean tensors; empty vs empty counts as 1."""
     inter = (pred & mask).flatten(-2).sum(-1).float()
     union = (pred | mask).flatten(-2).sum(-1).float()
@@ -91,13 +91,13 @@ def robust_set_target(logits: torch.Tensor, noisy_masks: torch.Tensor, iou_targe
         bias = torch.where(inside[:, None], b[:, :, 0, None, None], -b[:, :, 1, None, None])
         return (f[:, None] + bias) > 0
 
-    iou = _iou(f > 0, inside)
+    iou = window_iou(f > 0, inside)
     for _ in range(max_moves):
         active = iou < iou_target
         if not bool(active.any()):
             break
         candidates = biases[:, None, :] + moves[None]  # [N, 3, 2]
-        cand_iou = _iou(predict(candidates), inside[:, None])  # [N, 3]
+        cand_iou = window_iou(predict(candidates), inside[:, None])  # [N, 3]
         best_iou, best = cand_iou.max(dim=1)  # first maximum: the smaller move wins ties
         no_change = best_iou <= iou
         best = torch.where(no_change, torch.full_like(best, 2), best)
@@ -107,7 +107,7 @@ def robust_set_target(logits: torch.Tensor, noisy_masks: torch.Tensor, iou_targe
     targets = predict(biases[:, None])[:, 0]
     if unmet == "mask":
         targets = torch.where((iou < iou_target)[:, None, None], inside, targets)
-    return targets.to(logits.dtype), _iou(targets, inside), biases
+    return targets.to(logits.dtype), window_iou(targets, inside), biases
 
 
 def robust_set_loss(logits: torch.Tensor, noisy_masks: torch.Tensor, iou_target: float = 0.75,

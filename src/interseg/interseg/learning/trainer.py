@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from interseg.learning.losses import mask_cross_entropy, objectness_loss, robust_set_loss
+from interseg.learning.losses import mask_cross_entropy, objectness_loss, robust_set_loss, window_iou
 from interseg.learning.model import HypothesisNetwork, ModelConfig
 
 LOG = logging.getLogger(__name__)
@@ -252,18 +252,14 @@ class Trainer:
         predictions and targets over the remembered windows; returns the threshold in use."""
         if self.config.calibration_masks <= 0 or len(self._calibration) < 8:
             return self.model_config.mask_threshold
-        probabilities = torch.stack([p for p, _ in self._calibration]).float().flatten(1)
-        targets = torch.stack([t for _, t in self._calibration]).flatten(1)
+        probabilities = torch.stack([p for p, _ in self._calibration]).float()
+        targets = torch.stack([t for _, t in self._calibration])
         best, best_iou = self.model_config.mask_threshold, -1.0
         for threshold in self.CALIBRATION_THRESHOLDS:
-            pred = probabilities > threshold
-            inter = (pred & targets).sum(1).float()
-            union = (pred | targets).sum(1).float().clamp(min=1)
-            iou = float((inter / union).mean())
+            iou = float(window_iou(probabilities > threshold, targets).mean())
             if iou > best_iou:
                 best, best_iou = threshold, iou
-        self.model_config.mask_threshold = best
-        self.model.config.mask_threshold = best
+        self.model_config.mask_threshold = best  # the network's config: the checkpoint saves it
         return best
 
     @torch.inference_mode()
@@ -284,10 +280,7 @@ class Trainer:
             if k:
                 logits, targets = masks[with_mask], batch["mask"][with_mask] > 0.5
                 sums["mask_loss"] += float(mask_cross_entropy(logits, targets)) * k
-                pred = logits > 0
-                inter = (pred & targets).flatten(1).sum(1).float()
-                union = (pred | targets).flatten(1).sum(1).float().clamp(min=1)
-                sums["mask_iou"] += float((inter / union).sum())
+                sums["mask_iou"] += float(window_iou(logits > 0, targets).sum())
                 n_masks += k
             n += b
         return {
