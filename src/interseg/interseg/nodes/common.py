@@ -1,6 +1,7 @@
 """What every interseg node shares: start-up and clean teardown, declared parameters."""
 from __future__ import annotations
 
+import signal
 import sys
 from typing import Any, Callable
 
@@ -9,6 +10,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 
 # Model announcements are latched: a hypotheses node that starts (or restarts) later still gets
 # the newest version.
@@ -28,10 +30,37 @@ def declare(node: Node, name: str, default: Any, description: str, *, minimum: f
     return node.declare_parameter(name, default, descriptor).value
 
 
+def _interrupt(signum: int, _frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def init_ros(args: list[str] | None = None) -> None:
+    """``rclpy.init`` for an interseg process, with Ctrl-C / SIGTERM handled in Python.
+
+    rclpy's own handlers shut the context down from a background thread that then triggers every
+    executor's wake-up guard condition; when the main thread has already torn its executor down
+    (after the KeyboardInterrupt the same signal raised), that thread touches a freed guard
+    condition and the process dies with SIGSEGV instead of exiting 0. Here SIGINT and SIGTERM
+    just raise KeyboardInterrupt in the main thread (whose spin loops wake at least every
+    ``SPIN_SLICE_S``) and the teardown runs in order, on one thread."""
+    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def ignore_interrupts() -> None:
+    """During teardown a second Ctrl-C must not cut the closing of stores and handles short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+SPIN_SLICE_S = 0.2  # the longest the main thread waits inside rcl before it can see a signal
+
+
 def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads: int = 4) -> int:
     """Create the node, spin it on a multi-threaded executor until Ctrl-C / SIGTERM or until the
     node's ``finished`` future (if it has one) completes; tear down in the order rclpy needs."""
-    rclpy.init(args=sys.argv if args is None else args)
+    init_ros(args)
     node: Node | None = None
     executor = MultiThreadedExecutor(num_threads=threads)
     exit_code = 0
@@ -39,11 +68,10 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         node = factory()
         executor.add_node(node)
         finished = getattr(node, "finished", None)
-        if finished is not None:
-            executor.spin_until_future_complete(finished)
-            exit_code = int(finished.result() or 0) if finished.done() else 0
-        else:
-            executor.spin()
+        while rclpy.ok() and not (finished is not None and finished.done()):
+            executor.spin_once(timeout_sec=SPIN_SLICE_S)
+        if finished is not None and finished.done():
+            exit_code = int(finished.result() or 0)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except Exception as exc:  # a node that cannot start: one clear line and a non-zero exit
@@ -53,6 +81,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         else:
             raise
     finally:
+        ignore_interrupts()
         executor.shutdown()
         if node is not None:
             close = getattr(node, "close", None)

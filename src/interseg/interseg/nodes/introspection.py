@@ -16,6 +16,8 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 
+from interseg.nodes.common import ignore_interrupts, init_ros
+
 MAX_LIST_ITEMS = 8
 
 
@@ -90,7 +92,7 @@ def topics_main(argv: list[str]) -> int:
     parser.add_argument("--wait", type=float, default=1.5, help="seconds to wait for discovery (default 1.5)")
     parser.add_argument("--include-hidden", action="store_true", help="also list hidden topics (/_...)")
     args = parser.parse_args(argv)
-    rclpy.init()
+    init_ros([])
     node = Node("interseg_topics", start_parameter_services=False)
     try:
         _spin_for(node, args.wait)
@@ -124,7 +126,7 @@ def echo_main(argv: list[str]) -> int:
     parser.add_argument("--type", dest="type_name", help="message type, e.g. sensor_msgs/msg/Image (default: from the graph)")
     args = parser.parse_args(argv)
     limit = 1 if args.once else args.count
-    rclpy.init()
+    init_ros([])
     node = Node("interseg_echo", start_parameter_services=False)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -172,6 +174,7 @@ def echo_main(argv: list[str]) -> int:
         print(f"interseg echo: {exc}", file=sys.stderr)
         return 2
     finally:
+        ignore_interrupts()
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()

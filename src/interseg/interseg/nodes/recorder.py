@@ -16,6 +16,8 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
+from interseg.nodes.common import ignore_interrupts, init_ros
+
 from interseg.nodes.introspection import message_class
 
 
@@ -48,7 +50,7 @@ def record_main(argv: list[str]) -> int:
     from rosbags.rosbag2 import StoragePlugin, Writer
 
     typestore = interface_typestore()
-    rclpy.init()
+    init_ros([])
     node = Node("interseg_record", start_parameter_services=False)
     executor = SingleThreadedExecutor()
     executor.add_node(node)
@@ -100,6 +102,7 @@ def record_main(argv: list[str]) -> int:
         print(f"recorded {count} messages", flush=True)
         return 0
     finally:
+        ignore_interrupts()
         executor.shutdown()
         node.destroy_node()
         rclpy.try_shutdown()
