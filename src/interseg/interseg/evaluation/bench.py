@@ -94,14 +94,14 @@ PROFILES = {
     "quick": Profile("quick", 320, 240, shadows=True, seeds=(0, 1, 2), interactions=36, round_every=12,
                      steps_per_round=60, final_steps=150, batch_size=16, reset_every=4, test_per_background=3,
                      val_per_background=1, bottom_up_grid=3, efficacy_window=6, ce_curve=False),
-    # Sized from one measured seed of 200 interactions and 1,400 steps per method (57.5 min on
-    # two cores: collection at 640x480 ~15 min, each network ~11 min as 640x480 windows load at
-    # ~70 per second, Mask R-CNN the oracle's time, scoring ~4 min; benchmarks/results/
-    # standard-seed0): 150 interactions and 650 steps per method project to ~35 min per seed.
-    # The hypothesis network trains on the CPU (the learning core has no device option), Mask
-    # R-CNN uses a GPU when one is present.
+    # Sized from one measured seed of 200 interactions (benchmarks/results/standard-seed0: each
+    # interaction ~3.1 s at 640x480 with its labelling and ground truth, scoring ~1.2 min) and the
+    # trainer's ~125 samples/s once the examples' scaled images are cached: 150 interactions and
+    # 1,200 steps of 32 per method (~5 min each; Mask R-CNN gets the oracle's time) project to
+    # ~30 min per seed. The hypothesis network trains on the CPU (the learning core has no device
+    # option), Mask R-CNN uses a GPU when one is present.
     "standard": Profile("standard", 640, 480, shadows=True, seeds=(0, 1, 2), interactions=150, round_every=25,
-                        steps_per_round=50, final_steps=350, batch_size=32, reset_every=10, test_per_background=5,
+                        steps_per_round=100, final_steps=600, batch_size=32, reset_every=10, test_per_background=5,
                         val_per_background=5, bottom_up_grid=8, efficacy_window=25),
 }
 

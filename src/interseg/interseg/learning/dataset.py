@@ -12,6 +12,7 @@ examples in other processes; :meth:`WindowDataset.refresh` (main process) reads 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -23,10 +24,38 @@ from interseg.learning.model import STRIDE, ModelConfig
 from interseg.learning.store import ExampleRecord, ExampleStore, StoreError
 
 
+@dataclass(frozen=True)
+class ScaledExample:
+    """An example's image and mask resized to the network's input scale (what every window of it
+    is cut from): ``image`` uint8 RGB, ``mask`` uint8 coverage 0..255 or None, ``full_size``
+    (width, height) of the original image, in whose pixels the example's point is given."""
+
+    image: np.ndarray
+    mask: np.ndarray | None
+    full_size: tuple[int, int]
+
+    @property
+    def nbytes(self) -> int:
+        return self.image.nbytes + (0 if self.mask is None else self.mask.nbytes)
+
+
+def scale_example(image: np.ndarray, mask: np.ndarray | None, config: ModelConfig) -> ScaledExample:
+    """Resize a full-resolution image (and its mask) by ``config.input_scale``, as at inference."""
+    s = config.input_scale
+    h, w = image.shape[:2]
+    size = (max(1, int(round(w * s))), max(1, int(round(h * s))))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_mask = None
+    if mask is not None:
+        coverage = cv2.resize((mask > 0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        small_mask = np.round(coverage * 255.0).astype(np.uint8)
+    return ScaledExample(small, small_mask, (w, h))
+
+
 class WindowDataset(Dataset):
     def __init__(self, store_root: str | os.PathLike, model_config: ModelConfig | None = None, *,
                  augment: bool = True, seed: int = 0, scale_range: float = 0.25, max_shift: float | None = None,
-                 colour_jitter: float = 0.2, offcentre_negatives: float = 0.25):
+                 colour_jitter: float = 0.2, offcentre_negatives: float = 0.25, cache_mb: float = 2048.0):
         self.root = Path(store_root)
         self.config = model_config or ModelConfig()
         self.augment = augment
@@ -41,6 +70,12 @@ class WindowDataset(Dataset):
         # probability (when augmenting) a positive yields a negative centred a little outside
         # its mask, which teaches objectness *where* the object is, not only *that* one is near.
         self.offcentre_negatives = offcentre_negatives
+        # Decoding a 640x480 PNG costs more than the rest of a window; examples are drawn dozens
+        # of times each, so their scaled images stay in memory up to this many megabytes (per
+        # process: each DataLoader worker has its own).
+        self.cache_bytes = int(cache_mb * 2**20)
+        self._cache: dict[int, ScaledExample] = {}
+        self._cached_bytes = 0
         self.records: list[ExampleRecord] = []
         self._last_id = 0
         self._draws = 0
@@ -68,51 +103,71 @@ class WindowDataset(Dataset):
         self._draws += 1  # per process: a fresh augmentation every time an example is drawn
         return np.random.default_rng([self.seed, index, worker, self._draws, torch.initial_seed() % (2**32)])
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        rec = self.records[index]
+    def _load(self, rec: ExampleRecord) -> ScaledExample:
+        cached = self._cache.get(rec.id)
+        if cached is not None:
+            return cached
         image = cv2.imread(str(self.root / rec.image_path), cv2.IMREAD_COLOR)
         if image is None:
             raise StoreError(f"image of example {rec.key} is missing or unreadable")
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         mask = None
         if rec.mask_path is not None:
-            raw = cv2.imread(str(self.root / rec.mask_path), cv2.IMREAD_GRAYSCALE)
-            if raw is None:
+            mask = cv2.imread(str(self.root / rec.mask_path), cv2.IMREAD_GRAYSCALE)
+            if mask is None:
                 raise StoreError(f"mask of example {rec.key} is missing or unreadable")
-            mask = raw
+        scaled = scale_example(image, mask, self.config)
+        if self._cached_bytes + scaled.nbytes <= self.cache_bytes:
+            self._cache[rec.id] = scaled
+            self._cached_bytes += scaled.nbytes
+        return scaled
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rec = self.records[index]
+        scaled = self._load(rec)
         rng = self._rng(index) if self.augment else None
-        if rng is not None and mask is not None and rng.random() < self.offcentre_negatives:
-            point = offcentre_point(mask > 0, self.config, rng)
+        if rng is not None and scaled.mask is not None and rng.random() < self.offcentre_negatives:
+            point = offcentre_point(scaled.mask >= 128, self.config, rng, scale=scaled.image.shape[1] / scaled.full_size[0])
             if point is not None:
-                window = make_window(image, point[0], point[1], False, None, self.config, rng, self.scale_range,
-                                     0.0, self.colour_jitter)
+                window = window_from_scaled(scaled, point[0], point[1], False, self.config, rng, self.scale_range,
+                                            0.0, self.colour_jitter)
                 return window | {"example_id": torch.tensor(rec.id)}
-        window = make_window(image, rec.u, rec.v, rec.positive, mask, self.config, rng, self.scale_range,
-                             self.max_shift, self.colour_jitter)
+        window = window_from_scaled(scaled, rec.u, rec.v, rec.positive, self.config, rng, self.scale_range,
+                                    self.max_shift, self.colour_jitter)
         return window | {"example_id": torch.tensor(rec.id)}
 
 
 def offcentre_point(mask: np.ndarray, config: ModelConfig, rng: np.random.Generator,
-                    near: float = 0.1, far: float = 0.25) -> tuple[float, float] | None:
-    """A pixel outside ``mask`` at a distance between ``near`` and ``far`` window sides from it
-    (full resolution), or None when there is none in the image."""
+                    near: float = 0.1, far: float = 0.25, scale: float = 1.0) -> tuple[float, float] | None:
+    """A pixel outside ``mask`` at a distance between ``near`` and ``far`` window sides from it,
+    in full-resolution pixel coordinates, or None when there is none in the image. ``mask`` may
+    be the full-resolution mask (``scale`` 1) or one resized by ``scale``."""
     distance = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
-    side = config.full_window
+    side = config.full_window * scale
     vs, us = np.nonzero((distance >= near * side) & (distance <= far * side))
     if len(us) == 0:
         return None
     k = int(rng.integers(len(us)))
-    return float(us[k]), float(vs[k])
+    return float((us[k] + 0.5) / scale - 0.5), float((vs[k] + 0.5) / scale - 0.5)
 
 
 def make_window(image: np.ndarray, u: float, v: float, positive: bool, mask: np.ndarray | None,
                 config: ModelConfig, rng: np.random.Generator | None = None, scale_range: float = 0.25,
                 max_shift: float = 8.0, colour_jitter: float = 0.2) -> dict[str, torch.Tensor]:
-    """One training window (see the module docstring); ``rng=None`` means no augmentation."""
-    s = config.input_scale
-    h, w = image.shape[:2]
-    size = (max(1, int(round(w * s))), max(1, int(round(h * s))))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    """One training window from a full-resolution image (see the module docstring); ``rng=None``
+    means no augmentation."""
+    return window_from_scaled(scale_example(image, mask if positive else None, config), u, v, positive, config, rng,
+                              scale_range, max_shift, colour_jitter)
+
+
+def window_from_scaled(scaled: ScaledExample, u: float, v: float, positive: bool, config: ModelConfig,
+                       rng: np.random.Generator | None = None, scale_range: float = 0.25, max_shift: float = 8.0,
+                       colour_jitter: float = 0.2) -> dict[str, torch.Tensor]:
+    """One training window around full-resolution point (u, v) of an example already scaled by
+    :func:`scale_example`."""
+    small = scaled.image
+    w, h = scaled.full_size
+    size = (small.shape[1], small.shape[0])
     zoom, flip, du, dv = 1.0, False, 0.0, 0.0
     if rng is not None:
         zoom = float(2.0 ** rng.uniform(-scale_range, scale_range))
@@ -140,11 +195,10 @@ def make_window(image: np.ndarray, u: float, v: float, positive: bool, mask: np.
     m = config.mask_size
     mask_target = np.zeros((m, m), np.float32)
     has_mask = 0.0
-    if positive and mask is not None:
-        small_mask = cv2.resize((mask > 0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
-        warped = cv2.warpAffine(small_mask, affine, (win, win), flags=cv2.INTER_LINEAR,
+    if positive and scaled.mask is not None:
+        warped = cv2.warpAffine(scaled.mask, affine, (win, win), flags=cv2.INTER_LINEAR,
                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        mask_target = (cv2.resize(warped, (m, m), interpolation=cv2.INTER_AREA) > 0.5).astype(np.float32)
+        mask_target = (cv2.resize(warped, (m, m), interpolation=cv2.INTER_AREA) > 127).astype(np.float32)
         has_mask = float(mask_target.any())
     return {
         "image": torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1))),
