@@ -58,14 +58,19 @@ def graph(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client_node():
-    from interseg_interfaces.msg import LabelledExample, ModelUpdate
+    from visualization_msgs.msg import MarkerArray
+
+    from interseg_interfaces.msg import Interaction, LabelledExample, ModelUpdate
 
     from interseg.nodes.common import MODEL_UPDATE_QOS
 
     with spinning_node("sim_graph_test") as node:
-        node.received = {"examples": [], "updates": []}
+        node.received = {"examples": [], "updates": [], "interactions": [], "grasp_markers": []}
         node.create_subscription(LabelledExample, "/labelled_examples", node.received["examples"].append, 100)
         node.create_subscription(ModelUpdate, "/model_updates", node.received["updates"].append, MODEL_UPDATE_QOS)
+        node.create_subscription(Interaction, "/interactions", lambda m: node.received["interactions"].append(
+            (m.interaction_id, m.grasp_pose.pose.position, m.place_pose.pose.position)), 10)
+        node.create_subscription(MarkerArray, "/grasp_planner/markers", node.received["grasp_markers"].append, 10)
         yield node
 
 
@@ -117,6 +122,30 @@ def test_interactions_become_examples_and_new_models(graph, client_node):
     assert {r.view for r in records} >= {"cam0"}
     progress = [line for line in (graph.run_dir / "progress.jsonl").read_text().splitlines() if line]
     assert len(progress) >= 3
+
+
+def test_rviz_markers_show_the_grasp_that_was_executed(graph, client_node):
+    import numpy as np
+
+    wait_for(lambda: len(client_node.received["interactions"]) >= 2, 240, message=f"two Interactions\n{graph.output()[-3000:]}")
+    _, grasp, place = client_node.received["interactions"][-1]
+    executed = np.array([grasp.x, grasp.y, grasp.z])
+
+    def arrow_end(markers) -> np.ndarray:
+        arrow = next(m for m in markers.markers if m.ns == "grasp" and m.type == m.ARROW)
+        return np.array([arrow.points[1].x, arrow.points[1].y, arrow.points[1].z])
+
+    # Every executed grasp was drawn before it was executed: one of the marker arrays points at it.
+    drawn = [m for m in client_node.received["grasp_markers"] if np.allclose(arrow_end(m), executed, atol=1e-6)]
+    assert drawn, f"no grasp marker at {executed}"
+    fingers = [m for m in drawn[-1].markers if m.ns == "grasp" and m.type == m.CUBE]
+    assert len(fingers) == 2 and all(f.header.frame_id == "world" for f in fingers)
+    centre = np.mean([[f.pose.position.x, f.pose.position.y] for f in fingers], axis=0)
+    assert np.allclose(centre, executed[:2], atol=1e-6)  # the fingers straddle the grasp point
+    gap = np.hypot(*np.subtract([fingers[0].pose.position.x, fingers[0].pose.position.y], [fingers[1].pose.position.x, fingers[1].pose.position.y]))
+    assert gap > 0.08  # open wider than the gripper_width between their inner faces
+    target = next(m for m in drawn[-1].markers if m.ns == "place")
+    assert np.allclose([target.pose.position.x, target.pose.position.y], [place.x, place.y], atol=1e-6)
 
 
 def test_trainer_survives_sigkill_and_hypotheses_keep_serving(graph, client_node):

@@ -11,7 +11,11 @@ which the labeller projects into every view) for the labeller.
 Action servers: interact (interseg_interfaces/Interact)
 Action clients: pick_place (interseg_interfaces/PickPlace): the sim node, or the MoveIt node
 Service clients: capture (interseg_interfaces/Capture)
-Published topics: interactions (interseg_interfaces/Interaction)
+Published topics:
+  interactions (interseg_interfaces/Interaction)
+  ~/markers (visualization_msgs/MarkerArray): the grasp about to be executed, in `world` (an
+      approach arrow ending at the grasp point, the open fingers at the planned yaw; green when
+      aimed on the mask's footprint, orange on the hypothesis's grasp pixel) and the place location
 Parameters: see config/grasp_planner_node.yaml.
 """
 from __future__ import annotations
@@ -19,20 +23,63 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import Point, PoseStamped
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
+from scipy.spatial.transform import Rotation
+from visualization_msgs.msg import Marker, MarkerArray
 
 from interseg_interfaces.action import Interact, PickPlace
 from interseg_interfaces.msg import Interaction, Observation
 from interseg_interfaces.srv import Capture
 
 from interseg.geometry import top_down_grasp_quaternion
-from interseg.grasping import Box, GraspRejected, GraspSettings, choose_place_location, plan_grasp
+from interseg.grasping import Box, GraspPlan, GraspRejected, GraspSettings, choose_place_location, plan_grasp
 from interseg.learning.labelling import something_moved
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
+
+
+APPROACH_M = 0.12  # length of the approach arrow drawn above the grasp point
+FINGER_SIZE = (0.008, 0.02, 0.045)  # drawn finger: thickness across the closing direction's normal, width, height
+
+
+def grasp_markers(grasp: GraspPlan, place: np.ndarray, gripper_width: float, stamp) -> MarkerArray:
+    """rviz markers of a planned grasp (see the module docstring); ids are fixed, so each plan
+    replaces the last one."""
+    colour = (0.1, 0.8, 0.2) if grasp.source == "footprint" else (1.0, 0.55, 0.0)
+    position = np.asarray(grasp.position, dtype=float)
+    closing = np.array([np.cos(grasp.yaw), np.sin(grasp.yaw), 0.0])
+    quaternion = Rotation.from_euler("z", grasp.yaw).as_quat()
+
+    def marker(ns: str, kind: int, rgb=colour) -> Marker:
+        m = Marker(ns=ns, id=len(markers.markers), type=kind, action=Marker.ADD)
+        m.header.frame_id = "world"
+        m.header.stamp = stamp
+        m.pose.orientation.w = 1.0
+        m.color.r, m.color.g, m.color.b, m.color.a = (*rgb, 0.9)
+        return m
+
+    markers = MarkerArray()
+    arrow = marker("grasp", Marker.ARROW)
+    top = position + np.array([0.0, 0.0, APPROACH_M])
+    arrow.points = [Point(x=float(top[0]), y=float(top[1]), z=float(top[2])),
+                    Point(x=float(position[0]), y=float(position[1]), z=float(position[2]))]
+    arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.006, 0.012, 0.02
+    markers.markers.append(arrow)
+    for side in (-1.0, 1.0):
+        finger = marker("grasp", Marker.CUBE)
+        centre = position + side * (gripper_width / 2 + FINGER_SIZE[0] / 2) * closing + np.array([0.0, 0.0, FINGER_SIZE[2] / 2])
+        finger.pose.position.x, finger.pose.position.y, finger.pose.position.z = (float(c) for c in centre)
+        finger.pose.orientation.x, finger.pose.orientation.y, finger.pose.orientation.z, finger.pose.orientation.w = (float(q) for q in quaternion)
+        finger.scale.x, finger.scale.y, finger.scale.z = FINGER_SIZE
+        markers.markers.append(finger)
+    target = marker("place", Marker.CYLINDER, rgb=(0.2, 0.4, 1.0))
+    target.pose.position.x, target.pose.position.y, target.pose.position.z = (float(c) for c in np.asarray(place, dtype=float))
+    target.scale.x, target.scale.y, target.scale.z = 0.05, 0.05, 0.004
+    markers.markers.append(target)
+    return markers
 
 
 def _box(values: list[float], name: str) -> Box:
@@ -68,6 +115,7 @@ class GraspPlanner(Node):
         self.capture_client = self.create_client(Capture, "capture", callback_group=group)
         self.pick_place_client = ActionClient(self, PickPlace, "pick_place", callback_group=group)
         self.interaction_publisher = self.create_publisher(Interaction, "interactions", 10)
+        self.marker_publisher = self.create_publisher(MarkerArray, "~/markers", 2)
         self.busy = threading.Lock()
         self.server = ActionServer(self, Interact, "interact", self.execute, callback_group=group,
                                    goal_callback=self.on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT)
@@ -122,6 +170,7 @@ class GraspPlanner(Node):
 
         result.grasp_pose = self._pose(grasp.position, grasp.yaw)
         result.place_pose = self._pose(place, grasp.yaw)
+        self.marker_publisher.publish(grasp_markers(grasp, place, float(self.gripper_width), result.grasp_pose.header.stamp))
         if goal_handle.is_cancel_requested:
             goal_handle.canceled()
             result.message = "cancelled before picking"

@@ -8,8 +8,10 @@ Subscribed topics: model_updates (interseg_interfaces/ModelUpdate): load the ann
 Published topics:
   hypotheses (interseg_interfaces/ObjectHypotheses)
   ~/overlay (sensor_msgs/Image, rgb8): masks, grasp points and yaws drawn on the image (rviz Image display)
-  ~/markers (visualization_msgs/MarkerArray): a grasp arrow per hypothesis in `world`, from the
-      main camera's depth and pose when the request carries an Observation
+  ~/markers (visualization_msgs/MarkerArray): each hypothesis's own grasp pixel and yaw as an
+      arrow in `world`, from the main camera's depth and pose when the request carries an
+      Observation (the grasp actually executed, which the planner may move onto the mask's
+      footprint, is on grasp_planner/markers)
 Parameters: see config/hypotheses_node.yaml.
 """
 from __future__ import annotations
