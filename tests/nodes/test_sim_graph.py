@@ -120,6 +120,8 @@ def test_interactions_become_examples_and_new_models(graph, client_node):
         records = store.records()
     assert any(r.positive for r in records) and any(not r.positive for r in records)
     assert {r.view for r in records} >= {"cam0"}
+    # Every example remembers the network version that proposed its grasp (0: the initial weights).
+    assert all(r.model_version is not None and r.model_version <= update.version for r in records)
     progress = [line for line in (graph.run_dir / "progress.jsonl").read_text().splitlines() if line]
     assert len(progress) >= 3
 

@@ -146,7 +146,7 @@ class Experimenter(Node):
             self.get_logger().warning("the network proposed no hypotheses; capturing again", throttle_duration_sec=5.0)
             return
         index = choose_hypothesis([h.score for h in hypotheses], self.policy, self.rng)
-        goal = Interact.Goal(hypothesis=hypotheses[index])
+        goal = Interact.Goal(hypothesis=hypotheses[index], model_version=int(proposal.hypotheses.model_version))
         sent = self._wait(self.interact_client.send_goal_async(goal), self.call_timeout)
         if sent is None or not sent.accepted:
             self.tally.record(rejected=True, model_version=proposal.hypotheses.model_version)

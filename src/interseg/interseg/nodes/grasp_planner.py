@@ -219,7 +219,8 @@ class GraspPlanner(Node):
         result.success = bool(arm.success)
         result.interaction_id = self.next_interaction_id
         self.next_interaction_id += 1
-        interaction = Interaction(interaction_id=result.interaction_id, hypothesis=hypothesis, grasp_pose=result.grasp_pose,
+        interaction = Interaction(interaction_id=result.interaction_id, hypothesis=hypothesis,
+                                  model_version=int(goal_handle.request.model_version), grasp_pose=result.grasp_pose,
                                   place_pose=result.place_pose, executed=bool(arm.success), object_lifted=result.object_lifted,
                                   before=before, lifted=lifted, after=after)
         interaction.header.stamp = after.header.stamp

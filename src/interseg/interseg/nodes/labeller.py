@@ -85,7 +85,7 @@ class LabellerNode(Node):
             for note in view_labels.notes:
                 self.get_logger().debug(f"interaction {msg.interaction_id} {view_labels.view}: {note}")
             for example in view_labels.examples:
-                key = self.store.add_example(example, interaction_id=int(msg.interaction_id))
+                key = self.store.add_example(example, interaction_id=int(msg.interaction_id), model_version=int(msg.model_version))
                 self.counts["positives" if example.positive else "negatives"] += 1
                 out = LabelledExample(interaction_id=msg.interaction_id, view=example.view, positive=example.positive,
                                       mask_area=example.mask_area, store_key=key, reason=example.reason)
