@@ -4,6 +4,8 @@ first interactions of the loop from the pre-trained model versus from random ini
 
     .venv/bin/python benchmarks/pretrain_bench.py --frames 1000 --steps 300 --quality-frames 200 \
         --interactions 60 [--out benchmarks/results/pretrain.json]
+    # only the first-interactions comparison again, from the checkpoint of the recorded run:
+    .venv/bin/python benchmarks/pretrain_bench.py --only-interactions --interactions 200
 
 Ground truth is used here only, to score (this is evaluation code): object masks to score the
 flow masks, and object positions to decide whether a grasp touched an object. Pre-training itself
@@ -11,7 +13,10 @@ sees only frames and joint states. Interactions run the ROS-free core of the loo
 network's hypotheses on the main view, one chosen uniformly at random, the grasp planner's
 `plan_grasp` / `choose_place_location`, the arena's pick-and-place, and the frame-difference
 labeller on (before, lifted) with the robot self-filtered. The network is not updated during
-these interactions (the comparison is about where the loop starts).
+these interactions (the comparison is about where the loop starts). They run twice per model:
+aimed as the loop aims (``planner``: the grasp planner's footprint point on the hypothesis's
+mask, which finds objects inside almost any mask that covers one) and at the network's own grasp
+pixel and yaw (``network``: what the network alone knows about where objects are).
 """
 from __future__ import annotations
 
@@ -94,8 +99,15 @@ def flow_mask_quality(frames: int, seed: int, cameras: tuple[str, ...], width: i
     }
 
 
-def interactions(predictor, count: int, seed: int, width: int, height: int, reset_every: int = 25) -> dict:
-    """The first ``count`` grasps chosen from ``predictor``'s hypotheses (no online updates)."""
+AIMS = ("planner", "network")
+
+
+def interactions(predictor, count: int, seed: int, width: int, height: int, reset_every: int = 25,
+                 aim: str = "planner") -> dict:
+    """The first ``count`` grasps chosen from ``predictor``'s hypotheses (no online updates),
+    aimed by the planner on the mask or at the hypothesis's grasp pixel (see the module docstring)."""
+    if aim not in AIMS:
+        raise ValueError(f"aim must be one of {AIMS}, not {aim!r}")
     from interseg.evaluation import ground_truth
     from interseg.grasping import Box, GraspRejected, GraspSettings, choose_place_location, plan_grasp
     from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture
@@ -132,7 +144,8 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
             for index in order:  # uniformly random; another one if the chosen one is not executable
                 h = hypotheses[int(index)]
                 try:
-                    plan = plan_grasp((h.grasp_u, h.grasp_v), h.grasp_yaw, depth, camera, settings, h.mask)
+                    plan = plan_grasp((h.grasp_u, h.grasp_v), h.grasp_yaw, depth, camera, settings,
+                                      h.mask if aim == "planner" else None)
                     place = choose_place_location(depth, camera, settings, place_region, rng, avoid=plan.position)
                     arena.validate_goal(plan.position, plan.yaw, place)
                     break
@@ -178,7 +191,8 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
 def targets(report: dict) -> dict:
     """The issue's targets, met or not, from the measured numbers."""
     throughput = report["throughput"]
-    first = report["first_interactions"]
+    first = report["first_interactions"]["planner"]
+    network = report["first_interactions"]["network"]
     return {
         "10k_frames_into_masks_within_30_min": {
             "met": throughput["target_met_masks"],
@@ -190,7 +204,9 @@ def targets(report: dict) -> dict:
         "pretraining_doubles_early_touch_fraction": {
             "met": first["target_met_doubles_touches"],
             "pretrained": first["pretrained"]["touch_fraction"], "random_init": first["random_init"]["touch_fraction"],
-            "grasps_per_model": first["grasps_per_model"],
+            "grasps_per_model": report["first_interactions"]["grasps_per_model"],
+            "network_aim": {"met": network["target_met_doubles_touches"], "pretrained": network["pretrained"]["touch_fraction"],
+                            "random_init": network["random_init"]["touch_fraction"]},
         },
     }
 
@@ -209,7 +225,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "pretrain.json")
+    parser.add_argument("--only-interactions", action="store_true",
+                        help="rerun only the first-interactions comparison from WORK_DIR/pretrained.pt (the checkpoint "
+                             "of the run recorded in --out) and update that section of --out")
     args = parser.parse_args(argv)
+    command = "python benchmarks/pretrain_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.only_interactions:
+        return only_interactions(args, command)
 
     from interseg.learning.pretrain import DEFAULT_CAMERAS, collect_push_examples, import_torchvision_before_opengl, train_on_store
 
@@ -228,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.work_dir)
     args.work_dir.mkdir(parents=True)
     cameras = DEFAULT_CAMERAS
-    report: dict = {"command": "python benchmarks/pretrain_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    report: dict = {"command": command,
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
                                 "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
                     "image_size": [args.width, args.height], "cameras": list(cameras)}
@@ -288,25 +310,65 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[bench] test AP: {report['test_ap']}", flush=True)
 
     # 4. the first interactions from each starting point (same arenas, same seeds)
-    report["first_interactions"] = {"grasps_per_model": args.interactions, "note": (
-        "network frozen during these grasps; touched = an object moved > 5 mm or was lifted (ground truth, "
-        "evaluation only); positives = frame-difference labeller positives at the grasp point (cam0, before vs "
-        "lifted, robot self-filtered); robot hour = simulated time of the pick-and-place motions")}
-    for name, predictor in (("pretrained", pretrained), ("random_init", random_init)):
-        print(f"[bench] {args.interactions} grasps from the {name} model", flush=True)
-        report["first_interactions"][name] = interactions(predictor, args.interactions, args.seed + 5000, args.width, args.height)
-        print(f"[bench]   {report['first_interactions'][name]}", flush=True)
-    p, r = report["first_interactions"]["pretrained"], report["first_interactions"]["random_init"]
-    ratio = p["touch_fraction"] / r["touch_fraction"] if r["touch_fraction"] > 0 else None
-    report["first_interactions"]["touch_ratio_pretrained_over_random"] = None if ratio is None else round(ratio, 3)
-    report["first_interactions"]["target_met_doubles_touches"] = bool(ratio is not None and ratio >= 2.0)
-
+    report["first_interactions"] = first_interactions(pretrained, args)
     report["targets"] = targets(report)
     report["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
     print(f"[bench] wrote {args.out}")
+    return 0
+
+
+def first_interactions(pretrained, args) -> dict:
+    """Section 4: ``args.interactions`` grasps from the pre-trained and from randomly initialised
+    weights, with each aim (same arenas, same seeds)."""
+    import torch
+
+    from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig
+
+    torch.manual_seed(args.seed)
+    random_init = HypothesisPredictor(HypothesisNetwork(ModelConfig(expected_size=(args.width, args.height))), version=0)
+    section: dict = {"grasps_per_model": args.interactions, "note": (
+        "network frozen during these grasps; planner = aimed at the footprint point of the hypothesis's mask where the "
+        "gripper fits (as the loop aims), network = aimed at the hypothesis's own grasp pixel and yaw; touched = an "
+        "object moved > 5 mm or was lifted (ground truth, evaluation only); positives = frame-difference labeller "
+        "positives at the grasp point (cam0, before vs lifted, robot self-filtered); robot hour = simulated time of "
+        "the pick-and-place motions")}
+    for aim in AIMS:
+        part: dict = {}
+        for name, predictor in (("pretrained", pretrained), ("random_init", random_init)):
+            print(f"[bench] {args.interactions} grasps from the {name} model, {aim} aim", flush=True)
+            part[name] = interactions(predictor, args.interactions, args.seed + 5000, args.width, args.height, aim=aim)
+            print(f"[bench]   {part[name]}", flush=True)
+        p, r = part["pretrained"], part["random_init"]
+        ratio = p["touch_fraction"] / r["touch_fraction"] if r["touch_fraction"] > 0 else None
+        part["touch_ratio_pretrained_over_random"] = None if ratio is None else round(ratio, 3)
+        part["target_met_doubles_touches"] = bool(ratio is not None and ratio >= 2.0)
+        section[aim] = part
+    return section
+
+
+def only_interactions(args, command: str) -> int:
+    from interseg.learning.pretrain import import_torchvision_before_opengl
+
+    import_torchvision_before_opengl()
+    import torch
+
+    from interseg.learning.model import HypothesisPredictor
+
+    checkpoint = args.work_dir / "pretrained.pt"
+    if not args.out.is_file() or not checkpoint.is_file():
+        print(f"pretrain_bench: --only-interactions needs {args.out} and {checkpoint} from a full run", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    report = json.loads(args.out.read_text())
+    report["first_interactions"] = first_interactions(HypothesisPredictor.from_checkpoint(checkpoint), args)
+    report["first_interactions"]["command"] = command
+    report["targets"] = targets(report)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["first_interactions"], indent=2))
+    print(f"[bench] updated the first interactions in {args.out}")
     return 0
 
 
