@@ -98,8 +98,8 @@ PROFILES = {
     # interaction ~3.1 s at 640x480 with its labelling and ground truth, scoring ~1.2 min) and the
     # trainer's ~125 samples/s once the examples' scaled images are cached: 150 interactions and
     # 1,200 steps of 32 per method (~5 min each; Mask R-CNN gets the oracle's time) project to
-    # ~30 min per seed. The hypothesis network trains on the CPU (the learning core has no device
-    # option), Mask R-CNN uses a GPU when one is present.
+    # ~30 min per seed on two cores. The hypothesis network (TrainerConfig.device "auto") and
+    # Mask R-CNN train on a GPU when torch sees one.
     "standard": Profile("standard", 640, 480, shadows=True, seeds=(0, 1, 2), interactions=150, round_every=25,
                         steps_per_round=100, final_steps=600, batch_size=32, reset_every=10, test_per_background=5,
                         val_per_background=5, bottom_up_grid=8, efficacy_window=25),

@@ -246,6 +246,7 @@ class HypothesisPredictor:
         size = (max(STRIDE, int(round(w * s))), max(STRIDE, int(round(h * s))))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size != (w, h) else image
         x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).unsqueeze(0)
+        x = x.to(next(self.network.parameters()).device)  # wherever the network lives (CPU or GPU)
         return self.network.normalize(x).contiguous()  # channels-first memory: the fast conv path
 
     @torch.inference_mode()
@@ -253,7 +254,7 @@ class HypothesisPredictor:
         """HxWx3 uint8 RGB frame -> up to ``top_k`` hypotheses, best first."""
         image_rgb = validate_rgb_image(image_rgb, self.config.expected_size)
         objectness, masks = self.network(self._network_input(image_rgb))
-        return decode_hypotheses(objectness[0], masks[0], image_rgb.shape[:2], self.config)
+        return decode_hypotheses(objectness[0].cpu(), masks[0].cpu(), image_rgb.shape[:2], self.config)
 
 
 def _window_boxes(rows: torch.Tensor, cols: torch.Tensor, scale: float, window: float) -> np.ndarray:

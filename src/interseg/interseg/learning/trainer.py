@@ -76,8 +76,12 @@ class TrainerConfig:
     # under-confident at object borders, more so on objects it has not seen, and a fixed 0.5 cuts
     # its masks down to their cores. 0 keeps ModelConfig.mask_threshold as it is.
     calibration_masks: int = 256
+    # Where the network trains: "auto" (the first CUDA GPU when torch sees one, else the CPU),
+    # "cpu", "cuda" or "cuda:N". Checkpoints are device-independent.
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        resolve_device(self.device)  # an unknown or unavailable device fails here, not mid-run
         if self.optimizer not in ("sgd", "adamw"):
             raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
         if self.rsl_unmet not in ("mask", "slack"):
@@ -91,6 +95,24 @@ class TrainerConfig:
     def from_dict(cls, data: dict) -> "TrainerConfig":
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def resolve_device(name: str) -> torch.device:
+    """``TrainerConfig.device`` -> a torch device; ValueError for a name torch does not know or a
+    GPU this machine does not have."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}") from exc
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (device.index or 0) >= count:
+            raise ValueError(f"device {name!r} requested, but torch sees {count} CUDA device(s)")
+    elif device.type != "cpu":
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
+    return device
 
 
 @dataclass
@@ -164,7 +186,8 @@ class Trainer:
         self.model_config = replace(model_config) if model_config is not None else ModelConfig()
         self.config = config or TrainerConfig()
         torch.manual_seed(self.config.seed)
-        self.model = HypothesisNetwork(self.model_config)
+        self.device = resolve_device(self.config.device)
+        self.model = HypothesisNetwork(self.model_config).to(self.device)
         self.optimizer = make_optimizer(self.model, self.config)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, self.config.lr_step, self.config.lr_gamma)
         self.step = 0
@@ -175,7 +198,11 @@ class Trainer:
         self._trained_examples: set[int] = set()  # store ids already trained on (this process)
 
     # -- one optimisation step -------------------------------------------------------------------
+    def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: v.to(self.device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+
     def compute_losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        batch = self._to_device(batch)
         objectness, masks = self.model.forward_windows(self.model.normalize(batch["image"]))
         loss_obj = objectness_loss(objectness, batch["objectness"])
         with_mask = batch["has_mask"] > 0.5
@@ -183,7 +210,8 @@ class Trainer:
             logits, targets = masks[with_mask], batch["mask"][with_mask]
             if self.config.calibration_masks > 0 and "example_id" in batch:
                 ids = batch["example_id"][with_mask].tolist()
-                unseen = torch.tensor([i not in self._trained_examples for i in ids], dtype=torch.bool)
+                unseen = torch.tensor([i not in self._trained_examples for i in ids], dtype=torch.bool,
+                                      device=logits.device)
                 if bool(unseen.any()):
                     self._remember_masks(logits[unseen], targets[unseen])
             if self.config.mask_loss == "rsl":
@@ -243,8 +271,8 @@ class Trainer:
 
     def _remember_masks(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
         with torch.no_grad():
-            probabilities = torch.sigmoid(logits.detach()).to(torch.float16)
-        self._calibration.extend(zip(probabilities, targets.detach() > 0.5))
+            probabilities = torch.sigmoid(logits.detach()).to("cpu", torch.float16)
+        self._calibration.extend(zip(probabilities, targets.detach().cpu() > 0.5))
         del self._calibration[: max(0, len(self._calibration) - self.config.calibration_masks)]
 
     def calibrate_mask_threshold(self) -> float:
@@ -271,6 +299,7 @@ class Trainer:
         sums = {"objectness_loss": 0.0, "mask_loss": 0.0, "objectness_accuracy": 0.0, "mask_iou": 0.0}
         n_masks = 0
         for batch in loader:
+            batch = self._to_device(batch)
             objectness, masks = self.model.forward_windows(self.model.normalize(batch["image"]))
             b = objectness.shape[0]
             sums["objectness_loss"] += float(objectness_loss(objectness, batch["objectness"])) * b
@@ -345,6 +374,7 @@ class Trainer:
             config = ModelConfig.from_dict(data["model_config"])
             model = HypothesisNetwork(config)
             model.load_state_dict(data["model"], strict=True)
+            model.to(self.device)
             optimizer = make_optimizer(model, self.config)
             scheduler = torch.optim.lr_scheduler.StepLR(optimizer, self.config.lr_step, self.config.lr_gamma)
             saved_optimizer = data.get("trainer_config", {}).get("optimizer", "sgd")

@@ -46,6 +46,7 @@ class TrainerNode(Node):
             min_examples=declare(self, "min_examples", 8, "examples needed before training starts", minimum=1),
             seed=declare(self, "seed", 0, "seed of the initial weights and the sampling", minimum=0),
             keep_checkpoints=declare(self, "keep_checkpoints", 5, "checkpoints kept in run_dir (0: all)", minimum=0),
+            device=declare(self, "device", "auto", "where the network trains: auto (a CUDA GPU when present), cpu, cuda, cuda:N"),
         )
         import torch
 
