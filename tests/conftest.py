@@ -27,7 +27,9 @@ def _pick_domain_id() -> int:
 
 
 def pytest_configure(config):
-    from interseg.rosenv import apply_ros_environment
+    from interseg.rosenv import apply_ros_environment, remove_stale_shared_memory
+
+    remove_stale_shared_memory()  # what earlier runs' killed processes left in /dev/shm
 
     os.environ["ROS_DOMAIN_ID"] = os.environ.get("INTERSEG_TEST_DOMAIN_ID", str(_pick_domain_id()))
     apply_ros_environment()

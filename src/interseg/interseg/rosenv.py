@@ -6,8 +6,11 @@ and ROS_AUTOMATIC_DISCOVERY_RANGE is LOCALHOST as a second fence.
 """
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import sys
+import time
 from pathlib import Path
 from typing import Mapping, MutableMapping
 
@@ -53,3 +56,50 @@ def check_profile_exists() -> Path:
     if not profile.is_file():
         raise FileNotFoundError(f"{profile}: Fast DDS loopback profile missing")
     return profile
+
+
+_SEGMENT = re.compile(r"fastdds_[0-9a-f]{16}")
+
+
+def remove_stale_shared_memory(directory: str | os.PathLike = "/dev/shm", min_age_s: float = 10.0) -> tuple[int, int]:
+    """Remove the Fast DDS shared-memory segments of processes that no longer exist.
+
+    Each participant's segment ``fastdds_<16 hex>`` comes with a ``_el`` file that the owning
+    process holds an exclusive ``flock`` on for as long as it lives; a process killed with
+    SIGKILL (a watchdog, a crash, a test) leaves both behind, with the segment's full size (tens
+    of MB) taken from memory. A segment whose lock can be taken here has no owner: it is removed.
+    Segments of live processes (of any user or ROS install) are locked and left alone; files
+    younger than ``min_age_s`` are skipped (a participant may be between creating and locking
+    them); port files (shared by all participants) are never touched. Returns (segments removed,
+    bytes freed)."""
+    folder = Path(directory)
+    if not folder.is_dir():
+        return 0, 0
+    removed, freed = 0, 0
+    now = time.time()
+    for lock_path in folder.glob("fastdds_*_el"):
+        segment = lock_path.with_name(lock_path.name[:-3])
+        if not _SEGMENT.fullmatch(segment.name):
+            continue
+        try:
+            if now - lock_path.stat().st_mtime < min_age_s:
+                continue
+            fd = os.open(lock_path, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: its process is alive
+            os.close(fd)
+            continue
+        try:
+            size = segment.stat().st_size if segment.exists() else 0
+            segment.unlink(missing_ok=True)
+            lock_path.unlink(missing_ok=True)
+            removed += 1
+            freed += size
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return removed, freed

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from interseg.launch.launch_file import LaunchError, LaunchPlan, ProcessSpec, parse_cli_arguments, read_launch_file
-from interseg.rosenv import ros_environment
+from interseg.rosenv import remove_stale_shared_memory, ros_environment
 
 EXIT_BAD_INPUT = 2
 
@@ -83,7 +83,14 @@ class Supervisor:
         reader.start()
         return popen, reader
 
+    def clean_shared_memory(self) -> None:
+        """Remove what killed processes (ours or earlier runs') left in /dev/shm."""
+        removed, freed = remove_stale_shared_memory()
+        if removed:
+            self.say(f"removed {removed} stale Fast DDS shared-memory segment(s) ({freed / 2**20:.0f} MB) left by killed processes")
+
     def start(self) -> None:
+        self.clean_shared_memory()
         for message in self.plan.messages:
             self.say(message)
         for spec in self.plan.processes:
@@ -206,5 +213,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interseg launch: {file}: cannot start a process: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     code = supervisor.watch()
+    supervisor.clean_shared_memory()  # segments of processes killed along the way (respawns, SIGKILL)
     supervisor.say(f"all processes stopped (exit {code})")
     return code
