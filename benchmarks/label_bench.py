@@ -115,22 +115,13 @@ def score(recordings: list[dict], config) -> dict:
 
 
 def _parse_variant(text: str) -> dict:
+    from interseg.evaluation.variants import parse_variant
     from interseg.learning.labelling import LabellerConfig
 
-    fields = LabellerConfig.__dataclass_fields__
-    values = {}
-    for item in text.split(","):
-        key, _, value = item.partition("=")
-        if key not in fields or not value:
-            raise SystemExit(f"--variant {text!r}: expected FIELD=VALUE[,FIELD=VALUE] with LabellerConfig fields {sorted(fields)}")
-        kind = type(getattr(LabellerConfig(), key))
-        if kind is bool:
-            if value.lower() not in ("true", "false"):
-                raise SystemExit(f"--variant {text!r}: {key} takes true or false")
-            values[key] = value.lower() == "true"
-        else:
-            values[key] = kind(value)
-    return values
+    try:
+        return parse_variant(text, LabellerConfig)
+    except ValueError as exc:
+        raise SystemExit(f"--{exc}") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
