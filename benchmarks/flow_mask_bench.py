@@ -54,6 +54,16 @@ def record(frames: int, seed: int, cameras: tuple[str, ...], width: int) -> tupl
     return recorded, pairs, by_name
 
 
+def best_iou(mask: np.ndarray, instances: np.ndarray) -> float:
+    """IoU of ``mask`` with the ground-truth object (instance map id >= 1) it overlaps best."""
+    best = 0.0
+    for j in range(1, int(instances.max()) + 1):
+        truth = instances == j
+        if truth.any():
+            best = max(best, float((mask & truth).sum() / (mask | truth).sum()))
+    return best
+
+
 def score(recorded: dict, pairs: list, cameras: dict, names: tuple[str, ...], config) -> dict:
     from interseg.learning.motion_masks import MotionFrame, MotionMaskExtractor, SelfFilter
 
@@ -73,11 +83,9 @@ def score(recorded: dict, pairs: list, cameras: dict, names: tuple[str, ...], co
                     MotionFrame(frame_b.images[name], frame_b.stamp, frame_b.arm_joints, frame_b.finger_joints, frame_b.tip_xyz),
                     cameras[name])
                 instances = truth_a[name]
-                ids = [j for j in range(1, int(instances.max()) + 1) if (instances == j).any()]
                 correct = False
                 for mask in result.masks:
-                    best = max((float((mask & (instances == j)).sum() / (mask | (instances == j)).sum()) for j in ids),
-                               default=0.0)
+                    best = best_iou(mask, instances)
                     ious.append(best)
                     correct |= best >= 0.3
                 if any((instances == k + 1).sum() >= 100 for k in np.flatnonzero(moved)):

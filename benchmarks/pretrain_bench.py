@@ -38,6 +38,8 @@ TARGET_SECONDS = 30 * 60
 
 def flow_mask_quality(frames: int, seed: int, cameras: tuple[str, ...], width: int, height: int, work: Path) -> dict:
     """Score every flow mask against the ground-truth instances of the frame it belongs to."""
+    from flow_mask_bench import best_iou
+
     from interseg.evaluation import ground_truth
     from interseg.learning.pretrain import collect_push_examples
     from interseg.learning.store import ExampleStore
@@ -58,13 +60,8 @@ def flow_mask_quality(frames: int, seed: int, cameras: tuple[str, ...], width: i
         now = truth[(frame.push_id, frame.index)]
         following = truth.get((frame.push_id, frame.index + 1))
         instances = now[camera]
-        ids = [j for j in range(1, int(instances.max()) + 1) if (instances == j).any()]
         for mask in result.masks:
-            best = 0.0
-            for j in ids:
-                g = instances == j
-                best = max(best, float((mask & g).sum() / (mask | g).sum()))
-            per_camera[camera].append(best)
+            per_camera[camera].append(best_iou(mask, instances))
         if following is not None:
             moved = np.linalg.norm(following["positions"] - now["positions"], axis=1) > 0.003
             visible = [k for k in np.flatnonzero(moved) if (instances == k + 1).sum() >= 100]
