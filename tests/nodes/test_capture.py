@@ -1,9 +1,12 @@
-"""The capture node against cameras in another process: synchronized Observations, a camera
-that stops is reported by name and recovers, bad encodings are rejected and counted."""
+"""The capture node against cameras in another process: synchronized Observations with the
+camera poses from /tf_static, a camera that stops is reported by name and recovers, bad
+encodings are rejected and counted, drivers' bgr8 and 16UC1 millimetre depth are converted."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+import numpy as np
 
 from conftest import REPO, wait_for
 
@@ -43,8 +46,29 @@ def test_synchronized_observation_with_calibration(processes, ros_node):
     assert msg_to_image(observation.images[2], "rgb8").shape == (120, 160, 3)
     assert msg_to_image(observation.depth, "32FC1").shape == (120, 160)
     camera = info_to_camera(observation.camera_infos[1], observation.camera_poses[1], "cam1")
-    assert abs(camera.position[1] - 0.6) < 1e-6  # the latched pose of cam1 reached the Observation
+    assert abs(camera.position[1] - 0.6) < 1e-6  # cam1's extrinsics from /tf_static reached the Observation
+    # The optical frame looks at the target the helper aimed it at: TF's chain world -> cam1_link ->
+    # cam1_optical_frame composed the right way round.
+    uv, in_front = camera.project(np.array([[0.55, 0.0, 0.0]]))
+    assert in_front[0] and np.allclose(uv[0], [camera.cx, camera.cy], atol=1e-6)
     assert "ERROR" not in processes.output(node)
+
+
+def test_camera_poses_wait_for_tf_and_driver_encodings_are_converted(processes, ros_node):
+    from interseg.nodes.convert import msg_to_image
+
+    processes.start([sys.executable, str(HELPERS / "cameras.py"), "--tf-after", "6", "--colour-encoding", "bgr8",
+                     "--depth-encoding", "16UC1"], name="cameras")
+    node = _capture_node(processes)
+    failed = wait_for(lambda: (r := _call_capture(ros_node, timeout=1.0)) and not r.success and "TF" in r.message and r, 30,
+                      message="capture refusing while no transform is known")
+    assert "cam0_optical_frame" in failed.message and "world" in failed.message, failed.message
+    response = wait_for(lambda: (r := _call_capture(ros_node, timeout=1.0)).success and r, 30, message="capture once /tf_static arrives")
+    observation = response.observation
+    assert all(image.encoding == "rgb8" for image in observation.images)
+    depth = msg_to_image(observation.depth, "32FC1")
+    assert np.isnan(depth[0]).all() and np.allclose(depth[1:], 0.9)  # millimetres -> metres, 0 -> no return
+    assert node.poll() is None
 
 
 def test_camera_that_stops_is_named_and_recovers(processes, ros_node):
@@ -70,6 +94,6 @@ def test_wrong_encoding_is_rejected_and_counted(processes, ros_node):
     node = _capture_node(processes)
     response = wait_for(lambda: (r := _call_capture(ros_node, timeout=0.5)) and "cam3: rejecting" in r.message and r, 30, message="cam3 reported")
     assert not response.success
-    assert "rejecting messages" in response.message and "bgr8" in response.message
+    assert "rejecting messages" in response.message and "mono8" in response.message
     wait_for(lambda: "rejected a message from cam3" in processes.output(node), 10, message="logged rejection")
     assert node.poll() is None  # still running

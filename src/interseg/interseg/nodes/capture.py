@@ -1,30 +1,35 @@
 """capture: four camera streams in, synchronized Observations out.
 
-Subscribed topics (sensor-data QoS unless ``reliable_images``):
-  <image_topic> per camera (sensor_msgs/Image, rgb8), default /cameras/{camera}/image_raw
-  <info_topic> per camera (sensor_msgs/CameraInfo), default /cameras/{camera}/camera_info
-  <pose_topic> per camera (geometry_msgs/PoseStamped, transient local), default /cameras/{camera}/pose:
-      the optical frame's pose in `world` (from the simulator, or a calibration publisher)
-  <depth_topic> (sensor_msgs/Image, 32FC1, metres) of the main camera, default /cameras/cam0/depth
+Subscribed topics (sensor-data QoS unless ``reliable_images``; relative names resolve in the
+node's namespace, and a real robot remaps them onto its drivers' namespaces):
+  <image_topic> per camera (sensor_msgs/Image, rgb8 or bgr8), default cameras/{camera}/image_raw
+  <info_topic> per camera (sensor_msgs/CameraInfo), default cameras/{camera}/camera_info
+  <depth_topic> of the main camera (sensor_msgs/Image, 32FC1 metres or 16UC1 millimetres, REP 118;
+      registered to the colour image), default cameras/{camera}/depth/image_raw
+  /tf_static (tf2_msgs/TFMessage): each image's optical frame (its header.frame_id) is looked up
+      in ``world_frame``; the simulator, a URDF with the camera mounts, a calibration package or
+      interseg's static_transforms node publishes them
 Published topics:
   observation (interseg_interfaces/Observation): every synchronized set, when ``publish_observations``
-  ~/status (std_msgs/String): one line naming missing or stale cameras, once a second while any is
+  ~/status (std_msgs/String): one line naming missing or stale cameras or missing transforms, once a
+      second while any is
 Services:
   capture (interseg_interfaces/Capture): the latest set, or (timeout > 0) the first set whose
       images all arrived after the request
-Parameters: see config/capture_node.yaml and the declarations below.
+Parameters: see config/capture.yaml and the declarations below.
 
 Images with the wrong encoding or a size that does not match their header are rejected with a
-logged reason and counted per camera; the node never crashes on them.
+logged reason and counted per camera; the node never crashes on them. bgr8 colour is turned
+into rgb8 and 16UC1 depth into 32FC1 metres (0 = no return -> NaN) in the Observation.
 """
 from __future__ import annotations
 
 import time
 
-from geometry_msgs.msg import PoseStamped
+import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
@@ -32,8 +37,10 @@ from interseg_interfaces.msg import Observation
 from interseg_interfaces.srv import Capture
 
 from interseg.nodes.common import declare, run_node
-from interseg.nodes.convert import ImageFormatError, msg_to_image
+from interseg.nodes.convert import ImageFormatError, image_to_msg, matrix_to_pose, msg_to_image
+from interseg.nodes.tf import StaticTransformListener
 from interseg.synchronizer import ApproximateTimeSynchronizer
+from interseg.transforms import WORLD_FRAME, TransformError
 
 DEPTH = "depth"
 
@@ -46,10 +53,10 @@ class CaptureNode(Node):
     def __init__(self) -> None:
         super().__init__("capture")
         self.cameras: list[str] = declare(self, "cameras", ["cam0", "cam1", "cam2", "cam3"], "camera names; the first is the main view (with depth)")
-        image_topic = declare(self, "image_topic", "/cameras/{camera}/image_raw", "image topic pattern ({camera} is replaced)")
-        info_topic = declare(self, "info_topic", "/cameras/{camera}/camera_info", "camera_info topic pattern")
-        pose_topic = declare(self, "pose_topic", "/cameras/{camera}/pose", "optical-frame pose topic pattern (PoseStamped in world, transient local)")
-        depth_topic = declare(self, "depth_topic", "/cameras/{camera}/depth", "depth topic pattern of the main camera (32FC1, metres)")
+        image_topic = declare(self, "image_topic", "cameras/{camera}/image_raw", "image topic pattern ({camera} is replaced)")
+        info_topic = declare(self, "info_topic", "cameras/{camera}/camera_info", "camera_info topic pattern")
+        depth_topic = declare(self, "depth_topic", "cameras/{camera}/depth/image_raw", "depth topic pattern of the main camera (32FC1 metres or 16UC1 millimetres)")
+        self.world_frame = declare(self, "world_frame", WORLD_FRAME, "frame the camera poses are looked up in (TF)")
         self.slop = declare(self, "slop", 0.05, "seconds: largest stamp difference within a synchronized set", minimum=0.0, maximum=10.0)
         self.stale_after = declare(self, "stale_after", 1.0, "seconds without messages after which a camera is reported stale", minimum=0.01, maximum=60.0)
         self.publish_observations = declare(self, "publish_observations", True, "publish every synchronized set on `observation`")
@@ -62,15 +69,13 @@ class CaptureNode(Node):
         streams = list(self.cameras) + ([DEPTH] if self.use_depth else [])
         self.sync = ApproximateTimeSynchronizer(streams, self.slop, queue_size=queue_size, reference=self.cameras[0])
         self.infos: dict[str, CameraInfo] = {}
-        self.poses: dict[str, PoseStamped] = {}
         self.rejected = 0
         image_qos = QoSProfile(depth=queue_size, reliability=QoSReliabilityPolicy.RELIABLE) if reliable else qos_profile_sensor_data
-        latched = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        self.tf = StaticTransformListener(self)
         self.subscriptions_ = []
         for camera in self.cameras:
             self.subscriptions_.append(self.create_subscription(Image, image_topic.format(camera=camera), lambda m, c=camera: self.on_image(c, m), image_qos))
             self.subscriptions_.append(self.create_subscription(CameraInfo, info_topic.format(camera=camera), lambda m, c=camera: self.infos.__setitem__(c, m), image_qos))
-            self.subscriptions_.append(self.create_subscription(PoseStamped, pose_topic.format(camera=camera), lambda m, c=camera: self.poses.__setitem__(c, m), latched))
         if self.use_depth:
             self.subscriptions_.append(self.create_subscription(Image, depth_topic.format(camera=self.cameras[0]), self.on_depth, image_qos))
 
@@ -84,20 +89,25 @@ class CaptureNode(Node):
     # -- inputs -------------------------------------------------------------------------------
     def on_image(self, camera: str, msg: Image) -> None:
         try:
-            msg_to_image(msg, "rgb8")  # validates encoding and size; cheap relative to transport
+            pixels = msg_to_image(msg, ("rgb8", "bgr8"))  # validates encoding and size; cheap relative to transport
         except ImageFormatError as exc:
             return self._reject(camera, str(exc))
+        if msg.encoding == "bgr8":
+            msg = image_to_msg(pixels[..., ::-1], "rgb8", msg.header)
         synced = self.sync.add(camera, stamp_seconds(msg.header), msg)
         if synced is not None and self.publish_observations:
-            observation = self.build_observation(synced)
+            observation, _ = self.build_observation(synced)
             if observation is not None:
                 self.publisher.publish(observation)
 
     def on_depth(self, msg: Image) -> None:
         try:
-            msg_to_image(msg, "32FC1")
+            depth = msg_to_image(msg, ("32FC1", "16UC1"))
         except ImageFormatError as exc:
             return self._reject(DEPTH, str(exc))
+        if msg.encoding == "16UC1":  # millimetres, 0 = no return (REP 118)
+            metres = np.where(depth > 0, depth.astype(np.float32) / 1000.0, np.float32(np.nan))
+            msg = image_to_msg(metres, "32FC1", msg.header)
         self.sync.add(DEPTH, stamp_seconds(msg.header), msg)
 
     def _reject(self, stream: str, reason: str) -> None:
@@ -106,20 +116,35 @@ class CaptureNode(Node):
         self.get_logger().warning(f"rejected a message from {stream}: {reason} ({self.sync.health[stream].rejected} so far)", throttle_duration_sec=2.0)
 
     # -- outputs ------------------------------------------------------------------------------
-    def build_observation(self, synced) -> Observation | None:
-        missing = [c for c in self.cameras if c not in self.infos or c not in self.poses]
-        if missing:
-            return None
+    def camera_poses(self, synced) -> tuple[list | None, str]:
+        """Each image's optical frame in the world frame, from TF; or None and what is missing."""
+        poses, missing = [], []
+        for camera in self.cameras:
+            frame = synced.items[camera].payload.header.frame_id
+            try:
+                poses.append(matrix_to_pose(self.tf.tree.lookup(self.world_frame, frame)))
+            except TransformError as exc:
+                missing.append(f"{camera}: {exc}" if frame else f"{camera}: images have no header.frame_id")
+        return (None, "; ".join(missing)) if missing else (poses, "")
+
+    def build_observation(self, synced) -> tuple[Observation | None, str]:
+        """The Observation of a synchronized set, or None and why not."""
+        no_info = [c for c in self.cameras if c not in self.infos]
+        if no_info:
+            return None, f"no camera_info yet for {', '.join(no_info)}"
+        poses, missing = self.camera_poses(synced)
+        if poses is None:
+            return None, f"no camera pose in {self.world_frame} from TF: {missing}"
         observation = Observation()
         observation.header.stamp = synced.items[self.cameras[0]].payload.header.stamp
-        observation.header.frame_id = "world"
+        observation.header.frame_id = self.world_frame
         observation.camera_names = list(self.cameras)
         observation.images = [synced.items[c].payload for c in self.cameras]
         observation.camera_infos = [self.infos[c] for c in self.cameras]
-        observation.camera_poses = [self.poses[c].pose for c in self.cameras]
+        observation.camera_poses = poses
         if self.use_depth:
             observation.depth = synced.items[DEPTH].payload
-        return observation
+        return observation, ""
 
     def on_capture(self, request: Capture.Request, response: Capture.Response) -> Capture.Response:
         asked = time.monotonic()
@@ -133,11 +158,10 @@ class CaptureNode(Node):
             response.success = False
             response.message = f"latest synchronized set is stale: {problem or 'cameras out of sync'}"
             return response
-        observation = self.build_observation(synced)
+        observation, why_not = self.build_observation(synced)
         if observation is None:
-            missing = [c for c in self.cameras if c not in self.infos or c not in self.poses]
             response.success = False
-            response.message = f"no camera_info or pose yet for {', '.join(missing)}"
+            response.message = why_not
             return response
         response.success = True
         response.message = problem or "ok"
@@ -146,6 +170,11 @@ class CaptureNode(Node):
 
     def report_health(self) -> None:
         problem = self.sync.describe_problems(self.stale_after)
+        latest = self.sync.latest()
+        if latest is not None:
+            _, why_not = self.build_observation(latest)
+            if why_not:
+                problem = "; ".join(p for p in (problem, f"observation: {why_not}") if p)
         # Log when the set of troubled streams changes, not every second while it lasts.
         troubled = ",".join(part.split(":")[0] for part in problem.split("; ")) if problem else ""
         if problem:

@@ -7,11 +7,14 @@ raises ``ImageFormatError`` with a reason instead of producing a silently wrong 
 from __future__ import annotations
 
 import numpy as np
-from geometry_msgs.msg import Pose
+from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Pose, TransformStamped
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from interseg.geometry import PinholeCamera, matrix_from_quaternion, quaternion_from_matrix
+from interseg.timestamps import stamp_from_seconds
+from interseg.transforms import Transform, TransformError, pose_from_transform, transform_from_pose
 
 ENCODINGS: dict[str, tuple[np.dtype, int]] = {
     "rgb8": (np.dtype(np.uint8), 3),
@@ -85,6 +88,33 @@ def matrix_to_pose(transform: np.ndarray) -> Pose:
     x, y, z, w = quaternion_from_matrix(transform[:3, :3])
     pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = float(x), float(y), float(z), float(w)
     return pose
+
+
+def time_msg(seconds: float) -> Time:
+    sec, nanosec = stamp_from_seconds(seconds)
+    return Time(sec=sec, nanosec=nanosec)
+
+
+def transform_to_msg(transform: Transform, stamp: Time) -> TransformStamped:
+    msg = TransformStamped()
+    msg.header.stamp = stamp
+    msg.header.frame_id = transform.parent
+    msg.child_frame_id = transform.child
+    translation, quaternion = pose_from_transform(transform.matrix)
+    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (float(v) for v in translation)
+    r = msg.transform.rotation
+    r.x, r.y, r.z, r.w = (float(v) for v in quaternion)
+    return msg
+
+
+def msg_to_transform(msg: TransformStamped) -> Transform:
+    """TransformStamped -> Transform; raises TransformError for empty frames, NaN or a non-unit quaternion."""
+    t, r = msg.transform.translation, msg.transform.rotation
+    try:
+        matrix = transform_from_pose([t.x, t.y, t.z], [r.x, r.y, r.z, r.w])
+        return Transform(msg.header.frame_id, msg.child_frame_id, matrix)
+    except TransformError as exc:
+        raise TransformError(f"transform {msg.header.frame_id!r} -> {msg.child_frame_id!r}: {exc}") from None
 
 
 def camera_to_info(camera: PinholeCamera, header: Header | None = None) -> CameraInfo:
