@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMPS := build/stamps
 INTERFACE_FILES := $(shell find src/interseg_interfaces -type f 2>/dev/null)
+TF2_MSGS_DIR := src/vendor/tf2_msgs
+TF2_MSGS_FILES := $(shell find $(TF2_MSGS_DIR) -type f 2>/dev/null)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
@@ -25,8 +27,19 @@ $(STAMPS)/venv: requirements.txt $(STAMPS)/system
 	$(PY) -m pip install --quiet -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/interfaces: $(STAMPS)/venv scripts/build_interfaces.sh $(INTERFACE_FILES)
-	bash scripts/build_interfaces.sh $(VENV) build/interfaces
+# tf2_msgs is not among the ROS 2 wheels: build the vendored copy (upstream definitions, same type
+# hashes) unless the environment already provides it (a full ROS install). A copy this set-up
+# installed earlier (build/tf2_msgs holds its install manifest) is rebuilt when its files change.
+$(STAMPS)/tf2_msgs: $(STAMPS)/venv scripts/build_interfaces.sh $(TF2_MSGS_FILES)
+	@if [ ! -f build/tf2_msgs/install_manifest.txt ] && $(PY) -c "import tf2_msgs.msg" 2>/dev/null; then \
+	  echo "tf2_msgs: provided by the environment, not built"; \
+	else \
+	  bash scripts/build_interfaces.sh $(VENV) build/tf2_msgs $(TF2_MSGS_DIR); \
+	fi
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/interfaces: $(STAMPS)/tf2_msgs scripts/build_interfaces.sh $(INTERFACE_FILES)
+	bash scripts/build_interfaces.sh $(VENV) build/interfaces src/interseg_interfaces
 	@touch $@
 
 $(STAMPS)/interseg: $(STAMPS)/interfaces src/interseg/setup.py src/interseg/setup.cfg
