@@ -1,4 +1,6 @@
-"""The sim node across a real process boundary: cameras, camera poses, PickPlace, reset."""
+"""The sim node across a real process boundary: cameras and depth as drivers publish them, the
+camera frames on /tf_static, the arm on /tf and joint_states, robot_description, PickPlace,
+reset, and stamps that only move forward on every stream."""
 from __future__ import annotations
 
 import time
@@ -35,35 +37,75 @@ def _result(client, goal, timeout=60.0, feedback=None):
     return handle, future, timeout
 
 
+def _nanoseconds(stamp) -> int:
+    return stamp.sec * 1_000_000_000 + stamp.nanosec
+
+
 def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
-    from geometry_msgs.msg import PoseStamped
+    import xml.etree.ElementTree as ElementTree
+
     from rclpy.action import ActionClient
-    from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
-    from sensor_msgs.msg import CameraInfo, Image
+    from rclpy.qos import qos_profile_sensor_data
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import CameraInfo, Image, JointState
+    from std_msgs.msg import String
+    from tf2_msgs.msg import TFMessage
 
     from interseg_interfaces.action import PickPlace
     from interseg_interfaces.srv import ResetArena
     from interseg.evaluation import ground_truth
+    from interseg.nodes.convert import msg_to_transform
+    from interseg.nodes.tf import DYNAMIC_QOS, STATIC_LISTENER_QOS
     from interseg.sim.arena import ArenaConfig, SimulatedArena
+    from interseg.sim.robot_model import PANDA_JOINT_NAMES
+    from interseg.sim.scene import default_camera_rig
+    from interseg.transforms import TransformTree
 
     node = processes.python(NODE_ARGS, name="sim_node")
     images: dict[str, Image] = {}
     infos: dict[str, CameraInfo] = {}
-    poses: dict[str, PoseStamped] = {}
-    latched = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+    stamps: dict[str, list[int]] = {"cam0": [], "depth": [], "joint_states": [], "clock": [], "tf": []}
+    static: list[TFMessage] = []
+    dynamic: list[TFMessage] = []
+    joint_states: list[JointState] = []
+    descriptions: list[String] = []
+
+    def on_image(name, msg):
+        images[name] = msg
+        if name in stamps:
+            stamps[name].append(_nanoseconds(msg.header.stamp))
+
     for cam in ("cam0", "cam1", "cam2", "cam3"):
-        ros_node.create_subscription(Image, f"/cameras/{cam}/image_raw", lambda m, c=cam: images.__setitem__(c, m), qos_profile_sensor_data)
+        ros_node.create_subscription(Image, f"/cameras/{cam}/image_raw", lambda m, c=cam: on_image(c, m), qos_profile_sensor_data)
         ros_node.create_subscription(CameraInfo, f"/cameras/{cam}/camera_info", lambda m, c=cam: infos.__setitem__(c, m), qos_profile_sensor_data)
-        ros_node.create_subscription(PoseStamped, f"/cameras/{cam}/pose", lambda m, c=cam: poses.__setitem__(c, m), latched)
-    ros_node.create_subscription(Image, "/cameras/cam0/depth", lambda m: images.__setitem__("depth", m), qos_profile_sensor_data)
-    wait_for(lambda: len(images) == 5 and len(infos) == 4 and len(poses) == 4 or node.poll() is not None, 40.0,
-             message="camera topics from the sim node")
+    ros_node.create_subscription(Image, "/cameras/cam0/depth/image_raw", lambda m: on_image("depth", m), qos_profile_sensor_data)
+    ros_node.create_subscription(CameraInfo, "/cameras/cam0/depth/camera_info", lambda m: infos.__setitem__("depth", m), qos_profile_sensor_data)
+    ros_node.create_subscription(TFMessage, "/tf_static", static.append, STATIC_LISTENER_QOS)
+    ros_node.create_subscription(TFMessage, "/tf", lambda m: (dynamic.append(m), stamps["tf"].append(_nanoseconds(m.transforms[0].header.stamp))), DYNAMIC_QOS)
+    ros_node.create_subscription(JointState, "/joint_states", lambda m: (joint_states.append(m), stamps["joint_states"].append(_nanoseconds(m.header.stamp))), 100)
+    ros_node.create_subscription(String, "/robot_description", descriptions.append, STATIC_LISTENER_QOS)
+    ros_node.create_subscription(Clock, "/clock", lambda m: stamps["clock"].append(_nanoseconds(m.clock)), 100)
+    wait_for(lambda: len(images) == 5 and len(infos) == 5 and static and joint_states and descriptions or node.poll() is not None, 40.0,
+             message="camera, TF, joint state and robot description topics from the sim node")
     assert node.poll() is None, processes.output(node)
     assert images["cam0"].encoding == "rgb8" and (images["cam0"].width, images["cam0"].height) == (160, 120)
     assert images["cam2"].header.frame_id == "cam2_optical_frame"
-    assert images["depth"].encoding == "32FC1"
-    assert poses["cam0"].header.frame_id == "world" and poses["cam0"].pose.position.z > 0.5
+    assert images["depth"].encoding == "32FC1" and images["depth"].header.frame_id == "cam0_optical_frame"  # registered (REP 118)
+    assert list(infos["depth"].k) == list(infos["cam0"].k) and infos["depth"].header.stamp == images["depth"].header.stamp
     assert infos["cam1"].k[0] > 0 and infos["cam1"].header.stamp == images["cam1"].header.stamp
+    assert list(joint_states[-1].name) == list(PANDA_JOINT_NAMES)
+
+    # /tf_static: the camera frames at the rig's poses, the table, and the robot's fixed joints;
+    # /tf adds the moving links, so every link of robot_description is connected to world.
+    tree = TransformTree()
+    assert not tree.set_all([msg_to_transform(t) for m in static + dynamic[-1:] for t in m.transforms])
+    for name, pose in zip(default_camera_rig().names, default_camera_rig().poses):
+        assert np.allclose(tree.lookup("world", f"{name}_optical_frame"), pose, atol=1e-9), name
+        assert tree.lookup("world", f"{name}_link")[:3, 3] == pytest.approx(pose[:3, 3])
+    assert tree.lookup("world", "table")[2, 3] == 0.0
+    links = {link.get("name") for link in ElementTree.fromstring(descriptions[-1].data).iter("link")}
+    assert {"world", "panda_link0", "panda_hand", "panda_leftfinger", "panda_grasp_point"} <= links
+    assert all(tree.can_transform("world", link) for link in links), sorted(links - tree.frames())
 
     client = ActionClient(ros_node, PickPlace, "pick_place")
     assert client.wait_for_server(timeout_sec=10.0)
@@ -106,6 +148,20 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     stamp_after = images["cam0"].header.stamp.sec + images["cam0"].header.stamp.nanosec * 1e-9
     assert stamp_after > stamp_before + 3.0  # simulated time advanced through the motion
 
+    # The arm's links on /tf followed the motion: the fingertips reached the grasp point and were
+    # lifted above it (world -> panda_grasp_point through the moving joints).
+    def grasp_point_positions():
+        positions = []
+        for message in dynamic:
+            tree.set_all([msg_to_transform(t) for t in message.transforms])
+            positions.append(tree.lookup("world", "panda_grasp_point")[:3, 3].copy())
+        return np.array(positions)
+
+    positions = grasp_point_positions()
+    near = np.linalg.norm(positions[:, :2] - np.array(grasp[:2]), axis=1) < 0.02
+    assert near.any(), "the grasp point frame never reached the grasp"
+    assert positions[near, 2].max() > grasp[2] + 0.05 and positions[near, 2].min() < grasp[2] + 0.02
+
     # Cancel: the arm stops and parks; the goal ends as canceled.
     from action_msgs.msg import GoalStatus
 
@@ -126,3 +182,10 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     response = response_future.result()
     assert response.success and 1 <= response.num_objects <= 8
     assert cancel.done()
+
+    # Through all of it (idle frames, a pick with a hold, a cancel, a reset) no stream stepped back.
+    time.sleep(1.0)
+    for stream, values in stamps.items():
+        assert len(values) > 10, stream
+        steps_back = [(a, b) for a, b in zip(values, values[1:]) if b <= a]
+        assert not steps_back, f"{stream}: {len(steps_back)} stamps not after their predecessor, e.g. {steps_back[:3]}"

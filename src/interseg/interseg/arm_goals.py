@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from interseg.geometry import matrix_from_quaternion
+from interseg.transforms import WORLD_FRAME, TransformError, normalize_frame_id
 
 
 class GoalRejected(ValueError):
@@ -25,8 +26,12 @@ class TopDownPose:
 
 
 def validate_top_down_pose(name: str, frame_id: str, position, quaternion_xyzw, max_tilt_deg: float = 5.0) -> TopDownPose:
-    if frame_id not in ("world", "/world"):
-        raise GoalRejected(f"{name}: frame '{frame_id}' is not 'world'")
+    try:
+        in_world = normalize_frame_id(frame_id) == WORLD_FRAME
+    except TransformError:
+        in_world = False
+    if not in_world:
+        raise GoalRejected(f"{name}: frame '{frame_id}' is not '{WORLD_FRAME}'")
     position = np.asarray(position, dtype=np.float64)
     if position.shape != (3,) or not np.all(np.isfinite(position)):
         raise GoalRejected(f"{name}: position is not finite")

@@ -13,10 +13,11 @@ Action clients: pick_place (interseg_interfaces/PickPlace): the sim node, or the
 Service clients: capture (interseg_interfaces/Capture)
 Published topics:
   interactions (interseg_interfaces/Interaction)
-  ~/markers (visualization_msgs/MarkerArray): the grasp about to be executed, in `world` (an
+  ~/markers (visualization_msgs/MarkerArray): the grasp about to be executed, in the Observation's
+      frame (`world`; an
       approach arrow ending at the grasp point, the open fingers at the planned yaw; green when
       aimed on the mask's footprint, orange on the hypothesis's grasp pixel) and the place location
-Parameters: see config/grasp_planner_node.yaml.
+Parameters: see config/grasp_planner.yaml.
 """
 from __future__ import annotations
 
@@ -39,13 +40,14 @@ from interseg.grasping import Box, GraspPlan, GraspRejected, GraspSettings, choo
 from interseg.learning.labelling import something_moved
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
+from interseg.transforms import WORLD_FRAME
 
 
 APPROACH_M = 0.12  # length of the approach arrow drawn above the grasp point
 FINGER_SIZE = (0.008, 0.02, 0.045)  # drawn finger: thickness across the closing direction's normal, width, height
 
 
-def grasp_markers(grasp: GraspPlan, place: np.ndarray, gripper_width: float, stamp) -> MarkerArray:
+def grasp_markers(grasp: GraspPlan, place: np.ndarray, gripper_width: float, header) -> MarkerArray:
     """rviz markers of a planned grasp (see the module docstring); ids are fixed, so each plan
     replaces the last one."""
     colour = (0.1, 0.8, 0.2) if grasp.source == "footprint" else (1.0, 0.55, 0.0)
@@ -55,8 +57,7 @@ def grasp_markers(grasp: GraspPlan, place: np.ndarray, gripper_width: float, sta
 
     def marker(ns: str, kind: int, rgb=colour) -> Marker:
         m = Marker(ns=ns, id=len(markers.markers), type=kind, action=Marker.ADD)
-        m.header.frame_id = "world"
-        m.header.stamp = stamp
+        m.header = header
         m.pose.orientation.w = 1.0
         m.color.r, m.color.g, m.color.b, m.color.a = (*rgb, 0.9)
         return m
@@ -168,9 +169,9 @@ class GraspPlanner(Node):
             goal_handle.abort()
             return result
 
-        result.grasp_pose = self._pose(grasp.position, grasp.yaw)
-        result.place_pose = self._pose(place, grasp.yaw)
-        self.marker_publisher.publish(grasp_markers(grasp, place, float(self.gripper_width), result.grasp_pose.header.stamp))
+        result.grasp_pose = self._pose(grasp.position, grasp.yaw, before.header.frame_id)
+        result.place_pose = self._pose(place, grasp.yaw, before.header.frame_id)
+        self.marker_publisher.publish(grasp_markers(grasp, place, float(self.gripper_width), result.grasp_pose.header))
         if goal_handle.is_cancel_requested:
             goal_handle.canceled()
             result.message = "cancelled before picking"
@@ -224,7 +225,7 @@ class GraspPlanner(Node):
                                   place_pose=result.place_pose, executed=bool(arm.success), object_lifted=result.object_lifted,
                                   before=before, lifted=lifted, after=after)
         interaction.header.stamp = after.header.stamp
-        interaction.header.frame_id = "world"
+        interaction.header.frame_id = before.header.frame_id
         self.interaction_publisher.publish(interaction)
         result.message = f"{arm.message}; lifted={result.object_lifted}, moved={result.something_moved}"
         phase("done")
@@ -241,9 +242,10 @@ class GraspPlanner(Node):
         except GraspRejected as exc:
             self.get_logger().warning(f"no mid-grasp view: {exc}")
 
-    def _pose(self, position: np.ndarray, yaw: float) -> PoseStamped:
+    def _pose(self, position: np.ndarray, yaw: float, frame: str) -> PoseStamped:
+        """A top-down gripper pose in ``frame``: the frame of the Observation's camera poses."""
         pose = PoseStamped()
-        pose.header.frame_id = "world"
+        pose.header.frame_id = frame or WORLD_FRAME
         pose.header.stamp = self.get_clock().now().to_msg()
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in position)
         q = top_down_grasp_quaternion(yaw)

@@ -9,10 +9,10 @@ Published topics:
   hypotheses (interseg_interfaces/ObjectHypotheses)
   ~/overlay (sensor_msgs/Image, rgb8): masks, grasp points and yaws drawn on the image (rviz Image display)
   ~/markers (visualization_msgs/MarkerArray): each hypothesis's own grasp pixel and yaw as an
-      arrow in `world`, from the main camera's depth and pose when the request carries an
+      arrow in the Observation's frame (`world`), from the main camera's depth and pose when the request carries an
       Observation (the grasp actually executed, which the planner may move onto the mask's
       footprint, is on grasp_planner/markers)
-Parameters: see config/hypotheses_node.yaml.
+Parameters: see config/hypotheses.yaml.
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ from interseg_interfaces.srv import ProposeObjects
 from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node
 from interseg.nodes.convert import ImageFormatError, image_to_msg, info_to_camera, msg_to_image
+from interseg.transforms import WORLD_FRAME
 from interseg.visualization import overlay_hypotheses, palette
 
 
@@ -118,9 +119,10 @@ class HypothesesNode(Node):
             depth = msg_to_image(observation.depth, "32FC1")
         except (ImageFormatError, ValueError, IndexError):
             return
+        frame = observation.header.frame_id or WORLD_FRAME  # the frame capture put the camera poses in
         markers = MarkerArray()
         clear = Marker(action=Marker.DELETEALL)
-        clear.header.frame_id = "world"
+        clear.header.frame_id = frame
         markers.markers.append(clear)
         for index, (h, colour) in enumerate(zip(hypotheses, palette(len(hypotheses)))):
             v, u = int(round(h.grasp_v)), int(round(h.grasp_u))
@@ -130,7 +132,7 @@ class HypothesesNode(Node):
             centre = camera.backproject(np.array([[h.grasp_u, h.grasp_v]]), np.array([d]))[0]
             tip = camera.backproject(np.array([[h.grasp_u + 20 * np.cos(h.grasp_yaw), h.grasp_v + 20 * np.sin(h.grasp_yaw)]]), np.array([d]))[0]
             marker = Marker(ns="grasps", id=index, type=Marker.ARROW, action=Marker.ADD)
-            marker.header.frame_id = "world"
+            marker.header.frame_id = frame
             marker.header.stamp = observation.header.stamp
             marker.points = [Point(x=float(centre[0]), y=float(centre[1]), z=float(centre[2])), Point(x=float(tip[0]), y=float(tip[1]), z=float(tip[2]))]
             marker.scale.x, marker.scale.y, marker.scale.z = 0.005, 0.01, 0.01

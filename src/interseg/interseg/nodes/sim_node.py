@@ -3,12 +3,18 @@
 A thin translator around :class:`interseg.sim.arena.SimulatedArena`; it never offers ground
 truth (object poses or masks) over ROS.
 
-Published topics:
-  /cameras/camN/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS), N = 0..3; frame camN_optical_frame
-  /cameras/camN/camera_info (sensor_msgs/CameraInfo, sensor-data QoS), same stamp as the image
-  /cameras/cam0/depth (sensor_msgs/Image, 32FC1, metres along the optical axis, NaN = no return)
-  /cameras/camN/pose (geometry_msgs/PoseStamped, reliable + transient local): the pose of
-      camN_optical_frame (z forward, x right, y down; REP 103/105) in `world`, published once
+Published topics (relative names resolve in the node's namespace; one robot per namespace):
+  cameras/camN/image_raw (sensor_msgs/Image, rgb8, sensor-data QoS), N = 0..3; frame camN_optical_frame
+  cameras/camN/camera_info (sensor_msgs/CameraInfo, sensor-data QoS), same header as the image
+  cameras/cam0/depth/image_raw (sensor_msgs/Image, 32FC1, metres along the optical axis, NaN = no
+      return; registered to cam0's colour image, REP 118) and cameras/cam0/depth/camera_info
+  /tf_static (tf2_msgs/TFMessage, reliable + transient local, once): world -> camN_link ->
+      camN_optical_frame for every camera, world -> table (the table top's centre), and the
+      robot's fixed joints
+  /tf (tf2_msgs/TFMessage): the arm's and fingers' links at every published frame and phase
+  joint_states (sensor_msgs/JointState): the Panda's joint names and positions, same stamps
+  robot_description (std_msgs/String, reliable + transient local): a URDF of the Panda written
+      from the simulator's own model (meshes as file:// URIs), for rviz's RobotModel
   /clock (rosgraph_msgs/Clock): simulated time, when ``publish_clock``
 Services:
   reset_arena (interseg_interfaces/ResetArena): re-scatter the objects (seed 0: next seed); a
@@ -27,7 +33,8 @@ fresh render of every camera. During a pick-and-place the physics runs as fast a
 frames are published at the moments a capture needs them: entering "hold" (object lifted, arm
 in view), during the hold at ``camera_rate_hz``, and after the arm is parked (before the result
 is sent). So a capture requested after the result, or after the "hold" feedback, gets frames
-of that state.
+of that state. Stamps strictly increase on every stream (a frame rendered at the same
+simulated instant as the last one is stamped one nanosecond later); /clock never steps back.
 """
 from __future__ import annotations
 
@@ -36,32 +43,36 @@ import time
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from geometry_msgs.msg import PoseStamped
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Header
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Header, String
 
 from interseg_interfaces.action import PickPlace
 from interseg_interfaces.srv import ResetArena
 
-from interseg.nodes.common import declare, run_node
-from interseg.nodes.convert import camera_to_info, image_to_msg, matrix_to_pose
-from interseg.sim.arena import ArenaConfig, SimulatedArena, Views
 from interseg.arm_goals import GoalRejected, validate_top_down_pose
 from interseg.geometry import Box
+from interseg.nodes.common import declare, run_node
+from interseg.nodes.convert import camera_to_info, image_to_msg
+from interseg.nodes.tf import DYNAMIC_QOS, STATIC_BROADCASTER_QOS, TF_STATIC_TOPIC, TF_TOPIC, tf_message
+from interseg.sim.arena import ArenaConfig, SimulatedArena, Views
 from interseg.sim.controller import PickPlaceRejected
 from interseg.sim.realism import RealismConfig
+from interseg.sim.robot_model import link_transforms, panda_joint_state, panda_urdf, static_link_transforms
+from interseg.sim.scene import table_transform
+from interseg.timestamps import ForwardStamps
+from interseg.transforms import Transform, camera_transforms
+from tf2_msgs.msg import TFMessage
 
-WORLD_FRAME = "world"
+LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
-def _stamp(seconds: float) -> Time:
-    sec = int(np.floor(seconds))
-    return Time(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+def _time(stamp: tuple[int, int]) -> Time:
+    return Time(sec=stamp[0], nanosec=stamp[1])
 
 
 class SimNode(Node):
@@ -89,13 +100,18 @@ class SimNode(Node):
         self._busy = threading.Lock()  # held while a pick-and-place or reset runs
         self._publish_lock = threading.Lock()
 
-        latched = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-        self.image_pubs = {n: self.create_publisher(Image, f"/cameras/{n}/image_raw", qos_profile_sensor_data) for n in self.names}
-        self.info_pubs = {n: self.create_publisher(CameraInfo, f"/cameras/{n}/camera_info", qos_profile_sensor_data) for n in self.names}
-        self.depth_pub = self.create_publisher(Image, f"/cameras/{self.names[0]}/depth", qos_profile_sensor_data)
-        self.pose_pubs = {n: self.create_publisher(PoseStamped, f"/cameras/{n}/pose", latched) for n in self.names}
+        self.frame_stamps = ForwardStamps()  # camera frames, joint states and /tf share one stamp sequence
+        self.clock_stamps = ForwardStamps()
+        self.image_pubs = {n: self.create_publisher(Image, f"cameras/{n}/image_raw", qos_profile_sensor_data) for n in self.names}
+        self.info_pubs = {n: self.create_publisher(CameraInfo, f"cameras/{n}/camera_info", qos_profile_sensor_data) for n in self.names}
+        self.depth_pub = self.create_publisher(Image, f"cameras/{self.names[0]}/depth/image_raw", qos_profile_sensor_data)
+        self.depth_info_pub = self.create_publisher(CameraInfo, f"cameras/{self.names[0]}/depth/camera_info", qos_profile_sensor_data)
+        self.tf_static_pub = self.create_publisher(TFMessage, TF_STATIC_TOPIC, STATIC_BROADCASTER_QOS)
+        self.tf_pub = self.create_publisher(TFMessage, TF_TOPIC, DYNAMIC_QOS)
+        self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
+        self.description_pub = self.create_publisher(String, "robot_description", LATCHED)
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.publish_clock else None
-        self._publish_camera_poses()
+        self._publish_static_frames()
 
         self.action_server = ActionServer(self, PickPlace, "pick_place", execute_callback=self.execute_pick_place,
                                           goal_callback=lambda goal: GoalResponse.ACCEPT,
@@ -105,25 +121,37 @@ class SimNode(Node):
         self.get_logger().info(f"arena ready: {self.arena.num_objects} objects, {width}x{height}, {self.rate:g} Hz, split {split}")
 
     # ------------------------------------------------------------------ publishing
-    def _publish_camera_poses(self) -> None:
-        header = Header(stamp=_stamp(self.arena.sim_time), frame_id=WORLD_FRAME)
+    def _publish_static_frames(self) -> None:
+        """Everything static in one latched message (tf2's static broadcasters keep only the last)."""
+        transforms = [table_transform()] + [Transform(*t) for t in static_link_transforms()]
         for camera in self.arena.cameras:
-            self.pose_pubs[camera.name].publish(PoseStamped(header=header, pose=matrix_to_pose(camera.world_from_camera)))
+            transforms += camera_transforms(camera.name, camera.world_from_camera)
+        stamp = _time(self.frame_stamps.next(self.arena.sim_time))
+        self.tf_static_pub.publish(tf_message(transforms, stamp))
+        self.description_pub.publish(String(data=panda_urdf()))
+        self._publish_robot(stamp)
+
+    def _publish_robot(self, stamp: Time) -> None:
+        names, positions = panda_joint_state(self.arena.arm_joint_positions(), self.arena.finger_positions())
+        self.joint_state_pub.publish(JointState(header=Header(stamp=stamp), name=names, position=[float(p) for p in positions]))
+        self.tf_pub.publish(tf_message([Transform(*t) for t in link_transforms(dict(zip(names, positions)))], stamp))
 
     def publish_views(self, views: Views) -> None:
         with self._publish_lock:
-            stamp = _stamp(views.sim_time)
+            stamp = _time(self.frame_stamps.next(views.sim_time))
             for camera in self.arena.cameras:
                 header = Header(stamp=stamp, frame_id=f"{camera.name}_optical_frame")
                 self.image_pubs[camera.name].publish(image_to_msg(views.rgb[camera.name], "rgb8", header))
                 self.info_pubs[camera.name].publish(camera_to_info(camera, header))
                 if camera.name == self.names[0] and views.depth is not None:
                     self.depth_pub.publish(image_to_msg(views.depth, "32FC1", header))
+                    self.depth_info_pub.publish(camera_to_info(camera, header))
+            self._publish_robot(stamp)
             self._publish_clock(views.sim_time)
 
     def _publish_clock(self, seconds: float) -> None:
-        if self.clock_pub is not None:
-            self.clock_pub.publish(Clock(clock=_stamp(seconds)))
+        if self.clock_pub is not None and self.clock_stamps.advanced(seconds):
+            self.clock_pub.publish(Clock(clock=_time(self.clock_stamps.next(seconds))))
 
     def on_timer(self) -> None:
         if not self._busy.acquire(blocking=False):
@@ -185,7 +213,9 @@ class SimNode(Node):
                     cancelled.set()
                     return False
                 goal_handle.publish_feedback(PickPlace.Feedback(phase=phase, progress=float(progress)))
-                self._publish_clock(self.arena.sim_time)
+                with self._publish_lock:
+                    self._publish_robot(_time(self.frame_stamps.next(self.arena.sim_time)))
+                    self._publish_clock(self.arena.sim_time)
                 return True
 
             def on_hold() -> bool:

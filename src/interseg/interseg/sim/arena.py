@@ -168,6 +168,10 @@ class SimulatedArena:
     def arm_joint_positions(self) -> np.ndarray:
         return self._robot.arm_joint_positions()
 
+    def finger_positions(self) -> np.ndarray:
+        """The two finger joints' positions (metres from closed), as the gripper's driver reports them."""
+        return self._robot.finger_positions()
+
     def reset(self, seed: int | None = None, *, background_id: int | None = None,
               object_ids: list[int] | None = None) -> int:
         """Re-scatter a new set of objects of the split on a background of the split.

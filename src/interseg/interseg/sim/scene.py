@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from interseg.geometry import PinholeCamera, look_at, quaternion_from_matrix
+from interseg.transforms import WORLD_FRAME, Transform
 from interseg.sim.catalog import BackgroundSpec, ObjectSpec, background_texture, part_texture
 
 # Fingertip centre (the grasp point of the PickPlace action) in the link7 frame: the centre of the
@@ -32,6 +33,16 @@ ARM_BODIES = tuple(f"panda0_link{i}" for i in range(8)) + ("panda0_leftfinger", 
 FLOOR_Z = -0.75  # the room's floor, the lowest surface anything stands on or casts a shadow onto
 TABLE_X = (0.12, 0.98)  # table top extent, metres
 TABLE_Y = (-0.55, 0.55)
+
+
+TABLE_FRAME = "table"
+
+
+def table_transform() -> Transform:
+    """world -> table: the centre of the table top (x forward, z up; the top is the plane z = 0)."""
+    matrix = np.eye(4)
+    matrix[:3, 3] = [(TABLE_X[0] + TABLE_X[1]) / 2, (TABLE_Y[0] + TABLE_Y[1]) / 2, 0.0]
+    return Transform(WORLD_FRAME, TABLE_FRAME, matrix)
 
 
 @dataclass(frozen=True)
