@@ -52,7 +52,7 @@ def test_params_file_params_and_remaps_reach_the_node(tmp_path, processes, ros_n
             param:
             - from: {params}
             - name: frame_id
-              value: "$(eval 2 + 3)_frame"
+              value: "$(eval '2 + 3')_frame"  # eval takes one argument: quote the expression
             - name: rate
               value: 25.0
             remap:
@@ -162,5 +162,5 @@ def test_conditions_groups_and_includes_resolve(tmp_path):
     assert "__ns:=/arm" in plan.processes[1].command
     plan = read_launch_file(outer, {"with_talker": "false"})
     assert [p.name for p in plan.processes] == ["never", "arm/listener_alice"]
-    with pytest.raises(LaunchError, match="is not a boolean"):
+    with pytest.raises(LaunchError, match="is not a valid condition"):  # evaluate_condition_expression: true/false/1/0 only
         read_launch_file(outer, {"with_talker": "maybe"})

@@ -7,13 +7,15 @@ process and watch them, like `ros2 launch` (which cannot be installed from wheel
   after ``--sigkill-timeout`` s more (defaults keep the whole stop under 5 s).
 - A process with ``on_exit: shutdown`` is required: when it exits, everything stops; the
   supervisor exits 1 if it died (non-zero code or signal), 0 if it finished cleanly.
-- ``respawn: true`` restarts a process after ``respawn_delay`` s.
+- ``respawn: "true"`` restarts a process after ``respawn_delay`` s, at most
+  ``respawn_max_retries`` times when that is given.
 - A bad launch file or argument: one line on stderr naming the file, exit code 2, nothing started.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -77,7 +79,8 @@ class Supervisor:
     # -- lifecycle ---------------------------------------------------------------------------
     def _spawn(self, spec: ProcessSpec) -> tuple[subprocess.Popen, threading.Thread]:
         env = ros_environment(spec.env)
-        popen = subprocess.Popen(spec.command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        popen = subprocess.Popen(spec.command, env=env, cwd=spec.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
         log_file = open(self.log_dir / f"{spec.name.replace('/', '_')}.log", "a") if self.log_dir else None
         reader = threading.Thread(target=self._pump, args=(spec.name, popen.stdout, log_file), daemon=True)
         reader.start()
@@ -130,7 +133,7 @@ class Supervisor:
                     exit_code = 0 if code == 0 else 1
                     self.request_stop(f"required process {name} {how}")
                     break
-                if proc.spec.respawn:
+                if proc.spec.respawn and (proc.spec.respawn_max_retries < 0 or proc.restarts < proc.spec.respawn_max_retries):
                     proc.next_start = now + proc.spec.respawn_delay
                 else:
                     proc.done = True
@@ -195,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.print_only:
         for spec in plan.processes:
-            print(f"{spec.name}: {' '.join(spec.command)}")
+            print(f"{spec.name}: {shlex.join(spec.command)}")
         return 0
     if args.log_dir:
         args.log_dir.mkdir(parents=True, exist_ok=True)
