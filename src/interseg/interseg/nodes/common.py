@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
@@ -17,8 +18,27 @@ from rclpy.signals import SignalHandlerOptions
 MODEL_UPDATE_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
+_TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number (double)", str: "a string"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_word(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        inner = _TYPE_WORDS.get(type(value[0]), type(value[0]).__name__) if value else "nothing"
+        return f"a list of {inner.split(' (')[0].removeprefix('a ').removeprefix('an ')}s"
+    return _TYPE_WORDS.get(type(value), type(value).__name__)
+
+
 def declare(node: Node, name: str, default: Any, description: str, *, minimum: float | None = None, maximum: float | None = None, read_only: bool = False) -> Any:
-    """Declare a parameter with a description (and range for numbers); return its value."""
+    """Declare a parameter with a description (and range for numbers); return its value.
+
+    A double parameter given an integer (``-p max_minutes:=4``, ``max_minutes: 4`` in a params
+    file, ``max_minutes:=4`` through a launch file, where ros2 launch types it the same way)
+    takes it as that number (4.0); so does a list of doubles given integers. Any other type
+    mismatch stops the node with one line naming the parameter, what it got and what it needs."""
     descriptor = ParameterDescriptor(description=description, read_only=read_only)
     if minimum is not None or maximum is not None:
         if isinstance(default, bool):
@@ -27,7 +47,20 @@ def declare(node: Node, name: str, default: Any, description: str, *, minimum: f
             descriptor.integer_range = [IntegerRange(from_value=int(minimum if minimum is not None else -(2**31)), to_value=int(maximum if maximum is not None else 2**31 - 1), step=0)]
         elif isinstance(default, float):
             descriptor.floating_point_range = [FloatingPointRange(from_value=float(minimum if minimum is not None else -1e300), to_value=float(maximum if maximum is not None else 1e300), step=0.0)]
-    return node.declare_parameter(name, default, descriptor).value
+    value, ignore_override = default, False
+    override = getattr(node, "_parameter_overrides", {}).get(name)  # --params-file / -p values for this node
+    if override is not None:
+        given = override.value
+        double_list = isinstance(default, (list, tuple)) and default and all(isinstance(v, float) for v in default)
+        if isinstance(default, float) and _is_int(given):
+            value, ignore_override = float(given), True
+        elif double_list and isinstance(given, (list, tuple)) and given and all(_is_int(v) for v in given):
+            value, ignore_override = [float(v) for v in given], True
+    try:
+        return node.declare_parameter(name, value, descriptor, ignore_override=ignore_override).value
+    except InvalidParameterTypeException:
+        given = override.value if override is not None else None
+        raise ValueError(f"parameter '{name}' must be {_type_word(default)}, got {given!r} ({_type_word(given)})") from None
 
 
 def _interrupt(signum: int, _frame) -> None:
