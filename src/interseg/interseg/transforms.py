@@ -34,6 +34,10 @@ LINK_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0, 0.0],
                               [0.0, 0.0, 0.0, 1.0]])
 
 
+_IDENTITY3 = np.eye(3)
+_LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0])
+
+
 class TransformError(LookupError):
     """A transform that is unknown, malformed, or would break the tree; says which frames."""
 
@@ -64,9 +68,9 @@ def check_transform(matrix: np.ndarray, what: str = "transform") -> np.ndarray:
     if m.shape != (4, 4) or not np.all(np.isfinite(m)):
         raise TransformError(f"{what}: not a finite 4x4 matrix")
     rotation = m[:3, :3]
-    if not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-5) or np.linalg.det(rotation) < 0:
+    if np.abs(rotation @ rotation.T - _IDENTITY3).max() > 1e-5 or np.linalg.det(rotation) < 0:
         raise TransformError(f"{what}: rotation is not a proper rotation")
-    if not np.allclose(m[3], [0.0, 0.0, 0.0, 1.0]):
+    if np.abs(m[3] - _LAST_ROW).max() > 1e-9:
         raise TransformError(f"{what}: last row is not [0, 0, 0, 1]")
     return m
 
