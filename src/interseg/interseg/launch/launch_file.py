@@ -37,8 +37,9 @@ emulate_tty, sigterm_timeout, sigkill_timeout), and ``if`` / ``unless`` on every
 Substitutions: ``var`` (with optional default), ``env``, ``optenv``, ``find-pkg-share``,
 ``find-pkg-prefix`` (both through the ament index of AMENT_PREFIX_PATH and this Python's
 prefix), ``find-exec``, ``exec-in-pkg``, ``dirname``, ``filename``, ``eval`` (a Python
-expression with ``math``, as upstream), ``anon``, ``not``, ``and``, ``or``; quoting and ``\\``
-escapes as in upstream's grammar.
+expression with ``math`` or the listed modules, as upstream, evaluated in a child process
+with a time and memory bound: see ``python_expression``), ``anon``, ``not``, ``and``, ``or``;
+quoting and ``\\`` escapes as in upstream's grammar.
 
 Where interseg launch is stricter than ros2 launch (each is a mistake ros2 launch would only
 warn about or hit later): a missing parameters file, an unknown executable or a bad value for
@@ -51,7 +52,6 @@ half-started graph: every problem raises ``LaunchError`` naming the file and the
 from __future__ import annotations
 
 import atexit
-import importlib
 import os
 import random
 import re
@@ -64,6 +64,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import yaml
+
+from interseg.launch import python_expression
 
 
 class LaunchError(Exception):
@@ -234,6 +236,11 @@ class _SubstitutionParser:
         if not least <= len(args) <= most:
             expected = str(least) if least == most else f"{least} to {most}"
             raise ValueError(f"$({name}) takes {expected} argument(s), got {len(args)} in {self.text!r}")
+        if name == "eval" and len(args) == 2:
+            # PythonExpression.parse reads the module list before any substitution is performed
+            if not _is_text(args[1]):
+                raise ValueError(f"$(eval)'s module list must be plain text (comma-separated module names), not a substitution, in {self.text!r}")
+            python_expression.module_names("".join(args[1]))
         return _Call(name, args)
 
     def _argument(self) -> Parts:
@@ -574,17 +581,8 @@ class _Reader:
         if name == "filename":
             return str(frame.file)
         if name == "eval":
-            modules = [m.strip() for m in args[1].split(",")] if len(args) == 2 else ["math"]
-            scope: dict[str, Any] = {}
-            for module in filter(None, modules):
-                imported = importlib.import_module(module)
-                if module == "math":  # math's names are usable without the prefix, as upstream
-                    scope.update(vars(imported))
-                scope[module] = imported
-            try:
-                return str(eval(args[0], {}, scope))  # noqa: S307 - what ros2 launch's $(eval) does
-            except Exception as exc:
-                raise ValueError(f"$(eval {args[0]}) failed: {type(exc).__name__}: {exc}") from None
+            # PythonExpression: the modules argument is plain text (checked when parsed)
+            return python_expression.evaluate(args[0], python_expression.module_names(args[1] if len(args) == 2 else None))
         if name == "anon":
             return self.anon.setdefault(args[0], f"{args[0]}_{os.getpid()}_{random.getrandbits(62)}")
         if name == "not":
