@@ -28,3 +28,35 @@ def fill_store(root, scenes: int = 3, size=(320, 240), seed: int = 0, negatives_
             store.add(image=image, u=float(free_u[j]), v=float(free_v[j]), positive=False, mask=None,
                       reason="generated: background", interaction_id=scene, view=cam.name)
     return store
+
+
+def damage_file(path, how: str) -> None:
+    """Damage an example's PNG the ways disks, people and scripts do."""
+    import cv2
+
+    data = path.read_bytes()
+    if how == "delete":
+        path.unlink()
+    elif how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "garbage":
+        path.write_bytes(np.random.default_rng(len(data)).integers(0, 256, len(data), dtype=np.uint8).tobytes())
+    elif how == "flip":  # one bit of the compressed pixels
+        damaged = bytearray(data)
+        damaged[len(data) // 2] ^= 0x10
+        path.write_bytes(bytes(damaged))
+    elif how in ("resize", "grey", "other_mask"):
+        original = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if how == "resize":
+            replacement = cv2.resize(original, (original.shape[1] // 2, original.shape[0] // 2))
+        elif how == "grey":
+            replacement = cv2.cvtColor(original, cv2.COLOR_BGR2GRAY)
+        else:
+            replacement = np.zeros_like(original)
+            replacement[: original.shape[0] // 2, : original.shape[1] // 2] = 255
+        ok, encoded = cv2.imencode(".png", replacement)
+        path.write_bytes(encoded.tobytes())
+    else:
+        raise ValueError(how)

@@ -108,7 +108,8 @@ def test_export_mcap(tmp_path):
     with ExampleStore(tmp_path / "s", writer=True) as store:
         add_positive(store)
         store.add(image=IMAGE, u=5.0, v=5.0, positive=False, mask=None, reason="bg", interaction_id=2, view="cam1")
-        assert store.export_mcap(tmp_path / "bag") == 2
+        summary = store.export_mcap(tmp_path / "bag")
+        assert summary.exported == 2 and summary.skipped == {}
     typestore = get_typestore(Stores.ROS2_JAZZY)
     counts = {}
     with Reader(tmp_path / "bag") as reader:

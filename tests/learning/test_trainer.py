@@ -161,6 +161,79 @@ def test_online_mode_waits_for_the_store_and_stops_on_request(tmp_path):
     assert trainer.version == 0 and not (tmp_path / "run" / "checkpoints").exists()
 
 
+def test_online_training_goes_on_past_damaged_example_files(tmp_path, store_root, caplog):
+    import logging
+    import shutil
+
+    from interseg.learning.store import ExampleStore
+
+    from .helpers import damage_file
+
+    root = tmp_path / "live"
+    shutil.copytree(store_root, root)
+    writer = ExampleStore(root, writer=True)
+    records = writer.records()
+    damage_file(root / records[0].image_path, "delete")
+    damage_file(root / records[1].image_path, "truncate")
+    announced = []
+
+    def on_checkpoint(info):
+        announced.append(info)
+        if len(announced) == 1:  # new examples arrive, and one of them is damaged before it is read
+            for k in range(3):
+                record = records[5 + k]
+                writer.add(image=writer.load_image(record), u=record.u, v=record.v, positive=record.positive,
+                           mask=writer.load_mask(record), reason="late", interaction_id=99, view="cam0")
+            damage_file(root / writer.records()[-1].image_path, "garbage")
+
+    # enough steps per round that every example is drawn
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=8, steps_per_round=20, min_steps_per_round=20,
+                                                              min_examples=4))
+    with caplog.at_level(logging.WARNING, logger="interseg.learning.store"):
+        rounds = trainer.run_online(root, on_checkpoint=on_checkpoint, max_rounds=2)
+    writer.close()
+    assert rounds == 2 and [a.version for a in announced] == [1, 2]
+    assert announced[0].metrics["quarantined_examples"] == 2 and announced[1].metrics["quarantined_examples"] == 3
+    assert caplog.text.count("quarantined:") == 3
+    assert "is missing" in caplog.text and "is truncated" in caplog.text and "not a PNG file" in caplog.text
+
+
+def test_online_training_keeps_its_examples_when_the_index_goes_bad(tmp_path, store_root, caplog):
+    import logging
+    import shutil
+
+    root = tmp_path / "live"
+    shutil.copytree(store_root, root)
+    announced = []
+
+    def on_checkpoint(info):
+        announced.append(info)
+        if len(announced) == 1:
+            (root / "examples.sqlite3").write_bytes(b"garbage" * 1000)
+            for side in ("-wal", "-shm"):
+                (root / f"examples.sqlite3{side}").unlink(missing_ok=True)
+
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4, steps_per_round=2, min_examples=4))
+    with caplog.at_level(logging.WARNING, logger="interseg.learning.trainer"):
+        assert trainer.run_online(root, on_checkpoint=on_checkpoint, max_rounds=3) == 3
+    assert caplog.text.count("cannot read new examples") == 1 and "not a readable SQLite database" in caplog.text
+    from interseg.learning.store import StoreError
+
+    with pytest.raises(StoreError, match="not a readable SQLite database"):  # damaged before training starts
+        Trainer(tmp_path / "run2", CONFIG, TrainerConfig(batch_size=4)).run_online(root, max_rounds=1)
+
+
+def test_online_mode_warns_when_the_store_does_not_appear(tmp_path, caplog):
+    import logging
+
+    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4, steps_per_round=1))
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    with caplog.at_level(logging.WARNING, logger="interseg.learning.trainer"):
+        assert trainer.run_online(tmp_path / "typo", stop=stop, poll_interval=0.01, warn_after=0.1) == 0
+    assert caplog.text.count("still waiting for the examples store") == 1 and "typo" in caplog.text
+
+
 def test_online_rounds_are_shorter_while_the_store_is_small(tmp_path):
     trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=32, steps_per_round=100,
                                                               max_epochs_per_round=8, min_steps_per_round=10))

@@ -8,6 +8,11 @@ mask inside the window at ``mask_size`` resolution.
 
 Only file paths (no database handle) live in the dataset, so DataLoader workers can load
 examples in other processes; :meth:`WindowDataset.refresh` (main process) reads new rows.
+
+An example whose files turn out bad when first loaded (missing, truncated, corrupt, the wrong
+size) is quarantined in the store (see :mod:`interseg.learning.store`) and another example
+takes its place in the batch; the next refresh drops it. Only when every example is bad does
+loading fail (:class:`NoReadableExamplesError`).
 """
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ import torch
 from torch.utils.data import Dataset
 
 from interseg.learning.model import STRIDE, ModelConfig
-from interseg.learning.store import ExampleRecord, ExampleStore, StoreError
+from interseg.learning.store import (BadExampleError, ExampleRecord, ExampleStore, NoReadableExamplesError,
+                                     Quarantine, read_example)
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,26 @@ class WindowDataset(Dataset):
         self.records: list[ExampleRecord] = []
         self._last_id = 0
         self._draws = 0
+        self.quarantine = Quarantine(self.root)
+        self._bad: set[int] = set()  # indices into records found bad in this process since the last refresh
         self.refresh()
 
     def refresh(self) -> int:
-        """Read rows added since the last refresh; returns how many are new."""
+        """Read rows added since the last refresh and drop the examples quarantined since (here
+        or by another reader); returns how many are new."""
         with ExampleStore(self.root) as store:
-            new = store.records(after_id=self._last_id)
-        self.records.extend(new)
+            new = store.records(after_id=self._last_id, include_quarantined=True)
+        self.quarantine.reload()
         if new:
             self._last_id = new[-1].id
-        return len(new)
+        self.records = [r for r in self.records + new if r.key not in self.quarantine]
+        self._bad = set()
+        return sum(r.key not in self.quarantine for r in new)
+
+    @property
+    def quarantined(self) -> int:
+        """Examples of the store that are quarantined, by any reader."""
+        return len(self.quarantine)
 
     @property
     def last_id(self) -> int:
@@ -107,24 +123,32 @@ class WindowDataset(Dataset):
         cached = self._cache.get(rec.id)
         if cached is not None:
             return cached
-        image = cv2.imread(str(self.root / rec.image_path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise StoreError(f"image of example {rec.key} is missing or unreadable")
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        mask = None
-        if rec.mask_path is not None:
-            mask = cv2.imread(str(self.root / rec.mask_path), cv2.IMREAD_GRAYSCALE)
-            if mask is None:
-                raise StoreError(f"mask of example {rec.key} is missing or unreadable")
+        image, mask = read_example(self.root, rec)
         scaled = scale_example(image, mask, self.config)
         if self._cached_bytes + scaled.nbytes <= self.cache_bytes:
             self._cache[rec.id] = scaled
             self._cached_bytes += scaled.nbytes
         return scaled
 
+    def _load_usable(self, index: int) -> tuple[int, ScaledExample]:
+        """Example ``index``, or when its files are bad (it is quarantined) the next usable one."""
+        for k in range(len(self.records)):
+            candidate = (index + k) % len(self.records)
+            if candidate in self._bad:
+                continue
+            rec = self.records[candidate]
+            if rec.key not in self.quarantine:
+                try:
+                    return candidate, self._load(rec)
+                except BadExampleError as exc:
+                    self.quarantine.add(rec, exc.reason)
+            self._bad.add(candidate)
+        raise NoReadableExamplesError(f"none of the {len(self.records)} examples read from {self.root} is usable "
+                                      f"({len(self.quarantine)} quarantined, see {self.quarantine.path})")
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        index, scaled = self._load_usable(index)
         rec = self.records[index]
-        scaled = self._load(rec)
         rng = self._rng(index) if self.augment else None
         if rng is not None and scaled.mask is not None and rng.random() < self.offcentre_negatives:
             point = offcentre_point(scaled.mask >= 128, self.config, rng, scale=scaled.image.shape[1] / scaled.full_size[0])

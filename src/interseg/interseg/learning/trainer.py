@@ -413,32 +413,63 @@ class Trainer:
 
     def run_online(self, store_root: str | os.PathLike, *, on_checkpoint: Callable[[CheckpointInfo], None] | None = None,
                    stop: threading.Event | None = None, max_rounds: int | None = None, poll_interval: float = 1.0,
-                   progress: bool = False) -> int:
+                   progress: bool = False, warn_after: float = 30.0) -> int:
         """Keep training as examples arrive: refresh, train ``steps_per_round`` steps, checkpoint,
-        announce. Returns the number of rounds run (stops on ``stop`` or after ``max_rounds``)."""
-        from interseg.learning.dataset import WindowDataset
+        announce. Returns the number of rounds run (stops on ``stop`` or after ``max_rounds``).
 
-        from interseg.learning.store import INDEX_NAME
+        Waits for the store to appear (the labeller creates it with its first example; after
+        ``warn_after`` s a warning names the path). Examples with bad files are quarantined and
+        skipped (``quarantined_examples`` in each checkpoint's metrics counts them); a round in
+        which no example could be read is dropped and training waits for new ones. Once training
+        has started, an index that cannot be read is logged and training goes on with the
+        examples already read; a store that is damaged from the start raises
+        :class:`~interseg.learning.store.StoreError`."""
+        from interseg.learning.dataset import WindowDataset
+        from interseg.learning.store import NoReadableExamplesError, StoreError, StoreNotReadyError
 
         stop = stop or threading.Event()
-        while not (Path(store_root) / INDEX_NAME).exists():  # the labeller has not written yet
-            if stop.wait(poll_interval):
-                return 0
-        dataset = WindowDataset(store_root, self.model_config, augment=self.config.augment, seed=self.config.seed)
+        started = time.monotonic()
+        warned = False
+        while True:
+            try:
+                dataset = WindowDataset(store_root, self.model_config, augment=self.config.augment,
+                                        seed=self.config.seed)
+                break
+            except StoreNotReadyError as exc:  # the labeller has not written yet
+                if not warned and time.monotonic() - started >= warn_after:
+                    LOG.warning("still waiting for the examples store after %.0f s: %s", warn_after, exc)
+                    warned = True
+                if stop.wait(poll_interval):
+                    return 0
         rounds = 0
+        store_problem = None
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
-            if rounds:
-                dataset.refresh()
+            try:
+                if rounds or len(dataset) < self.config.min_examples:
+                    dataset.refresh()
+                if store_problem is not None:
+                    LOG.warning("the examples store is readable again")
+                    store_problem = None
+            except StoreError as exc:
+                if str(exc) != store_problem:
+                    LOG.warning("cannot read new examples (%s); training goes on with the %d already read",
+                                exc, len(dataset))
+                    store_problem = str(exc)
             if len(dataset) < self.config.min_examples:
                 stop.wait(poll_interval)
-                dataset.refresh()
                 continue
             steps = self.round_steps(len(dataset))
             sampler = RandomSampler(dataset, replacement=True, num_samples=steps * self.config.batch_size)
             loader = DataLoader(dataset, batch_size=self.config.batch_size, sampler=sampler, drop_last=True,
                                 num_workers=self.config.num_workers,
                                 persistent_workers=False)
-            stats = self.train_one_epoch(loader, progress=progress, examples_seen=dataset.last_id)
+            try:
+                stats = self.train_one_epoch(loader, progress=progress, examples_seen=dataset.last_id)
+            except NoReadableExamplesError as exc:
+                LOG.warning("round dropped: %s", exc)
+                stop.wait(poll_interval)
+                continue
+            stats["quarantined_examples"] = float(dataset.quarantined)
             info = self.save_checkpoint(stats)
             rounds += 1
             if on_checkpoint is not None:
