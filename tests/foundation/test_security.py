@@ -296,15 +296,16 @@ def _dds_names(node, name: str, namespace: str) -> tuple[set[str], set[str]] | N
     return publish, subscribe
 
 
-def _stable_graph(node, expected: set[str], timeout: float, describe) -> dict[str, tuple[set[str], set[str]]]:
-    """Every expected node's DDS names, once three looks a second apart agree."""
+def _stable_graph(node, expected: set[str], timeout: float, describe, ready=lambda: True) -> dict[str, tuple[set[str], set[str]]]:
+    """Every expected node's DDS names, once ``ready()`` holds and five looks a second apart
+    agree (a node is in the graph before it has created its publishers, e.g. while torch loads)."""
     seen: list[dict] = []
 
     def settled():
         names = {f"{ns.rstrip('/')}/{n}": _dds_names(node, n, ns) for n, ns in node.get_node_names_and_namespaces()}
         names = {k: v for k, v in names.items() if k in expected and v is not None}
-        seen.append(names)
-        return names if set(names) == expected and len(seen) >= 3 and seen[-2] == names == seen[-3] else None
+        seen.append(names if set(names) == expected and ready() else None)
+        return names if len(seen) >= 5 and names and all(look == names for look in seen[-5:]) else None
 
     return wait_for(settled, timeout, interval=1.0, message=f"nodes {sorted(expected)}\n{describe()}")
 
@@ -384,12 +385,16 @@ def test_each_nodes_permissions_are_exactly_what_it_uses_when_launched(tmp_path,
 
     covered = set()
     with spinning_node(f"security_test_{os.getpid()}") as client:
-        for args, namespace, nodes in ((extras_args, "/robot2", ("talker", "listener", "static_transforms", "push_collector")),
-                                       (sim_args, "/robot1", SIM_NODES)):
+        pushes = tmp_path / "pushes"
+        progress = tmp_path / "run" / "progress.jsonl"
+        for args, namespace, nodes, ready in (
+                (extras_args, "/robot2", ("talker", "listener", "static_transforms", "push_collector"), lambda: any(pushes.glob("*"))),
+                # the first interaction has used every node of the loop
+                (sim_args, "/robot1", SIM_NODES, lambda: progress.is_file() and progress.read_text().strip())):
             launched = Launched(args, tmp_path / f"{namespace.strip('/')}.log", ros_env)
             try:
                 expected = {f"{namespace}/{n}" for n in nodes}
-                graph = _stable_graph(client, expected, 240, launched.output)
+                graph = _stable_graph(client, expected, 300, launched.output, ready)
             finally:
                 launched.stop()
             for full_name, (publish, subscribe) in graph.items():
