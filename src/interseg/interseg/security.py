@@ -541,7 +541,7 @@ def _parser() -> argparse.ArgumentParser:
                     "namespace, remaps, use_sim_time and --enclave); --node /ns/name[=EXECUTABLE] one node as "
                     "started by hand (with --remap and --sim-time as you start it).")
     enclave.add_argument("keystore", type=Path)
-    enclave.add_argument("--launch", nargs="+", metavar="FILE [name:=value]", help="launch file whose nodes to secure, and its arguments")
+    enclave.add_argument("--launch", nargs="+", metavar=("FILE", "name:=value"), help="launch file whose nodes to secure, and its arguments")
     enclave.add_argument("--node", action="append", default=[], metavar="/NS/NAME[=EXECUTABLE]",
                          help="a node's full name; the executable defaults to the interseg node of that name")
     enclave.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="a remap rule the --node nodes run with")
