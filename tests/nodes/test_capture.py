@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import REPO, wait_for
 
@@ -97,3 +98,145 @@ def test_wrong_encoding_is_rejected_and_counted(processes, ros_node):
     assert "rejecting messages" in response.message and "mono8" in response.message
     wait_for(lambda: "rejected a message from cam3" in processes.output(node), 10, message="logged rejection")
     assert node.poll() is None  # still running
+
+
+# -- faults: clocks, timeouts, inconsistent cameras ---------------------------------------------
+
+def _stamp(msg) -> float:
+    return msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+
+
+def _watch(ros_node, topic: str = "cameras/cam0/image_raw"):
+    """(arrival monotonic, stamp) of every image the test process sees on ``topic``."""
+    import time
+
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    seen: list[tuple[float, float]] = []
+    ros_node.create_subscription(Image, topic, lambda m: seen.append((time.monotonic(), _stamp(m))), qos_profile_sensor_data)
+    return seen
+
+
+def _statuses(ros_node) -> list[str]:
+    from std_msgs.msg import String
+
+    statuses: list[str] = []
+    ros_node.create_subscription(String, "/capture/status", lambda m: statuses.append(m.data), 10)
+    return statuses
+
+
+def test_capture_recovers_by_itself_when_the_camera_clock_restarts_earlier(processes, ros_node):
+    """A simulator restart: the cameras' clock starts again from 0. Capture drops what it held,
+    says so, and serves sets of the new time."""
+    import time
+
+    cameras = processes.start([sys.executable, str(HELPERS / "cameras.py")], name="cameras")
+    node = _capture_node(processes)
+    statuses = _statuses(ros_node)
+    seen = _watch(ros_node)
+    before = wait_for(lambda: (r := _call_capture(ros_node, timeout=1.0)).success and r, 30, message="capture working")
+    assert _stamp(before.observation) > 1e9  # wall-clock stamps
+    cameras.send_signal(2)
+    cameras.wait(timeout=20)
+    processes.start([sys.executable, str(HELPERS / "cameras.py"), "--sim-time"], name="cameras_restarted")
+    first_new = wait_for(lambda: next((arrival for arrival, stamp in seen if stamp < 1000), None), 60, message="the restarted cameras")
+    after = wait_for(lambda: (r := _call_capture(ros_node, timeout=1.0)).success and _stamp(r.observation) < 1000 and r, 20,
+                     message="a set of the restarted clock")
+    recovery = time.monotonic() - first_new
+    print(f"capture served the restarted clock {recovery:.2f} s after its first frame")
+    assert recovery < 5.0
+    assert _stamp(after.observation) < 1000
+    wait_for(lambda: "clock: cam0's stamps went back" in processes.output(node) or "clock: depth's stamps went back" in processes.output(node), 5,
+             message="the jump logged")
+    wait_for(lambda: any("stamps went back" in s for s in statuses), 5, message=f"the jump on /capture/status in {statuses[-3:]}")
+    assert node.poll() is None
+
+
+def test_frames_stamped_far_in_the_future_are_refused_and_capture_keeps_serving(processes, ros_node, tmp_path):
+    import time
+
+    start_future = tmp_path / "future"
+    processes.start([sys.executable, str(HELPERS / "cameras.py"), "--future-count", "5", "--future-by", "86400",
+                     "--future-file", str(start_future)], name="cameras")
+    node = _capture_node(processes)
+    seen = _watch(ros_node)
+    wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture working")
+    start_future.touch()  # the next five frames of every stream are stamped a day ahead
+    last_future = wait_for(lambda: (future := [a for a, s in seen if s > time.time() + 3600]) and len(future) == 5 and future[-1], 20,
+                           message="the five future frames")
+    response = _call_capture(ros_node, timeout=2.0)
+    recovery = time.monotonic() - last_future
+    assert response.success, response.message
+    assert abs(_stamp(response.observation) - time.time()) < 60  # a set of the real time, not of the future
+    print(f"capture served a fresh set {recovery:.2f} s after the last future frame")
+    assert recovery < 2.0
+    for _ in range(5):  # and goes on serving
+        assert _call_capture(ros_node, timeout=1.0).success
+    output = processes.output(node)
+    assert "s ahead of the newest accepted" in output and "rejected a message from cam0" in output, output[-2000:]
+    assert node.poll() is None
+
+
+def test_impossible_capture_timeouts_are_answered_and_capture_keeps_serving(processes, ros_node):
+    from interseg_interfaces.srv import Capture
+
+    processes.start([sys.executable, str(HELPERS / "cameras.py")], name="cameras")
+    node = _capture_node(processes)
+    wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture working")
+    for timeout in (1e30, float("nan"), float("inf"), -1.0, 1e10, 61.0):
+        response = _call_capture(ros_node, timeout=timeout)
+        assert not response.success and "timeout" in response.message and "0..60" in response.message, (timeout, response.message)
+    assert _call_capture(ros_node, timeout=1.0).success
+    # Requests that all wait must not take the threads the cameras' callbacks need.
+    futures = [_clients[ros_node].call_async(Capture.Request(timeout=30.0)) for _ in range(8)]
+    responses = wait_for(lambda: all(f.done() for f in futures) and [f.result() for f in futures], 10, message="all eight answered")
+    assert sum(r.success for r in responses) >= 3
+    assert all(r.success or "already waiting" in r.message for r in responses), [r.message for r in responses]
+    assert node.poll() is None
+
+
+def test_planner_and_experimenter_refuse_an_impossible_capture_timeout(ros_env):
+    import subprocess
+
+    for module in ("grasp_planner", "experimenter"):
+        result = subprocess.run([sys.executable, "-c", f"import sys; from interseg.nodes.{module} import main; sys.exit(main())",
+                                 "--ros-args", "--params-file", str(REPO / f"config/{module}.yaml"), "-p", "capture_timeout:=1e30"],
+                                env=ros_env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 1, (module, result.stdout[-500:], result.stderr[-500:])
+        assert "capture_timeout" in result.stderr, result.stderr[-1000:]
+
+
+@pytest.mark.parametrize("faults, named", [
+    (["cam1:image-size", "cam2:info-fx-zero", "cam3:info-nan", "depth:size"],
+     {"cam1": "image is 320x240, its camera_info 160x120", "cam2": "camera_info: focal length fx 0",
+      "cam3": "camera_info: k[2] is nan", "depth": "depth is 80x60, the main camera (cam0) 160x120"}),
+    (["cam1:huge", "cam2:frame-id-empty", "cam3:stamp-negative"],
+     {"cam1": "data has 57600 bytes, expected", "cam2": "no header.frame_id", "cam3": "stamp -5 s is negative"}),
+], ids=["sizes-and-calibration", "claims-frame-and-stamp"])
+def test_inconsistent_camera_messages_are_rejected_named_and_capture_recovers(processes, ros_node, tmp_path, faults, named):
+    import time
+
+    faulty = tmp_path / "faulty"
+    faulty.touch()
+    args = [sys.executable, str(HELPERS / "cameras.py"), "--fault-file", str(faulty)]
+    for fault in faults:
+        args += ["--fault", fault]
+    processes.start(args, name="cameras")
+    node = _capture_node(processes)
+    statuses = _statuses(ros_node)
+
+    def all_named(text: str) -> bool:
+        return all(f"{stream}: " in text and reason in text for stream, reason in named.items())
+
+    response = wait_for(lambda: (r := _call_capture(ros_node, timeout=1.0)) and not r.success and r, 30, message="capture refusing")
+    wait_for(lambda: any(all_named(s) for s in statuses), 20, message=f"every fault named on /capture/status (last: {statuses[-1:]})")
+    output = processes.output(node)
+    for stream, reason in named.items():
+        assert f"rejected a message from {stream}: " in output and reason in output, (stream, output[-3000:])
+    assert not response.success
+    faulty.unlink()  # the cameras publish correctly again
+    fixed = time.monotonic()
+    wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 20, message="capture serving once the cameras are right")
+    print(f"capture served again {time.monotonic() - fixed:.2f} s after the faults stopped")
+    assert node.poll() is None

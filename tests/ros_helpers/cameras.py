@@ -4,7 +4,16 @@
 silences one camera, to test how the graph reacts to a camera that stops; ``--bad-encoding
 CAMERA`` publishes that camera as mono8 (must be rejected); ``--tf-after S`` publishes the
 extrinsics only S seconds after the start; ``--colour-encoding`` / ``--depth-encoding`` choose
-what a driver would send (bgr8, 16UC1 millimetres)."""
+what a driver would send (bgr8, 16UC1 millimetres).
+
+Clocks: ``--sim-time`` stamps with a clock that starts at 0 when the process starts (as a
+simulator's does), ``--stamp-offset S`` adds S seconds to every stamp; ``--future-at S
+--future-count N --future-by D`` stamps the N frames of every stream published from S seconds on
+(and once ``--future-file`` exists, when given) D seconds ahead. Faults: ``--fault STREAM:KIND`` (repeatable; STREAM is a camera or ``depth``)
+publishes that stream wrongly, only while ``--fault-file`` exists when one is given. KIND:
+``image-size`` (image twice its camera_info's size), ``info-fx-zero``, ``info-nan`` (NaN in K),
+``frame-id-empty``, ``huge`` (the header claims 100000 x 100000 pixels, the data is the usual),
+``stamp-negative``; for depth ``size`` (half the main image's size)."""
 import argparse
 import sys
 import time
@@ -14,7 +23,9 @@ import numpy as np
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
 
 from interseg.geometry import PinholeCamera, look_at
@@ -39,11 +50,27 @@ class Cameras(Node):
         self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", STATIC_BROADCASTER_QOS)
         self.tf_sent = False
         self.rng = np.random.default_rng(0)
+        self.future_sent = 0
+        self.faults = {tuple(f.split(":", 1)) for f in args.fault}
         self.timer = self.create_timer(1.0 / args.rate, self.publish)
 
+    def stamp(self, elapsed: float):
+        seconds = elapsed if self.args.sim_time else self.get_clock().now().nanoseconds * 1e-9
+        seconds += self.args.stamp_offset
+        if (self.args.future_count and elapsed >= self.args.future_at and self.future_sent < self.args.future_count
+                and (not self.args.future_file or Path(self.args.future_file).exists())):
+            self.future_sent += 1
+            seconds += self.args.future_by
+            self.get_logger().info(f"future frame {self.future_sent} of {self.args.future_count}: stamped {self.args.future_by:g} s ahead")
+        sec = int(seconds)
+        return Time(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
+
+    def faulty(self, stream: str, kind: str) -> bool:
+        return (stream, kind) in self.faults and (not self.args.fault_file or Path(self.args.fault_file).exists())
+
     def publish(self):
-        stamp = self.get_clock().now().to_msg()
         elapsed = time.monotonic() - self.start
+        stamp = self.stamp(elapsed)
         if not self.tf_sent and elapsed >= self.args.tf_after:
             transforms = [t for camera in self.cameras for t in camera_transforms(camera.name, camera.world_from_camera)]
             self.tf_static_pub.publish(tf_message(transforms, stamp))
@@ -52,22 +79,37 @@ class Cameras(Node):
             if camera.name == self.args.drop and (self.args.drop_from <= elapsed < self.args.drop_until
                                                   or (self.args.drop_file and Path(self.args.drop_file).exists())):
                 continue
-            image = self.rng.integers(0, 255, (camera.height, camera.width, 3), dtype=np.uint8)
-            if camera.name == self.args.bad_encoding:
+            name = camera.name
+            scale = 2 if self.faulty(name, "image-size") else 1
+            image = self.rng.integers(0, 255, (camera.height * scale, camera.width * scale, 3), dtype=np.uint8)
+            if name == self.args.bad_encoding:
                 msg = image_to_msg(image[..., 0], "mono8")
             else:
                 msg = image_to_msg(image[..., ::-1] if self.args.colour_encoding == "bgr8" else image, self.args.colour_encoding)
-            msg.header.stamp, msg.header.frame_id = stamp, f"{camera.name}_optical_frame"
-            self.image_pubs[camera.name].publish(msg)
-            info = camera_to_info(camera, msg.header)
-            self.info_pubs[camera.name].publish(info)
-            if camera.name == "cam0":
+            frame = f"{name}_optical_frame"
+            msg.header = Header(stamp=stamp, frame_id=frame)
+            info = camera_to_info(camera, Header(stamp=stamp, frame_id=frame))
+            if self.faulty(name, "frame-id-empty"):
+                msg.header.frame_id = ""
+            if self.faulty(name, "huge"):
+                msg.width = msg.height = 100000
+                msg.step = 3 * msg.width
+            if self.faulty(name, "stamp-negative"):
+                msg.header.stamp = Time(sec=-5, nanosec=0)
+            if self.faulty(name, "info-fx-zero"):
+                info.k[0] = 0.0
+            if self.faulty(name, "info-nan"):
+                info.k[2] = float("nan")
+            self.image_pubs[name].publish(msg)
+            self.info_pubs[name].publish(info)
+            if name == "cam0":
                 if self.args.depth_encoding == "16UC1":
                     millimetres = np.full((camera.height, camera.width), 900, np.uint16)
                     millimetres[0, :] = 0  # no return
-                    depth = image_to_msg(millimetres, "16UC1", msg.header)
+                    depth = image_to_msg(millimetres, "16UC1", Header(stamp=stamp, frame_id=frame))
                 else:
-                    depth = image_to_msg(np.full((camera.height, camera.width), 0.9, np.float32), "32FC1", msg.header)
+                    size = (camera.height // 2, camera.width // 2) if self.faulty("depth", "size") else (camera.height, camera.width)
+                    depth = image_to_msg(np.full(size, 0.9, np.float32), "32FC1", Header(stamp=stamp, frame_id=frame))
                 self.depth_pub.publish(depth)
 
 
@@ -84,5 +126,13 @@ if __name__ == "__main__":
     parser.add_argument("--tf-after", type=float, default=0.0)
     parser.add_argument("--colour-encoding", default="rgb8", choices=["rgb8", "bgr8"])
     parser.add_argument("--depth-encoding", default="32FC1", choices=["32FC1", "16UC1"])
+    parser.add_argument("--sim-time", action="store_true", help="stamp with a clock that starts at 0 with the process")
+    parser.add_argument("--stamp-offset", type=float, default=0.0, help="seconds added to every stamp")
+    parser.add_argument("--future-at", type=float, default=0.0)
+    parser.add_argument("--future-count", type=int, default=0)
+    parser.add_argument("--future-by", type=float, default=86400.0)
+    parser.add_argument("--future-file", default="", help="the future frames start only once this file exists")
+    parser.add_argument("--fault", action="append", default=[], help="STREAM:KIND, see the module docstring")
+    parser.add_argument("--fault-file", default="", help="faults apply only while this file exists")
     args, ros_args = parser.parse_known_args()
     sys.exit(run_node(lambda: Cameras(args), [sys.argv[0], *ros_args]))

@@ -103,7 +103,14 @@ class ApproximateTimeSynchronizer:
         self.jumps_forward = 0
         self.events: deque[ClockEvent] = deque(maxlen=20)
         self._latest: SyncedSet | None = None
+        self._closed = False
         self._condition = threading.Condition()
+
+    def close(self) -> None:
+        """Wake every ``wait_newer`` (it returns None) and make later ones return at once."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
 
     def add(self, stream: str, stamp: float, payload: Any) -> SyncedSet | None:
         """Add a message; return the new synced set if this message completed one.
@@ -215,7 +222,7 @@ class ApproximateTimeSynchronizer:
                 if latest is not None and min(i.arrival for i in latest.items.values()) > arrived_after:
                     return latest
                 remaining = deadline - self.clock()
-                if remaining <= 0:
+                if remaining <= 0 or self._closed:
                     return None
                 self._condition.wait(remaining)
 

@@ -43,7 +43,7 @@ class Experimenter(Node):
         self.reset_every = declare(self, "reset_every", 25, "reset the arena every N interactions (0: never)", minimum=0)
         self.seed = declare(self, "seed", 0, "seed of the choice policy and of the arena resets", minimum=0)
         self.max_hypotheses = declare(self, "max_hypotheses", 10, "hypotheses to ask for per observation", minimum=1, maximum=100)
-        self.capture_timeout = declare(self, "capture_timeout", 2.0, "seconds to wait for a fresh observation", minimum=0.0)
+        self.capture_timeout = declare(self, "capture_timeout", 2.0, "seconds to wait for a fresh observation", minimum=0.0, maximum=60.0)
         self.call_timeout = declare(self, "call_timeout", 30.0, "seconds to wait for a service or action", minimum=1.0)
         self.pause_s = declare(self, "pause_s", 1.0, "seconds between retries while paused (camera missing, service down)", minimum=0.01)
         self.progress_file = declare(self, "progress_file", "", "JSON-lines file the progress is appended to ('' = none)")

@@ -40,6 +40,7 @@ from interseg.grasping import Box, GraspPlan, GraspRejected, GraspSettings, choo
 from interseg.learning.labelling import something_moved
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
+from interseg.observation_checks import ObservationRejected, validate_observation
 from interseg.transforms import WORLD_FRAME
 
 
@@ -106,7 +107,7 @@ class GraspPlanner(Node):
         self.place_clearance = declare(self, "place_clearance", 0.06, "free radius around a place location, metres", minimum=0.0)
         self.gripper_width = declare(self, "gripper_width", 0.08, "gripper opening before closing, metres", minimum=0.0)
         self.hold_lifted_s = declare(self, "hold_lifted_s", 0.3, "seconds the arm holds the object up for the mid-grasp capture (0: no lifted view)", minimum=0.0)
-        self.capture_timeout = declare(self, "capture_timeout", 3.0, "seconds to wait for a fresh observation", minimum=0.1)
+        self.capture_timeout = declare(self, "capture_timeout", 3.0, "seconds to wait for a fresh observation", minimum=0.1, maximum=60.0)
         self.pick_place_timeout = declare(self, "pick_place_timeout", 60.0, "seconds a pick-and-place may take", minimum=1.0)
         self.seed = declare(self, "seed", 0, "seed of the place-location choice", minimum=0)
         self.rng = np.random.default_rng(self.seed)
@@ -154,6 +155,7 @@ class GraspPlanner(Node):
         try:
             phase("capturing_before")
             before = self._capture()
+            validate_observation(before)  # sizes, depth, calibrations and poses agree, before anything moves
             phase("planning")
             camera = info_to_camera(before.camera_infos[0], before.camera_poses[0], before.camera_names[0])
             depth = msg_to_image(before.depth, "32FC1")
@@ -208,7 +210,8 @@ class GraspPlanner(Node):
         phase("capturing_after")
         try:
             after = self._capture()
-        except GraspRejected as exc:
+            validate_observation(after, like=before)
+        except (GraspRejected, ObservationRejected) as exc:
             result.message = f"pick-and-place done ({arm.message}) but {exc}"
             goal_handle.abort()
             return result
