@@ -33,7 +33,6 @@ scored method and seed, so AP can be recomputed), PNG plots, ``index.html`` and 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -45,6 +44,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from interseg.cli_args import ArgumentParser, random_seed
 
 METHODS = ("bottom_up", "bottom_up_tuned", "self_sup_ce", "self_sup_rsl", "supervised_oracle", "mask_rcnn")
 
@@ -828,13 +829,13 @@ def _json_default(value):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="interseg bench", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="interseg bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                         help="tiny: CI smoke test; quick: <= 20 min on 2 cores; standard: <= 2 h")
     parser.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/PROFILE)")
     parser.add_argument("--work", type=Path, default=None, help="stores and checkpoints (default runs/bench-PROFILE)")
     parser.add_argument("--eval-root", type=Path, default=None, help="cached evaluation sets (default runs/eval)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the profile's seeds")
+    parser.add_argument("--seeds", type=random_seed, nargs="+", default=None, help="override the profile's seeds")
     parser.add_argument("--markdown", type=Path, default=None,
                         help="also write the results section here (e.g. benchmarks/RESULTS.md)")
     parser.add_argument("--from-json", type=Path, default=None,

@@ -11,7 +11,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -20,21 +19,24 @@ import sys
 import time
 from pathlib import Path
 
+from interseg.cli_args import ArgumentParser, float_range, image_side, positive_int, random_seed
 from interseg.paths import launch_dir
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="interseg demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="minutes of interaction (default 10)")
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="interseg demo", description=__doc__.split("\n\n")[0])
+    # at least 0.6 s, at most a year: passed on to the launch file as a plain decimal number
+    parser.add_argument("--minutes", type=float_range(0.01, 525600.0), default=10.0,
+                        help="minutes of interaction (default 10)")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/demo-YYYYmmdd-HHMMSS)")
-    parser.add_argument("--width", type=int, default=640, help="camera width (default 640)")
-    parser.add_argument("--height", type=int, default=480, help="camera height (default 480)")
+    parser.add_argument("--width", type=image_side, default=640, help="camera width (default 640)")
+    parser.add_argument("--height", type=image_side, default=480, help="camera height (default 480)")
     parser.add_argument("--shadows", choices=["true", "false"], default="true", help="render shadows (default true)")
     parser.add_argument("--mask-loss", choices=["rsl", "ce"], default="rsl", help="trainer mask loss (default rsl)")
-    parser.add_argument("--steps-per-round", type=int, default=100, help="trainer steps between model updates")
-    parser.add_argument("--eval-per-background", type=int, default=5, help="test images per background (paper: 5)")
+    parser.add_argument("--steps-per-round", type=positive_int, default=100, help="trainer steps between model updates")
+    parser.add_argument("--eval-per-background", type=positive_int, default=5, help="test images per background (paper: 5)")
     parser.add_argument("--eval-dir", type=Path, default=None, help="evaluation set folder (default runs/eval/test-WxH)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=random_seed, default=0)
     return parser
 
 
@@ -75,9 +77,6 @@ def _run_graph(args, run_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.minutes <= 0:
-        print("interseg demo: --minutes must be positive", file=sys.stderr)
-        return 2
     from interseg.paths import repo_root
 
     base = repo_root() or Path.cwd()

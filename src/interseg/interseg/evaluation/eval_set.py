@@ -14,11 +14,12 @@ cam0 (the main view) is the one the paper's AP is computed on.
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
+
+from interseg.cli_args import ArgumentParser, image_side, positive_int
 
 SPLIT_SEED_OFFSET = {"val": 7_000_000, "test": 9_000_000}
 
@@ -83,12 +84,12 @@ def make_eval_set(split: str, out: Path, per_background: int = 5, width: int = 6
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="interseg make-eval-set", description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="interseg make-eval-set", description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", choices=sorted(SPLIT_SEED_OFFSET), required=True)
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    parser.add_argument("--per-background", type=int, default=5, help="images per background (paper: 5)")
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--per-background", type=positive_int, default=5, help="images per background (paper: 5)")
+    parser.add_argument("--width", type=image_side, default=640)
+    parser.add_argument("--height", type=image_side, default=480)
     args = parser.parse_args(argv)
     summary = make_eval_set(args.split, args.out, args.per_background, args.width, args.height)
     print(json.dumps(summary))

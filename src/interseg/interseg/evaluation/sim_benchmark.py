@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from interseg.cli_args import image_side, positive_int, random_seed
+
 
 def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_every: int) -> dict:
     from tqdm import tqdm
@@ -135,12 +137,12 @@ def attempt_grasp(arena, index: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--attempts", type=int, default=100)
-    parser.add_argument("--width", type=int, default=640)
-    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--attempts", type=positive_int, default=100)
+    parser.add_argument("--width", type=image_side, default=640)
+    parser.add_argument("--height", type=image_side, default=480)
     parser.add_argument("--no-shadows", action="store_true")
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--reset-every", type=int, default=10, help="re-scatter every N attempts (more arrangements, more object kinds)")
+    parser.add_argument("--seed", type=random_seed, default=1)
+    parser.add_argument("--reset-every", type=positive_int, default=10, help="re-scatter every N attempts (more arrangements, more object kinds)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/sim_bench.json)")
     args = parser.parse_args(argv)
     summary = run(args.attempts, args.width, args.height, not args.no_shadows, args.seed, args.reset_every)

@@ -20,7 +20,6 @@ Recording choices (the numbers behind them are in benchmarks/results/pretrain.js
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from interseg.cli_args import ArgumentParser, float_range, image_side, non_negative_int, positive_int, random_seed
 from interseg.learning.motion_masks import (
     ARM_COVERS_OBJECT, MotionFrame, MotionMaskConfig, MotionMaskExtractor, SelfFilter,
 )
@@ -116,7 +116,7 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
                            seed=seed)
     summary = CollectionSummary()
     start = time.monotonic()
-    existing = store.records()
+    existing = store.records(include_quarantined=True)
     push_offset = 1 + max((r.interaction_id for r in existing), default=-1)
     try:
         if arena_hook is not None:
@@ -229,9 +229,9 @@ def train_on_store(store_root: str | os.PathLike, run_dir: str | os.PathLike, ou
     return out
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="interseg pretrain", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=None,
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="interseg pretrain", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=non_negative_int, default=None,
                         help="pushing frames to record (each has every camera's view); 0 with --store: train only")
     parser.add_argument("--store", type=Path, default=None,
                         help="examples store to fill and train on, e.g. one the push_collector node filled "
@@ -239,20 +239,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, required=True, help="checkpoint to write")
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="examples store and training run (default: next to --out, named after it)")
-    parser.add_argument("--steps", type=int, default=300, help="training steps (batches) on the push examples")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=0.001, help="AdamW learning rate")
+    parser.add_argument("--steps", type=non_negative_int, default=300, help="training steps (batches) on the push examples")
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--lr", type=float_range(0.0, 10.0, exclusive_minimum=True), default=0.001, help="AdamW learning rate")
     parser.add_argument("--mask-loss", choices=["rsl", "ce"], default="rsl")
-    parser.add_argument("--width", type=int, default=640, help="camera width; the checkpoint expects it")
-    parser.add_argument("--height", type=int, default=480)
-    parser.add_argument("--input-scale", type=float, default=0.5, help="network resolution / camera resolution")
+    parser.add_argument("--width", type=image_side, default=640, help="camera width; the checkpoint expects it")
+    parser.add_argument("--height", type=image_side, default=480)
+    parser.add_argument("--input-scale", type=float_range(0.05, 2.0), default=0.5, help="network resolution / camera resolution")
     parser.add_argument("--split", default="train", help="objects and backgrounds pushed around")
     parser.add_argument("--cameras", default=",".join(DEFAULT_CAMERAS),
                         help="comma-separated views to record (default: the views facing the arm)")
     parser.add_argument("--shadows", action="store_true", help="render cast shadows while recording")
-    parser.add_argument("--reset-every", type=int, default=10, help="re-scatter the objects every N pushes")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--reset-every", type=positive_int, default=10, help="re-scatter the objects every N pushes")
+    parser.add_argument("--seed", type=random_seed, default=0)
+    parser.add_argument("--threads", type=positive_int, default=2, help="torch threads")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser
 

@@ -6,7 +6,6 @@ with `ros2 bag play` on a full install and reads with the `rosbags` library anyw
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
+from interseg.cli_args import ArgumentParser, non_negative_float, non_negative_int
 from interseg.nodes.common import ignore_interrupts, init_ros
 
 from interseg.nodes.introspection import message_class
@@ -37,12 +37,12 @@ def interface_typestore():
 
 
 def record_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="interseg record", description="Record topics to a rosbag2 MCAP bag.")
+    parser = ArgumentParser(prog="interseg record", description="Record topics to a rosbag2 MCAP bag.")
     parser.add_argument("topics", nargs="+", help="topics to record")
     parser.add_argument("-o", "--output", type=Path, required=True, help="bag folder to create (must not exist)")
-    parser.add_argument("--duration", type=float, default=0.0, help="stop after S seconds (0: until Ctrl-C)")
-    parser.add_argument("--max-messages", type=int, default=0, help="stop after N messages in total (0: no limit)")
-    parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the topics to appear")
+    parser.add_argument("--duration", type=non_negative_float, default=0.0, help="stop after S seconds (0: until Ctrl-C)")
+    parser.add_argument("--max-messages", type=non_negative_int, default=0, help="stop after N messages in total (0: no limit)")
+    parser.add_argument("--wait", type=non_negative_float, default=10.0, help="seconds to wait for the topics to appear")
     args = parser.parse_args(argv)
     if args.output.exists():
         print(f"interseg record: {args.output} already exists", file=sys.stderr)

@@ -2,11 +2,12 @@
 so that anyone can look at what the robot sees (no ROS graph needed)."""
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
+
+from interseg.cli_args import ArgumentParser, image_side, random_seed
 
 
 def snapshot(out: Path, seed: int, split: str, width: int, height: int) -> list[Path]:
@@ -42,14 +43,14 @@ def snapshot(out: Path, seed: int, split: str, width: int, height: int) -> list[
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="interseg sim", description="look at the embedded simulator")
+    parser = ArgumentParser(prog="interseg sim", description="look at the embedded simulator")
     sub = parser.add_subparsers(dest="command", required=True)
     snap = sub.add_parser("snapshot", help="write the four views, cam0 depth and a grid PNG")
     snap.add_argument("--out", type=Path, required=True)
-    snap.add_argument("--seed", type=int, default=0)
+    snap.add_argument("--seed", type=random_seed, default=0)
     snap.add_argument("--split", choices=("train", "val", "test"), default="train")
-    snap.add_argument("--width", type=int, default=640)
-    snap.add_argument("--height", type=int, default=480)
+    snap.add_argument("--width", type=image_side, default=640)
+    snap.add_argument("--height", type=image_side, default=480)
     args = parser.parse_args(argv)
     for path in snapshot(args.out, args.seed, args.split, args.width, args.height):
         print(path)
