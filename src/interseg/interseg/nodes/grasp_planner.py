@@ -18,10 +18,19 @@ Published topics:
       approach arrow ending at the grasp point, the open fingers at the planned yaw; green when
       aimed on the mask's footprint, orange on the hypothesis's grasp pixel) and the place location
 Parameters: see config/grasp_planner.yaml.
+
+Interaction ids: the first is the wall-clock time in microseconds when the node started, then one
+more per interaction; a restarted planner starts above every id it gave before (the clock moves
+on faster than interactions happen), so ids stay unique in the store across restarts.
+
+Cancel and stop: a cancelled Interact goal, or SIGINT / SIGTERM (``request_stop``), cancels the
+pick_place goal in flight (the arm backend parks the arm) and ends the goal without publishing
+an Interaction; while stopping, new goals are rejected.
 """
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 from geometry_msgs.msg import Point, PoseStamped
@@ -43,6 +52,9 @@ from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_imag
 from interseg.observation_checks import ObservationRejected, validate_observation
 from interseg.transforms import WORLD_FRAME
 
+
+STOP_WAIT_S = 1.2  # once stopping or cancelled: the longest any wait (e.g. the arm parking) may still take
+POLL_S = 0.05  # how often a waiting worker looks at cancel and stop requests
 
 APPROACH_M = 0.12  # length of the approach arrow drawn above the grasp point
 FINGER_SIZE = (0.008, 0.02, 0.045)  # drawn finger: thickness across the closing direction's normal, width, height
@@ -84,6 +96,10 @@ def grasp_markers(grasp: GraspPlan, place: np.ndarray, gripper_width: float, hea
     return markers
 
 
+class _Interrupted(Exception):
+    """The goal was cancelled by its client or the node is stopping."""
+
+
 def _box(values: list[float], name: str) -> Box:
     if len(values) != 6:
         raise ValueError(f"parameter {name} needs 6 numbers [x_min, y_min, z_min, x_max, y_max, z_max]")
@@ -111,39 +127,89 @@ class GraspPlanner(Node):
         self.pick_place_timeout = declare(self, "pick_place_timeout", 60.0, "seconds a pick-and-place may take", minimum=1.0)
         self.seed = declare(self, "seed", 0, "seed of the place-location choice", minimum=0)
         self.rng = np.random.default_rng(self.seed)
-        self.next_interaction_id = 1
+        self.next_interaction_id = time.time_ns() // 1000  # see the module docstring
+        self._stopping = threading.Event()
 
         group = ReentrantCallbackGroup()
         self.capture_client = self.create_client(Capture, "capture", callback_group=group)
         self.pick_place_client = ActionClient(self, PickPlace, "pick_place", callback_group=group)
         self.interaction_publisher = self.create_publisher(Interaction, "interactions", 10)
         self.marker_publisher = self.create_publisher(MarkerArray, "~/markers", 2)
-        self.busy = threading.Lock()
+        self._running = threading.Lock()  # held while an Interact goal executes
         self.server = ActionServer(self, Interact, "interact", self.execute, callback_group=group,
                                    goal_callback=self.on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT)
 
     def on_goal(self, goal: Interact.Goal) -> GoalResponse:
-        if self.busy.locked():
+        if self._stopping.is_set():
+            self.get_logger().warning("rejecting an Interact goal: shutting down")
+            return GoalResponse.REJECT
+        if self._running.locked():
             self.get_logger().warning("rejecting an Interact goal: another interaction is running")
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
+    # -- stopping (run_node) ----------------------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def busy(self) -> str:
+        return "an interaction" if self._running.locked() else ""
+
     # -- waiting on futures from the action's worker thread -----------------------------------
-    @staticmethod
-    def _wait(future, timeout: float):
+    def _interruption(self, goal_handle) -> str:
+        if self._stopping.is_set():
+            return "stopped: grasp_planner is shutting down"
+        if goal_handle is not None and goal_handle.is_cancel_requested:
+            return "cancelled"
+        return ""
+
+    def _wait(self, future, timeout: float, goal_handle=None, interruptible: bool = True):
+        """The future's result, or None after ``timeout`` s. An interruptible wait raises
+        _Interrupted as soon as the goal is cancelled or the node stops; any wait ends at most
+        STOP_WAIT_S after that."""
         done = threading.Event()
         future.add_done_callback(lambda _f: done.set())
-        return future.result() if done.wait(timeout) else None
+        deadline, cut = time.monotonic() + timeout, False
+        while not done.wait(POLL_S):
+            reason = self._interruption(goal_handle)
+            if reason and interruptible:
+                raise _Interrupted(reason)
+            if reason and not cut:
+                deadline, cut = min(deadline, time.monotonic() + STOP_WAIT_S), True
+            if time.monotonic() >= deadline:
+                return None
+        return future.result()
 
-    def _capture(self) -> Observation:
-        response = self._wait(self.capture_client.call_async(Capture.Request(timeout=float(self.capture_timeout))), self.capture_timeout + 5.0)
+    def _wait_for_arm(self, goal_handle, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.pick_place_client.server_is_ready():
+            reason = self._interruption(goal_handle)
+            if reason:
+                raise _Interrupted(f"{reason} before picking")
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_S)
+        return True
+
+    def _capture(self, goal_handle=None) -> Observation:
+        request = Capture.Request(timeout=float(self.capture_timeout))
+        response = self._wait(self.capture_client.call_async(request), self.capture_timeout + 5.0, goal_handle)
         if response is None or not response.success:
             raise GraspRejected(f"capture failed: {getattr(response, 'message', 'no response')}")
         return response.observation
 
     def execute(self, goal_handle) -> Interact.Result:
-        with self.busy:
-            return self._execute(goal_handle)
+        with self._running:
+            try:
+                return self._execute(goal_handle)
+            except _Interrupted as interruption:
+                result = Interact.Result(message=f"{interruption}; no Interaction published")
+                self.get_logger().info(result.message)
+                if goal_handle.is_cancel_requested:
+                    goal_handle.canceled()
+                else:
+                    goal_handle.abort()
+                return result
 
     def _execute(self, goal_handle) -> Interact.Result:
         result = Interact.Result()
@@ -154,7 +220,7 @@ class GraspPlanner(Node):
 
         try:
             phase("capturing_before")
-            before = self._capture()
+            before = self._capture(goal_handle)
             validate_observation(before)  # sizes, depth, calibrations and poses agree, before anything moves
             phase("planning")
             camera = info_to_camera(before.camera_infos[0], before.camera_poses[0], before.camera_names[0])
@@ -174,31 +240,43 @@ class GraspPlanner(Node):
         result.grasp_pose = self._pose(grasp.position, grasp.yaw, before.header.frame_id)
         result.place_pose = self._pose(place, grasp.yaw, before.header.frame_id)
         self.marker_publisher.publish(grasp_markers(grasp, place, float(self.gripper_width), result.grasp_pose.header))
-        if goal_handle.is_cancel_requested:
-            goal_handle.canceled()
-            result.message = "cancelled before picking"
-            return result
-        if not self.pick_place_client.wait_for_server(timeout_sec=5.0):
-            result.message = "no arm backend serves pick_place"
+        if self._interruption(goal_handle):
+            raise _Interrupted(f"{self._interruption(goal_handle)} before picking")
+        if not self._wait_for_arm(goal_handle, 5.0):
+            result.message = "not run: no arm backend serves pick_place"
             goal_handle.abort()
             return result
 
         phase("picking")
         lifted_holder: dict[str, Observation] = {}
         lifted_done = threading.Event()
+        arm_phases: list[str] = []
 
         def on_feedback(feedback_msg) -> None:
+            arm_phases.append(feedback_msg.feedback.phase)
             if feedback_msg.feedback.phase == "hold" and not lifted_done.is_set() and self.hold_lifted_s > 0:
                 lifted_done.set()
                 threading.Thread(target=self._capture_lifted, args=(lifted_holder, phase), daemon=True).start()
+            else:  # each step of the arm, passed on: the client sees the interaction is alive
+                phase("placing" if "hold" in arm_phases else "picking")
 
         goal = PickPlace.Goal(grasp_pose=result.grasp_pose, place_pose=result.place_pose, gripper_width=float(self.gripper_width), hold_lifted_s=float(self.hold_lifted_s))
-        sent = self._wait(self.pick_place_client.send_goal_async(goal, feedback_callback=on_feedback), 10.0)
+        sent = self._wait(self.pick_place_client.send_goal_async(goal, feedback_callback=on_feedback), 10.0, goal_handle, interruptible=False)
         if sent is None or not sent.accepted:
+            if self._interruption(goal_handle):
+                raise _Interrupted(f"{self._interruption(goal_handle)} before picking")
             result.message = "pick_place goal rejected by the arm backend"
             goal_handle.abort()
             return result
-        wrapped = self._wait(sent.get_result_async(), self.pick_place_timeout)
+        arm_result = sent.get_result_async()
+        try:
+            wrapped = self._wait(arm_result, self.pick_place_timeout, goal_handle)
+        except _Interrupted as interruption:
+            self._wait(sent.cancel_goal_async(), STOP_WAIT_S, goal_handle, interruptible=False)
+            ended = self._wait(arm_result, STOP_WAIT_S, goal_handle, interruptible=False)
+            arm = f"pick_place cancelled, the arm backend ended it ({ended.result.message})" if ended is not None else \
+                "pick_place cancelled, the arm backend did not confirm it ended"
+            raise _Interrupted(f"{interruption} during the pick-and-place: {arm}") from None
         if wrapped is None:
             self._wait(sent.cancel_goal_async(), 5.0)
             result.message = "pick_place timed out and was cancelled"
@@ -209,8 +287,10 @@ class GraspPlanner(Node):
 
         phase("capturing_after")
         try:
-            after = self._capture()
+            after = self._capture(goal_handle)
             validate_observation(after, like=before)
+        except _Interrupted as interruption:
+            raise _Interrupted(f"{interruption} after the pick-and-place ({arm.message})") from None
         except (GraspRejected, ObservationRejected) as exc:
             result.message = f"pick-and-place done ({arm.message}) but {exc}"
             goal_handle.abort()
@@ -242,7 +322,7 @@ class GraspPlanner(Node):
         try:
             phase("capturing_lifted")
             holder["observation"] = self._capture()
-        except GraspRejected as exc:
+        except (GraspRejected, _Interrupted) as exc:
             self.get_logger().warning(f"no mid-grasp view: {exc}")
 
     def _pose(self, position: np.ndarray, yaw: float, frame: str) -> PoseStamped:

@@ -27,6 +27,10 @@ Actions:
       non-top-down orientations are not executed: the result has success=false and the reason.
 Parameters: see config/sim.yaml.
 
+Stopping (SIGINT / SIGTERM): a pick-and-place in progress is stopped and the arm parked before
+the node exits (its goal ends aborted, "stopped: sim is shutting down"); new goals and resets
+are refused from then on.
+
 Timing: all stamps are simulated time. While idle, a wall-clock timer at ``camera_rate_hz``
 advances the physics by one period (so simulated time runs at real-time speed) and publishes a
 fresh render of every camera. During a pick-and-place the physics runs as fast as it can and
@@ -98,6 +102,7 @@ class SimNode(Node):
         self.arena = SimulatedArena(config, seed=seed)
         self.names = self.arena.camera_names
         self._busy = threading.Lock()  # held while a pick-and-place or reset runs
+        self._stopping = threading.Event()
         self._publish_lock = threading.Lock()
 
         self.frame_stamps = ForwardStamps()  # camera frames, joint states and /tf share one stamp sequence
@@ -114,7 +119,7 @@ class SimNode(Node):
         self._publish_static_frames()
 
         self.action_server = ActionServer(self, PickPlace, "pick_place", execute_callback=self.execute_pick_place,
-                                          goal_callback=lambda goal: GoalResponse.ACCEPT,
+                                          goal_callback=self.on_goal,
                                           cancel_callback=self.on_cancel, callback_group=ReentrantCallbackGroup())
         self.reset_service = self.create_service(ResetArena, "reset_arena", self.on_reset, callback_group=ReentrantCallbackGroup())
         self.timer = self.create_timer(1.0 / self.rate, self.on_timer, callback_group=MutuallyExclusiveCallbackGroup())
@@ -162,8 +167,19 @@ class SimNode(Node):
         finally:
             self._busy.release()
 
+    # ------------------------------------------------------------------ stopping (run_node)
+    def request_stop(self) -> None:
+        self._stopping.set()
+        self.arena.request_stop()  # a running pick-and-place parks and ends
+
+    def busy(self) -> str:
+        return "a pick-and-place or reset" if self._busy.locked() else ""
+
     # ------------------------------------------------------------------ reset
     def on_reset(self, request: ResetArena.Request, response: ResetArena.Response) -> ResetArena.Response:
+        if self._stopping.is_set():
+            response.success, response.message = False, "sim is shutting down"
+            return response
         self.arena.request_stop()  # a running pick-and-place parks and ends first
         with self._busy:
             try:
@@ -176,6 +192,9 @@ class SimNode(Node):
         return response
 
     # ------------------------------------------------------------------ pick and place
+    def on_goal(self, goal: PickPlace.Goal) -> GoalResponse:
+        return GoalResponse.REJECT if self._stopping.is_set() else GoalResponse.ACCEPT
+
     def on_cancel(self, goal_handle) -> CancelResponse:
         self.arena.request_stop()
         return CancelResponse.ACCEPT
@@ -209,7 +228,7 @@ class SimNode(Node):
             cancelled = threading.Event()
 
             def on_phase(phase: str, progress: float) -> bool:
-                if goal_handle.is_cancel_requested:
+                if goal_handle.is_cancel_requested or self._stopping.is_set():
                     cancelled.set()
                     return False
                 goal_handle.publish_feedback(PickPlace.Feedback(phase=phase, progress=float(progress)))
@@ -222,7 +241,7 @@ class SimNode(Node):
                 self.publish_views(self.arena.render_views())
                 deadline = time.monotonic() + float(goal.hold_lifted_s)
                 while time.monotonic() < deadline:
-                    if goal_handle.is_cancel_requested:
+                    if goal_handle.is_cancel_requested or self._stopping.is_set():
                         cancelled.set()
                         return False
                     tick = time.monotonic()
@@ -240,8 +259,11 @@ class SimNode(Node):
                 return result
             self.publish_views(self.arena.render_views())  # the "after" frame: arm parked
         result.success, result.object_lifted, result.message = outcome.success, outcome.object_lifted, outcome.message
-        if cancelled.is_set() or goal_handle.is_cancel_requested:
+        if goal_handle.is_cancel_requested:
             goal_handle.canceled()
+        elif self._stopping.is_set() and not outcome.success:
+            result.message = f"stopped: sim is shutting down ({outcome.message}, arm parked)"
+            goal_handle.abort()
         elif outcome.success:
             goal_handle.succeed()
         else:

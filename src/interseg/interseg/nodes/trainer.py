@@ -4,7 +4,9 @@ Rounds: wait for enough examples, train ``steps_per_round`` steps on windows aro
 examples' points (objectness + mask loss, the Robust Set Loss by default), write a versioned
 checkpoint atomically, announce it. On start it resumes from the newest readable checkpoint in
 ``run_dir``, so a trainer killed at any moment loses at most the round in progress and no
-example (examples live in the store, written by the labeller).
+example (examples live in the store, written by the labeller). SIGINT / SIGTERM: a trainer
+waiting for examples stops at once; one in the middle of a round abandons it (the process exits
+0 without waiting for the step in progress; the last checkpoint is intact).
 
 Published topics: model_updates (interseg_interfaces/ModelUpdate), after each checkpoint;
   transient local, so a hypotheses node started later still hears the latest one
@@ -22,7 +24,7 @@ from interseg_interfaces.msg import ModelUpdate
 
 from interseg.learning.model import ModelConfig
 from interseg.learning.trainer import CheckpointInfo, Trainer, TrainerConfig
-from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node
+from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node, say
 
 
 class TrainerNode(Node):
@@ -81,9 +83,14 @@ class TrainerNode(Node):
 
     def close(self) -> None:
         # The round in progress is abandoned: checkpoints are written atomically and the
-        # examples live in the store, so nothing is lost by not waiting for it.
+        # examples live in the store, so nothing is lost by not waiting for it. A thread still
+        # inside a training step ends with the process (run_node exits without finalizing the
+        # interpreter, which would abort the process inside torch).
         self.stop.set()
-        self.thread.join(timeout=1.0)
+        self.thread.join(timeout=0.3)
+        if self.thread.is_alive():
+            say(self.get_name(), "stopping: the training round in progress is abandoned "
+                f"(the last checkpoint, version {self.trainer.version}, is kept)")
 
 
 def main(args: list[str] | None = None) -> int:

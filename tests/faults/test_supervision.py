@@ -1,0 +1,176 @@
+"""Supervision and stopping, across real processes: children die with a killed supervisor, one
+graph per run directory, honest reports of what needed SIGTERM, options after the arguments,
+the experimenter pausing (not counting) while a server it needs is missing, not accepting or
+lost, and the simulator graph stopping cleanly mid-grasp and recovering from dead nodes."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, interseg_command, wait_for
+
+HERE = Path(__file__).resolve().parent
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] if Path(f"/proc/{pid}/stat").exists() else "X"
+    return state not in ("Z", "X")
+
+
+def started_pids(output: str) -> dict[str, int]:
+    return {name: int(pid) for name, pid in re.findall(r"\[launch\] (?:started|respawned) (\S+) \(pid (\d+)", output)}
+
+
+def pair_launch(tmp_path: Path, run_dir: Path, name: str = "pair.launch.yaml") -> Path:
+    return write(tmp_path / name, f"""\
+        launch:
+        - arg: {{name: run_dir, default: {run_dir}}}
+        - node: {{pkg: interseg, exec: talker_node, name: talker}}
+        - node: {{pkg: interseg, exec: listener_node, name: listener}}
+        """)
+
+
+def test_options_may_follow_the_file_and_the_arguments(tmp_path):
+    launch = pair_launch(tmp_path, tmp_path / "run")
+    for argv in (["--print", str(launch), "run_dir:=/x/y"], [str(launch), "--print", "run_dir:=/x/y"], [str(launch), "run_dir:=/x/y", "--print"]):
+        result = subprocess.run(interseg_command("launch", *argv), capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[0].startswith("talker: ") and "listener: " in result.stdout
+    result = subprocess.run(interseg_command("launch", str(launch), "--show-args", "run_dir:=/x/y"), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "run_dir:=/x/y" in result.stdout, result.stderr
+    assert not (tmp_path / "run").exists()  # printing takes no lock and creates nothing
+
+
+def test_a_killed_supervisor_takes_its_children_and_frees_its_run_dir(tmp_path, processes):
+    run_dir = tmp_path / "run"
+    launch = pair_launch(tmp_path, run_dir)
+    supervisor = processes.start(interseg_command("launch", str(launch)), name="launch")
+    wait_for(lambda: "message 1:" in processes.output(supervisor), 60, message=f"the pair talking\n{processes.output(supervisor)}")
+    children = started_pids(processes.output(supervisor))
+    assert set(children) == {"talker", "listener"} and all(alive(pid) for pid in children.values())
+
+    os.kill(supervisor.pid, signal.SIGKILL)
+    supervisor.wait(timeout=10)
+    killed = time.monotonic()
+    wait_for(lambda: not any(alive(pid) for pid in children.values()), 10, message="the children to die with the supervisor")
+    gone_after = time.monotonic() - killed
+    assert gone_after < 3.0
+
+    again = processes.start(interseg_command("launch", str(launch)), name="relaunch")  # same run dir: free again
+    wait_for(lambda: "message 1:" in processes.output(again), 60, message=f"the relaunched pair\n{processes.output(again)}")
+    assert again.poll() is None
+
+
+def test_a_second_launch_on_a_run_dir_in_use_refuses_with_one_line(tmp_path, processes, ros_env):
+    run_dir = tmp_path / "run"
+    first = processes.start(interseg_command("launch", str(pair_launch(tmp_path, run_dir))), name="first")
+    wait_for(lambda: "message 1:" in processes.output(first), 60, message=f"the first graph\n{processes.output(first)}")
+    other = pair_launch(tmp_path, run_dir, "other.launch.yaml")
+    result = subprocess.run(interseg_command("launch", str(other)), env=ros_env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"run directory {run_dir} is in use" in lines[0] and f"pid {first.pid}" in lines[0], result.stderr
+    assert "started" not in result.stdout
+    # the same file on another run dir starts
+    elsewhere = processes.start(interseg_command("launch", str(other), f"run_dir:={tmp_path / 'elsewhere'}"), name="elsewhere")
+    wait_for(lambda: "started talker" in processes.output(elsewhere), 30, message=processes.output(elsewhere))
+    assert first.poll() is None
+
+
+def test_a_process_that_needs_sigterm_is_named_and_the_exit_code_is_1(tmp_path, ros_env):
+    launch = write(tmp_path / "stubborn.launch.yaml", f"""\
+        launch:
+        - node: {{pkg: interseg, exec: talker_node, name: talker}}
+        - executable:
+            cmd: {sys.executable} -c "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
+            name: stubborn
+        """)
+    proc = subprocess.Popen(interseg_command("launch", str(launch), "--sigterm-timeout", "1.0"), env=ros_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    while not any("[stubborn] ready" in line for line in lines) and proc.poll() is None:
+        lines.append(proc.stdout.readline())
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 1, out
+    assert re.search(r"talker exited with code 0 \(\d+\.\d s after SIGINT\)", out), out
+    assert "SIGINT did not stop stubborn within 1 s" in out
+    assert re.search(r"stubborn was killed by signal SIGTERM \(\d+\.\d s after SIGINT after SIGTERM\)", out), out
+    assert "not cleanly: stubborn" in out and "all processes stopped (exit 1)" in out
+
+
+def test_the_experimenter_pauses_for_missing_refusing_or_lost_servers_and_counts_only_what_ran(tmp_path, processes):
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    progress = tmp_path / "progress.jsonl"
+    processes.python([str(HERE / "supervision_servers.py"), "capture"], name="perception")
+    experimenter = processes.python(
+        ["-c", "import sys; from interseg.nodes.experimenter import main; sys.exit(main())", "--ros-args",
+         "--params-file", str(REPO / "config/experimenter.yaml"), "-p", f"progress_file:={progress}", "-p", "pause_s:=0.2",
+         "-p", "reset_every:=0", "-p", "call_timeout:=8.0"], name="experimenter")
+
+    def log() -> str:
+        return processes.output(experimenter)
+
+    def records() -> list[dict]:
+        return [json.loads(line) for line in progress.read_text().splitlines()] if progress.is_file() else []
+
+    wait_for(lambda: "paused: not available: the interact action server" in log(), 60, message=f"a pause naming the missing server\n{log()}")
+    assert not records()
+    interact = processes.python([str(HERE / "supervision_servers.py"), "interact", str(flags)], name="interact")
+    wait_for(lambda: len(records()) >= 2, 60, message=f"interactions once the server is there\n{log()}")
+
+    (flags / "reject").touch()
+    wait_for(lambda: "paused: interact goal not accepted" in log(), 20, message=f"a pause for the refused goal\n{log()}")
+    during = len(records())
+    time.sleep(1.0)
+    assert len(records()) == during  # refused goals are not counted
+    (flags / "reject").unlink()
+    wait_for(lambda: len(records()) > during, 20, message=f"interactions after the refusals\n{log()}")
+
+    interact.send_signal(signal.SIGINT)  # a server that leaves cleanly is missed at once
+    assert interact.wait(timeout=10) == 0
+    wait_for(lambda: log().count("paused: not available: the interact action server") >= 2, 20, message=log())
+    before_restart = len(records())
+    interact = processes.python([str(HERE / "supervision_servers.py"), "interact", str(flags)], name="interact2")
+    wait_for(lambda: len(records()) > before_restart, 60, message=f"interactions with the server back\n{log()}")
+
+    (flags / "hang").touch()  # accepted, then nothing: no feedback, no result
+    wait_for(lambda: "paused: interaction lost: interact made no progress for 8 s; not counted" in log(), 30, message=log())
+    hung = len(records())
+    os.kill(interact.pid, signal.SIGKILL)  # the server dies with a goal in flight and is restarted
+    interact.wait()
+    processes.python([str(HERE / "supervision_servers.py"), "interact", str(flags)], name="interact3")
+    # the goal in flight (or one sent to the dead server, never accepted) is given up as soon as the new server shows
+    wait_for(lambda: re.search(r"paused: interact(ion| goal) lost: the interact server was restarted; not counted", log()), 60, message=log())
+    assert len(records()) == hung
+    (flags / "hang").unlink()
+    wait_for(lambda: len(records()) > hung + 1, 40, message=f"interactions after the restart\n{log()}")
+
+    counts = [r["interactions"] for r in records()]
+    assert counts == list(range(1, len(counts) + 1))  # one record per interaction that ran, nothing else
+    assert all(r["message"] == "ok" for r in records())
+    assert experimenter.poll() is None
+
+    start = time.monotonic()
+    experimenter.send_signal(signal.SIGINT)
+    assert experimenter.wait(timeout=10) == 0
+    assert time.monotonic() - start < 2.0
