@@ -4,16 +4,29 @@ process and watch them, like `ros2 launch` (which cannot be installed from wheel
 - Each process gets ``--ros-args`` with its name, namespace, parameters and remaps, and the
   project's loopback DDS environment; its output lines are prefixed with ``[name]``.
 - Ctrl-C / SIGTERM: SIGINT to every process, SIGTERM after ``--sigterm-timeout`` s, SIGKILL
-  after ``--sigkill-timeout`` s more (defaults keep the whole stop under 5 s).
+  after ``--sigkill-timeout`` s more (defaults keep the whole stop under 5 s). Each process's
+  exit is reported with the time it took; a process that needed SIGTERM or SIGKILL, or exited
+  with a non-zero code or a signal while stopping, is named and makes the exit code 1.
 - A process with ``on_exit: shutdown`` is required: when it exits, everything stops; the
-  supervisor exits 1 if it died (non-zero code or signal), 0 if it finished cleanly.
+  supervisor exits 1 if it died (non-zero code or signal), 0 if it finished cleanly (and the
+  others stopped cleanly).
 - ``respawn: "true"`` restarts a process after ``respawn_delay`` s, at most
   ``respawn_max_retries`` times when that is given.
+- Children die with the supervisor: each is started in its own process group (session) with
+  ``PR_SET_PDEATHSIG`` = SIGTERM set in the child before it runs the program, so a supervisor
+  killed with SIGKILL still takes its graph down (each node stops as on Ctrl-C).
+- One graph per run directory: when the launch file has a ``run_dir`` argument, the supervisor
+  holds an exclusive ``flock`` on ``<run_dir>/.launch.lock`` (its pid inside) and its children
+  inherit the lock, so it is free only when the supervisor and every process it started are
+  gone. A second ``interseg launch`` on a run directory in use refuses to start: one line naming
+  the directory and the processes holding it, exit code 2.
 - A bad launch file or argument: one line on stderr naming the file, exit code 2, nothing started.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
+import fcntl
 import os
 import shlex
 import signal
@@ -29,6 +42,64 @@ from interseg.launch.launch_file import LaunchError, LaunchPlan, ProcessSpec, pa
 from interseg.rosenv import remove_stale_shared_memory, ros_environment
 
 EXIT_BAD_INPUT = 2
+RUN_DIR_ARGUMENT = "run_dir"  # the launch argument naming the directory a graph owns
+LOCK_NAME = ".launch.lock"
+PARENT_DEATH_SIGNAL = signal.SIGTERM  # what a child gets when the supervisor dies: stop as on Ctrl-C
+_PR_SET_PDEATHSIG = 1
+
+try:  # resolved here, in the parent: the child only calls it
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _prctl = None
+
+
+def _die_with_parent(parent: int):
+    """``preexec_fn`` for a child: PR_SET_PDEATHSIG, so that the kernel signals the child when
+    the thread that forked it (the supervisor's main thread) ends, however it ends. A parent that
+    died between fork and prctl is caught by comparing getppid with the supervisor's pid."""
+    def preexec() -> None:
+        if _prctl is not None:
+            _prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), PARENT_DEATH_SIGNAL)
+    return preexec
+
+
+class RunDirInUse(Exception):
+    """Another graph holds the run directory's lock."""
+
+
+def _holders(path: Path) -> list[tuple[int, str]]:
+    """Processes (pid, command) that have ``path`` open: the graph holding the lock."""
+    found = []
+    target = str(path.resolve())
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if any(os.readlink(fd) == target for fd in (proc / "fd").iterdir()):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                found.append((int(proc.name), command))
+        except OSError:  # gone, or not ours to look at
+            continue
+    return sorted(found)
+
+
+def lock_run_dir(run_dir: Path) -> int:
+    """Take the run directory's lock (created with the directory if missing); return its fd.
+
+    Raises RunDirInUse naming the processes that hold it."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holders = [(pid, cmd) for pid, cmd in _holders(path) if pid != os.getpid()]
+        who = "; ".join(f"pid {pid}: {cmd[:80]}" for pid, cmd in holders[:4]) or "another process"
+        raise RunDirInUse(f"run directory {run_dir} is in use by another graph ({who}); stop it, or give another run_dir:=") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 @dataclass
@@ -40,13 +111,16 @@ class _Running:
     next_start: float | None = None  # pending respawn time
     exit_codes: list[int] = field(default_factory=list)
     done: bool = False  # exited and will not be restarted
+    escalated: str = ""  # the strongest signal the stop needed beyond SIGINT
 
 
 class Supervisor:
     """Starts, watches and stops the processes of a launch plan."""
 
-    def __init__(self, plan: LaunchPlan, out: TextIO = sys.stdout, sigterm_timeout: float = 2.5, sigkill_timeout: float = 1.5, log_dir: Path | None = None):
+    def __init__(self, plan: LaunchPlan, out: TextIO = sys.stdout, sigterm_timeout: float = 2.5, sigkill_timeout: float = 1.5,
+                 log_dir: Path | None = None, inherited_fds: tuple[int, ...] = ()):
         self.plan = plan
+        self.inherited_fds = inherited_fds  # the run directory's lock: held by the children too
         self.out = out
         self.sigterm_timeout = sigterm_timeout
         self.sigkill_timeout = sigkill_timeout
@@ -79,8 +153,10 @@ class Supervisor:
     # -- lifecycle ---------------------------------------------------------------------------
     def _spawn(self, spec: ProcessSpec) -> tuple[subprocess.Popen, threading.Thread]:
         env = ros_environment(spec.env)
+        # Always called on the main thread: PR_SET_PDEATHSIG follows the thread that forked.
         popen = subprocess.Popen(spec.command, env=env, cwd=spec.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+                                 stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=self.inherited_fds,
+                                 preexec_fn=_die_with_parent(os.getpid()))
         log_file = open(self.log_dir / f"{spec.name.replace('/', '_')}.log", "a") if self.log_dir else None
         reader = threading.Thread(target=self._pump, args=(spec.name, popen.stdout, log_file), daemon=True)
         reader.start()
@@ -141,30 +217,60 @@ class Supervisor:
                 return 0 if all(p.exit_codes[-1] == 0 for p in self.running.values()) else 1
             self._stop.wait(poll)
         self.say(f"stopping: {self._stop_reason}")
-        self.shutdown()
+        if not self.shutdown():
+            exit_code = 1
         return exit_code
 
-    def shutdown(self) -> None:
-        """SIGINT everything, then SIGTERM, then SIGKILL; returns once all have exited."""
+    def shutdown(self) -> bool:
+        """SIGINT everything, then SIGTERM, then SIGKILL; returns once all have exited: True when
+        every process stopped on SIGINT with exit code 0. Says how each one ended, and how long
+        it took."""
+        start = time.monotonic()
         live = [p for p in self.running.values() if p.popen.poll() is None]
+        stopping = list(live)
+        reported: set[str] = set()
+
+        def report_exits() -> None:
+            for proc in stopping:
+                code = proc.popen.poll()
+                if code is None or proc.spec.name in reported:
+                    continue
+                reported.add(proc.spec.name)
+                proc.exit_codes.append(code)
+                how = f"exited with code {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
+                after = f" after {proc.escalated}" if proc.escalated else ""
+                self.say(f"{proc.spec.name} {how} ({time.monotonic() - start:.1f} s after SIGINT{after})")
+
         for sig, timeout in ((signal.SIGINT, self.sigterm_timeout), (signal.SIGTERM, self.sigkill_timeout), (signal.SIGKILL, 5.0)):
             for proc in live:
+                if sig != signal.SIGINT:
+                    proc.escalated = sig.name
                 try:
                     os.killpg(proc.popen.pid, sig)
                 except ProcessLookupError:
                     pass
             deadline = time.monotonic() + timeout
-            for proc in live:
-                try:
-                    proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    pass
+            while live and time.monotonic() < deadline:
+                time.sleep(0.02)
+                report_exits()
+                live = [p for p in live if p.popen.poll() is None]
+            report_exits()
             live = [p for p in live if p.popen.poll() is None]
             if not live:
                 break
-            self.say(f"{sig.name} did not stop: {', '.join(p.spec.name for p in live)}")
+            self.say(f"{sig.name} did not stop {', '.join(p.spec.name for p in live)} within {timeout:g} s")
         for proc in self.running.values():
             proc.reader.join(timeout=1.0)
+        unclean = [p for p in stopping if p.escalated or p.popen.returncode != 0]
+        if stopping:
+            self.say(f"stopped {len(stopping)} process(es) in {time.monotonic() - start:.1f} s"
+                     + (f"; not cleanly: {', '.join(p.spec.name for p in unclean)}" if unclean else ""))
+        return not unclean
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    """Options may come before, between or after the file and the name:=value arguments."""
+    return _parser().parse_intermixed_args(argv)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -180,7 +286,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     try:
         file = Path(args.file)
         if not file.exists() and not file.is_absolute():
@@ -200,9 +306,20 @@ def main(argv: list[str] | None = None) -> int:
         for spec in plan.processes:
             print(f"{spec.name}: {shlex.join(spec.command)}")
         return 0
+    lock_fds: tuple[int, ...] = ()
+    if plan.arguments.get(RUN_DIR_ARGUMENT):
+        try:
+            lock_fds = (lock_run_dir(Path(plan.arguments[RUN_DIR_ARGUMENT])),)
+        except RunDirInUse as exc:
+            print(f"interseg launch: {file}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except OSError as exc:
+            print(f"interseg launch: {file}: cannot lock run directory {plan.arguments[RUN_DIR_ARGUMENT]}: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if args.log_dir:
         args.log_dir.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(plan, sigterm_timeout=args.sigterm_timeout, sigkill_timeout=args.sigkill_timeout, log_dir=args.log_dir)
+    supervisor = Supervisor(plan, sigterm_timeout=args.sigterm_timeout, sigkill_timeout=args.sigkill_timeout, log_dir=args.log_dir,
+                            inherited_fds=lock_fds)
 
     def on_signal(signum, _frame):
         supervisor.request_stop(f"received {signal.Signals(signum).name}")
