@@ -73,3 +73,13 @@ def test_message_level_checks():
     assert "not positive" in camera_info_problem(160, 120, [-1, 0, 80, 0, 100, 60, 0, 0, 1])
     assert "d[2] is inf" in camera_info_problem(160, 120, [100, 0, 80, 0, 100, 60, 0, 0, 1], d=[0, 0, math.inf])
     assert "outside" in camera_info_problem(0, 120, [100, 0, 80, 0, 100, 60, 0, 0, 1])
+
+
+def test_camera_info_with_a_huge_distortion_array_is_refused_quickly():
+    import time
+
+    k = [100, 0, 80, 0, 100, 60, 0, 0, 1]
+    start = time.perf_counter()
+    assert "d has 4000000 coefficients, at most 16" in camera_info_problem(160, 120, k, d=np.zeros(4_000_000))
+    assert "p has 3 numbers" in camera_info_problem(160, 120, k, p=[1.0, 2.0, 3.0])
+    assert time.perf_counter() - start < 0.1

@@ -12,14 +12,16 @@ values, as capture has them per message.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
+
+import numpy as np
 
 from interseg.transforms import TransformError, transform_from_pose
 
 # Bytes per pixel of the encodings the project uses (REP 118 depth included).
 PIXEL_BYTES = {"rgb8": 3, "bgr8": 3, "mono8": 1, "32FC1": 4, "16UC1": 2}
 MAX_DIMENSION = 16384  # pixels: larger than any camera the stack is meant for (8K is 7680 x 4320)
+MAX_DISTORTION = 16  # coefficients: OpenCV's richest model has 14
 
 
 class ObservationRejected(ValueError):
@@ -55,10 +57,15 @@ def camera_info_problem(width: int, height: int, k: Sequence[float], d: Sequence
         return problem
     if len(k) != 9:
         return f"k has {len(k)} numbers, expected 9"
+    if len(d) > MAX_DISTORTION:
+        return f"d has {len(d)} coefficients, at most {MAX_DISTORTION}"
+    if len(p) not in (0, 12):
+        return f"p has {len(p)} numbers, expected 12"
     for name, values in (("k", k), ("d", d), ("p", p)):
-        for index, value in enumerate(values):
-            if not math.isfinite(value):
-                return f"{name}[{index}] is {value}, not a finite number"
+        finite = np.isfinite(np.asarray(values, dtype=np.float64))
+        if not finite.all():
+            index = int(np.argmin(finite))
+            return f"{name}[{index}] is {values[index]}, not a finite number"
     fx, fy = k[0], k[4]
     if fx <= 0 or fy <= 0:
         return f"focal length fx {fx:g}, fy {fy:g} is not positive"
@@ -93,7 +100,7 @@ def observation_problems(observation: Any, like: Any = None, require_depth: bool
         problem = image_problem(*_image_fields(image), encodings=("rgb8",))
         if problem:
             problems.append(f"{name} image: {problem}")
-        problem = camera_info_problem(int(info.width), int(info.height), list(info.k), list(info.d), list(info.p))
+        problem = camera_info_problem(int(info.width), int(info.height), info.k, info.d, info.p)
         if problem:
             problems.append(f"{name} camera_info: {problem}")
         elif (image.width, image.height) != (info.width, info.height):

@@ -124,7 +124,7 @@ class CaptureNode(Node):
     # -- inputs -------------------------------------------------------------------------------
     def on_info(self, camera: str, msg: CameraInfo) -> None:
         try:
-            problem = camera_info_problem(int(msg.width), int(msg.height), list(msg.k), list(msg.d), list(msg.p))
+            problem = camera_info_problem(int(msg.width), int(msg.height), msg.k, msg.d, msg.p)
         except Exception as exc:  # noqa: BLE001 -- one bad message must not stop capture
             problem = f"unreadable ({type(exc).__name__}: {exc})"
         if problem:
