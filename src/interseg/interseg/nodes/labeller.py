@@ -6,23 +6,35 @@ mid-grasp view): a positive with the changed region's mask, or a negative at the
 nothing moved. The place location gives an extra positive where the object appears. Examples
 are appended to the examples store (durable, SQLite WAL + PNG files) before they are announced.
 
+When the disk refuses a write (full, over quota, file too large), the examples not yet stored
+wait in memory (at most ``pending_limit``; beyond it the oldest are dropped and counted) and are
+written, then announced, in order once the store accepts writes again (tried every
+``retry_s`` and on every new interaction); the reason is logged once when it starts and once
+when it ends. Nothing is announced that is not in the store. A store whose index is damaged
+cannot be written again by retrying: the node logs it and stops with exit code 1.
+
 Subscribed topics: interactions (interseg_interfaces/Interaction)
 Published topics: labelled_examples (interseg_interfaces/LabelledExample), one per example
-Parameters: see config/labeller_node.yaml.
+Parameters: see config/labeller.yaml.
 """
 from __future__ import annotations
 
 import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
+from rclpy.task import Future
+from std_msgs.msg import Header
 
 from interseg_interfaces.msg import Interaction, LabelledExample
 
 from interseg.learning.labelling import FrameDifferenceLabeller, LabellerConfig, ViewCapture
-from interseg.learning.store import ExampleStore
+from interseg.learning.labelling import LabelledExample as Example
+from interseg.learning.store import ExampleStore, StoreError, StoreWriteError
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
 
@@ -52,6 +64,16 @@ def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[V
     return views
 
 
+@dataclass
+class PendingExample:
+    """A labelled example not yet in the store, with what its announcement needs."""
+
+    example: Example
+    interaction_id: int
+    model_version: int
+    header: Header
+
+
 class LabellerNode(Node):
     def __init__(self) -> None:
         super().__init__("labeller")
@@ -60,12 +82,21 @@ class LabellerNode(Node):
         self.use_lifted = declare(self, "use_lifted_view", False, "compare before with the mid-grasp view (needs the arm masked out; off: before vs after)")
         crop = declare(self, "crop", 240, "side of the crop around the projected grasp point at 640x480", minimum=16)
         min_area = declare(self, "min_area", 1000, "smallest changed region (px at 640x480) that makes a positive", minimum=1)
+        self.pending_limit = declare(self, "pending_limit", 256, "examples kept in memory while the store cannot be "
+                                     "written (disk full); beyond it the oldest are dropped", minimum=0)
+        retry_s = declare(self, "retry_s", 5.0, "seconds between attempts to write kept examples", minimum=0.1)
         self.labeller = FrameDifferenceLabeller(LabellerConfig(crop=crop, min_area=min_area))
         self.store = ExampleStore(Path(store_path), writer=True)
         self.publisher = self.create_publisher(LabelledExample, "labelled_examples", 50)
+        self.pending: deque[PendingExample] = deque()
+        self.store_problem: str | None = None  # why the last write failed, while examples wait
+        self.problem_since = 0.0
+        self.finished = Future()  # completes (code 1) only when the store cannot be written at all
+        group = MutuallyExclusiveCallbackGroup()  # the store has one writer thread at a time
         self.subscription = self.create_subscription(Interaction, "interactions", self.on_interaction, 10,
-                                                     callback_group=MutuallyExclusiveCallbackGroup())
-        self.counts = {"interactions": 0, "positives": 0, "negatives": 0, "rejected": 0}
+                                                     callback_group=group)
+        self.retry_timer = self.create_timer(retry_s, self.write_pending, callback_group=group)
+        self.counts = {"interactions": 0, "positives": 0, "negatives": 0, "rejected": 0, "dropped": 0}
         self.get_logger().info(f"writing examples to {self.store.root} ({self.store.count()} already there)")
 
     def on_interaction(self, msg: Interaction) -> None:
@@ -85,18 +116,68 @@ class LabellerNode(Node):
             for note in view_labels.notes:
                 self.get_logger().debug(f"interaction {msg.interaction_id} {view_labels.view}: {note}")
             for example in view_labels.examples:
-                key = self.store.add_example(example, interaction_id=int(msg.interaction_id), model_version=int(msg.model_version))
-                self.counts["positives" if example.positive else "negatives"] += 1
-                out = LabelledExample(interaction_id=msg.interaction_id, view=example.view, positive=example.positive,
-                                      mask_area=example.mask_area, store_key=key, reason=example.reason)
-                out.header = msg.header
-                self.publisher.publish(out)
+                self.pending.append(PendingExample(example, int(msg.interaction_id), int(msg.model_version), msg.header))
+        self.write_pending()
+        self._limit_pending()
         pick = [e for v in labels for e in v.examples if e.kind == "pick" and e.view == msg.before.camera_names[0]]
         summary = pick[0].reason if pick else "; ".join(labels[0].notes) if labels else ""
+        waiting = f" ({len(self.pending)} waiting for the store)" if self.pending else ""
         self.get_logger().info(f"interaction {msg.interaction_id}: {sum(len(v.examples) for v in labels)} examples in "
-                               f"{1000 * (time.monotonic() - start):.0f} ms; main view: {summary}")
+                               f"{1000 * (time.monotonic() - start):.0f} ms{waiting}; main view: {summary}")
+
+    def _limit_pending(self) -> None:
+        excess = len(self.pending) - self.pending_limit
+        if excess > 0:
+            for _ in range(excess):
+                self.pending.popleft()
+            self.counts["dropped"] += excess
+            self.get_logger().error(f"{excess} examples dropped unstored: the store has refused writes for "
+                                    f"{time.monotonic() - self.problem_since:.0f} s and {self.pending_limit} are waiting "
+                                    f"already ({self.counts['dropped']} dropped so far)")
+
+    def write_pending(self) -> None:
+        """Store, then announce, the waiting examples in order; stop at the first the disk refuses."""
+        written = 0
+        while self.pending and not self.finished.done():
+            item = self.pending[0]
+            try:
+                key = self.store.add_example(item.example, interaction_id=item.interaction_id,
+                                             model_version=item.model_version)
+            except StoreWriteError as exc:
+                if self.store_problem is None:
+                    self.problem_since = time.monotonic()
+                    self.get_logger().error(f"the examples store refuses writes: {exc}; keeping up to "
+                                            f"{self.pending_limit} examples in memory and retrying")
+                self.store_problem = str(exc)
+                return
+            except StoreError as exc:
+                self.get_logger().fatal(f"the examples store cannot be written: {exc}; stopping with "
+                                        f"{len(self.pending)} examples unstored")
+                self.finished.set_result(1)
+                return
+            except ValueError as exc:  # the store refuses this example itself: retrying will not help
+                self.pending.popleft()
+                self.counts["rejected"] += 1
+                self.get_logger().warning(f"interaction {item.interaction_id} {item.example.view}: example not "
+                                          f"stored: {exc}")
+                continue
+            self.pending.popleft()
+            written += 1
+            example = item.example
+            self.counts["positives" if example.positive else "negatives"] += 1
+            out = LabelledExample(interaction_id=item.interaction_id, view=example.view, positive=example.positive,
+                                  mask_area=example.mask_area, store_key=key, reason=example.reason)
+            out.header = item.header
+            self.publisher.publish(out)
+        if self.store_problem is not None and not self.pending:
+            self.get_logger().info(f"the examples store accepts writes again after "
+                                   f"{time.monotonic() - self.problem_since:.1f} s; {written} waiting examples "
+                                   f"written ({self.counts['dropped']} dropped while it refused)")
+            self.store_problem = None
 
     def close(self) -> None:
+        if self.pending:
+            self.get_logger().error(f"stopping with {len(self.pending)} examples the store did not accept")
         self.store.close()
 
 
