@@ -291,3 +291,37 @@ def test_checkpoints_without_a_trunk_width_are_full_width(tmp_path):
     network, _ = load_network(path)
     assert network.config.trunk_width == 1.0 and same_parameters(network, trainer.model)
     assert ModelConfig().trunk_width == 0.5
+
+
+# The trainer's disk fills up (a file-size limit on its process: writes past it fail with EFBIG,
+# as on a full disk) for its first rounds, then space comes back.
+_FULL_DISK_TRAINER = """
+import logging, resource, sys, threading
+from pathlib import Path
+from interseg.learning.model import ModelConfig
+from interseg.learning.trainer import Trainer, TrainerConfig, list_checkpoints
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+store, run = sys.argv[1], Path(sys.argv[2])
+config = ModelConfig(expected_size=(320, 240), window=48, mask_size=8, input_scale=0.5, context_channels=32,
+                     reduce_channels=32, min_mask_area=50)
+trainer = Trainer(run, config, TrainerConfig(batch_size=4, steps_per_round=2, min_examples=4))
+resource.setrlimit(resource.RLIMIT_FSIZE, (100000, resource.RLIM_INFINITY))  # the log and the index fit, a checkpoint does not
+threading.Timer(4.0, resource.setrlimit, (resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)).start()
+announced = []
+rounds = trainer.run_online(store, on_checkpoint=lambda info: announced.append(info.version), max_rounds=2)
+print("announced", announced, "files", [v for v, _ in list_checkpoints(run)],
+      "tmp", sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.endswith(".tmp")))
+"""
+
+
+def test_checkpoints_the_disk_refuses_are_retried_and_training_goes_on(tmp_path, store_root):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _FULL_DISK_TRAINER, str(store_root), str(tmp_path / "run")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "announced [1, 2] files [1, 2] tmp []"
+    assert out.stderr.count("not written: File too large; training goes on") == 1, out.stderr
+    assert "checkpoints are written again (version 1)" in out.stderr
+    assert (tmp_path / "run" / "log.csv").stat().st_size > 0

@@ -14,6 +14,7 @@ running stays untouched.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import math
 import os
@@ -42,6 +43,11 @@ class CheckpointError(RuntimeError):
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/inf loss; stopped before the weights were updated with it."""
+
+
+class CheckpointWriteError(RuntimeError):
+    """The disk refused a checkpoint (full, over quota, read-only); nothing partial was left and
+    the trainer's state is unchanged, so the next round can write it."""
 
 
 @dataclass
@@ -196,6 +202,7 @@ class Trainer:
         self.version = 0
         self._calibration: list[tuple[torch.Tensor, torch.Tensor]] = []  # (probabilities, targets) per window
         self._trained_examples: set[int] = set()  # store ids already trained on (this process)
+        self._log_failing = False
 
     # -- one optimisation step -------------------------------------------------------------------
     def _to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -321,24 +328,32 @@ class Trainer:
 
     # -- logging -----------------------------------------------------------------------------------
     def _log(self, values: dict[str, float]) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        path = self.run_dir / "log.csv"
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.LOG_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow({"time": f"{time.time():.3f}", "step": self.step, "examples_seen": self.examples_seen,
-                             "samples_seen": self.samples_seen, "loss": f"{values['loss']:.6f}",
-                             "objectness_loss": f"{values['objectness_loss']:.6f}",
-                             "mask_loss": f"{values['mask_loss']:.6f}",
-                             "lr": f"{self.optimizer.param_groups[0]['lr']:.6g}"})
+        row = {"time": f"{time.time():.3f}", "step": self.step, "examples_seen": self.examples_seen,
+               "samples_seen": self.samples_seen, "loss": f"{values['loss']:.6f}",
+               "objectness_loss": f"{values['objectness_loss']:.6f}", "mask_loss": f"{values['mask_loss']:.6f}",
+               "lr": f"{self.optimizer.param_groups[0]['lr']:.6g}"}
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            path = self.run_dir / "log.csv"
+            new = not path.exists()
+            with open(path, "a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=self.LOG_FIELDS)
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
+        except OSError as exc:  # a full disk costs log lines, not the training
+            if not self._log_failing:
+                LOG.warning("training log %s not written (%s); training goes on", self.run_dir / "log.csv",
+                            exc.strerror or exc)
+                self._log_failing = True
+            return
+        self._log_failing = False
 
     # -- checkpoints -------------------------------------------------------------------------------
     def save_checkpoint(self, metrics: dict[str, float] | None = None) -> CheckpointInfo:
-        """Write the next version atomically (temp file + rename) and prune old ones."""
+        """Write the next version atomically (temp file + rename) and prune old ones;
+        :class:`CheckpointWriteError` when the disk refuses it."""
         folder = self.run_dir / "checkpoints"
-        folder.mkdir(parents=True, exist_ok=True)
         version = self.version + 1
         metrics = {k: float(v) for k, v in (metrics or {}).items() if math.isfinite(float(v))}
         data = {
@@ -357,10 +372,20 @@ class Trainer:
         }
         path = folder / f"model-{version:06d}.pt"
         tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-        torch.save(data, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        # Serialised in memory first: torch's own file writer reports a refused write as an
+        # opaque internal error, and the file is written here where the OSError says why.
+        buffer = io.BytesIO()
+        torch.save(data, buffer)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(buffer.getbuffer())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CheckpointWriteError(f"checkpoint {path} not written: {exc.strerror or exc}") from exc
         self.version = version
         for _, old in list_checkpoints(self.run_dir)[: -self.config.keep_checkpoints]:
             old.unlink(missing_ok=True)
@@ -420,7 +445,8 @@ class Trainer:
         Waits for the store to appear (the labeller creates it with its first example; after
         ``warn_after`` s a warning names the path). Examples with bad files are quarantined and
         skipped (``quarantined_examples`` in each checkpoint's metrics counts them); a round in
-        which no example could be read is dropped and training waits for new ones. Once training
+        which no example could be read is dropped and training waits for new ones. A checkpoint
+        the disk refuses is logged and not announced; the next round tries again. Once training
         has started, an index that cannot be read is logged and training goes on with the
         examples already read; a store that is damaged from the start raises
         :class:`~interseg.learning.store.StoreError`."""
@@ -442,7 +468,7 @@ class Trainer:
                 if stop.wait(poll_interval):
                     return 0
         rounds = 0
-        store_problem = None
+        store_problem = checkpoint_problem = None
         while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
             try:
                 if rounds or len(dataset) < self.config.min_examples:
@@ -470,7 +496,16 @@ class Trainer:
                 stop.wait(poll_interval)
                 continue
             stats["quarantined_examples"] = float(dataset.quarantined)
-            info = self.save_checkpoint(stats)
+            try:
+                info = self.save_checkpoint(stats)
+            except CheckpointWriteError as exc:
+                if str(exc) != checkpoint_problem:
+                    LOG.warning("%s; training goes on and the next round tries again", exc)
+                    checkpoint_problem = str(exc)
+                continue
+            if checkpoint_problem is not None:
+                LOG.warning("checkpoints are written again (version %d)", info.version)
+                checkpoint_problem = None
             rounds += 1
             if on_checkpoint is not None:
                 on_checkpoint(info)
