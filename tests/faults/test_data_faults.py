@@ -72,8 +72,10 @@ def test_trainer_keeps_learning_past_damaged_files_and_export_skips_them(process
     def models_after(t: float) -> list[ModelUpdate]:
         return [m for received, m in updates if received > t]
 
+    started = time.monotonic()
     trainer = start_trainer(processes, root, run_dir)
     wait_for(lambda: updates, 180, message=f"a first model\n{processes.output(trainer)[-3000:]}")
+    print(f"first model {updates[0][0] - started:.1f} s after the start with {len(damaged)} damaged examples")
     wait_for(lambda: set(damaged) <= set(quarantined(root)), 120,
              message=f"the damaged examples quarantined\n{processes.output(trainer)[-3000:]}")
 
