@@ -6,7 +6,8 @@ process and watch them, like `ros2 launch` (which cannot be installed from wheel
 - Ctrl-C / SIGTERM: SIGINT to every process, SIGTERM after ``--sigterm-timeout`` s, SIGKILL
   after ``--sigkill-timeout`` s more (defaults keep the whole stop under 5 s). Each process's
   exit is reported with the time it took; a process that needed SIGTERM or SIGKILL, or exited
-  with a non-zero code or a signal while stopping, is named and makes the exit code 1.
+  with a non-zero code or another signal than that SIGINT while stopping, is named and makes
+  the exit code 1.
 - A process with ``on_exit: shutdown`` is required: when it exits, everything stops; the
   supervisor exits 1 if it died (non-zero code or signal), 0 if it finished cleanly (and the
   others stopped cleanly).
@@ -261,7 +262,9 @@ class Supervisor:
             self.say(f"{sig.name} did not stop {', '.join(p.spec.name for p in live)} within {timeout:g} s")
         for proc in self.running.values():
             proc.reader.join(timeout=1.0)
-        unclean = [p for p in stopping if p.escalated or p.popen.returncode != 0]
+        # Clean: exit code 0 on SIGINT, or ended by that SIGINT itself (its default action: a
+        # program without a handler, e.g. a node still importing when the stop came).
+        unclean = [p for p in stopping if p.escalated or p.popen.returncode not in (0, -signal.SIGINT)]
         if stopping:
             self.say(f"stopped {len(stopping)} process(es) in {time.monotonic() - start:.1f} s"
                      + (f"; not cleanly: {', '.join(p.spec.name for p in unclean)}" if unclean else ""))

@@ -248,7 +248,7 @@ class Experimenter(Node):
             return self._pause(f"interaction lost: {lost}; not counted")
         result = wrapped.result
         if wrapped.status == GoalStatus.STATUS_CANCELED or result.message.startswith(NOT_RUN_PREFIXES):
-            return self._pause(f"interaction did not run: {result.message}; not counted")
+            return self._pause(f"interaction did not run ({result.message}); not counted")
         self._resume()
         self.tally.record(success=result.success, moved=result.something_moved, lifted=result.object_lifted, model_version=goal.model_version)
         self._publish_progress(result, goal.model_version, index, count)

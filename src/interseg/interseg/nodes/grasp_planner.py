@@ -100,6 +100,10 @@ class _Interrupted(Exception):
     """The goal was cancelled by its client or the node is stopping."""
 
 
+class _NotRun(Exception):
+    """Something the planner needs did not answer (capture): the goal ends without an attempt."""
+
+
 def _box(values: list[float], name: str) -> Box:
     if len(values) != 6:
         raise ValueError(f"parameter {name} needs 6 numbers [x_min, y_min, z_min, x_max, y_max, z_max]")
@@ -195,7 +199,7 @@ class GraspPlanner(Node):
         request = Capture.Request(timeout=float(self.capture_timeout))
         response = self._wait(self.capture_client.call_async(request), self.capture_timeout + 5.0, goal_handle)
         if response is None or not response.success:
-            raise GraspRejected(f"capture failed: {getattr(response, 'message', 'no response')}")
+            raise _NotRun(f"capture failed: {getattr(response, 'message', 'no response')}")
         return response.observation
 
     def execute(self, goal_handle) -> Interact.Result:
@@ -209,6 +213,11 @@ class GraspPlanner(Node):
                     goal_handle.canceled()
                 else:
                     goal_handle.abort()
+                return result
+            except _NotRun as reason:  # before anything moved: the client does not count it
+                result = Interact.Result(message=f"not run: {reason}")
+                self.get_logger().warning(result.message)
+                goal_handle.abort()
                 return result
 
     def _execute(self, goal_handle) -> Interact.Result:
@@ -291,7 +300,7 @@ class GraspPlanner(Node):
             validate_observation(after, like=before)
         except _Interrupted as interruption:
             raise _Interrupted(f"{interruption} after the pick-and-place ({arm.message})") from None
-        except (GraspRejected, ObservationRejected) as exc:
+        except (_NotRun, ObservationRejected) as exc:
             result.message = f"pick-and-place done ({arm.message}) but {exc}"
             goal_handle.abort()
             return result
@@ -322,7 +331,7 @@ class GraspPlanner(Node):
         try:
             phase("capturing_lifted")
             holder["observation"] = self._capture()
-        except (GraspRejected, _Interrupted) as exc:
+        except (_NotRun, _Interrupted) as exc:
             self.get_logger().warning(f"no mid-grasp view: {exc}")
 
     def _pose(self, position: np.ndarray, yaw: float, frame: str) -> PoseStamped:
