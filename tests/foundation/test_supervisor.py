@@ -164,3 +164,23 @@ def test_conditions_groups_and_includes_resolve(tmp_path):
     assert [p.name for p in plan.processes] == ["never", "arm/listener_alice"]
     with pytest.raises(LaunchError, match="is not a valid condition"):  # evaluate_condition_expression: true/false/1/0 only
         read_launch_file(outer, {"with_talker": "maybe"})
+
+
+SHIPPED = {"sim.launch.yaml": {}, "robot.launch.yaml": {"publish_camera_poses": "true"}, "pretrain.launch.yaml": {}, "check.launch.yaml": {}}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_every_shipped_node_is_respawned_or_takes_the_graph_down_for_a_stated_reason(name):
+    plan = read_launch_file(REPO / "launch" / name, SHIPPED[name])
+    assert plan.processes
+    for spec in plan.processes:  # a node that dies must not go unnoticed
+        assert spec.respawn != spec.required, f"{name}: {spec.name} must either respawn or have on_exit: shutdown"
+        assert spec.respawn_max_retries < 0 and (not spec.respawn or spec.respawn_delay >= 1.0), spec
+    lines = (REPO / "launch" / name).read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.strip().split(":")[0] in ("respawn", "on_exit"):
+            above = index - 1
+            while lines[above].strip().startswith("#"):
+                above -= 1
+            reason = lines[above + 1].strip() if above + 1 < index else ""  # first line of the comment block right above
+            assert reason.startswith(("# respawn", "# shutdown")), f"{name}:{index + 1}: {line.strip()} without its reason in a comment above it"
