@@ -78,6 +78,30 @@ def test_a_killed_supervisor_takes_its_children_and_frees_its_run_dir(tmp_path, 
     assert again.poll() is None
 
 
+def test_an_orphan_that_outlives_its_supervisor_keeps_its_run_dir_from_a_second_graph(tmp_path, processes, ros_env):
+    launch = write(tmp_path / "deaf.launch.yaml", f"""\
+        launch:
+        - arg: {{name: run_dir, default: {tmp_path / 'run'}}}
+        - executable:
+            cmd: {sys.executable} -c "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
+            name: deaf
+        """)
+    supervisor = processes.start(interseg_command("launch", str(launch)), name="launch")
+    wait_for(lambda: "[deaf] ready" in processes.output(supervisor), 30, message=processes.output(supervisor))
+    deaf = started_pids(processes.output(supervisor))["deaf"]
+    try:
+        os.kill(supervisor.pid, signal.SIGKILL)
+        supervisor.wait(timeout=10)
+        time.sleep(0.5)
+        assert alive(deaf)  # it ignores the SIGTERM its supervisor's death sent
+        result = subprocess.run(interseg_command("launch", str(launch)), env=ros_env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and "started" not in result.stdout
+        line = result.stderr.strip()
+        assert "\n" not in line and "left by a launch whose supervisor is gone" in line and f"pids {deaf}" in line, line
+    finally:
+        os.kill(deaf, signal.SIGKILL)
+
+
 def test_a_second_launch_on_a_run_dir_in_use_refuses_with_one_line(tmp_path, processes, ros_env):
     run_dir = tmp_path / "run"
     first = processes.start(interseg_command("launch", str(pair_launch(tmp_path, run_dir))), name="first")
@@ -86,7 +110,8 @@ def test_a_second_launch_on_a_run_dir_in_use_refuses_with_one_line(tmp_path, pro
     result = subprocess.run(interseg_command("launch", str(other)), env=ros_env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"run directory {run_dir} is in use" in lines[0] and f"pid {first.pid}" in lines[0], result.stderr
+    assert len(lines) == 1 and f"run directory {run_dir} is in use by interseg launch" in lines[0], result.stderr
+    assert f"(pid {first.pid}) and 2 process(es) it started" in lines[0], result.stderr
     assert "started" not in result.stdout
     # the same file on another run dir starts
     elsewhere = processes.start(interseg_command("launch", str(other), f"run_dir:={tmp_path / 'elsewhere'}"), name="elsewhere")

@@ -70,18 +70,32 @@ class RunDirInUse(Exception):
     """Another graph holds the run directory's lock."""
 
 
-def _holders(path: Path) -> list[tuple[int, str]]:
-    """Processes (pid, command) that have ``path`` open: the graph holding the lock."""
+def _holders(path: Path) -> list[int]:
+    """Processes that have ``path`` open: the graph holding the lock."""
     found = []
     target = str(path.resolve())
     for proc in Path("/proc").glob("[0-9]*"):
         try:
             if any(os.readlink(fd) == target for fd in (proc / "fd").iterdir()):
-                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-                found.append((int(proc.name), command))
+                found.append(int(proc.name))
         except OSError:  # gone, or not ours to look at
             continue
     return sorted(found)
+
+
+def _describe_holders(path: Path) -> str:
+    holders = [pid for pid in _holders(path) if pid != os.getpid()]
+    try:
+        supervisor = int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        supervisor = 0
+    if supervisor in holders:
+        command = (Path("/proc") / str(supervisor) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        launched = command[command.find("launch "):] if "launch " in command else command
+        return f"interseg {launched.strip()[:100]} (pid {supervisor}) and {len(holders) - 1} process(es) it started"
+    if holders:
+        return f"{len(holders)} process(es) left by a launch whose supervisor is gone: pids {' '.join(map(str, holders[:8]))}"
+    return "another process"
 
 
 def lock_run_dir(run_dir: Path) -> int:
@@ -95,9 +109,7 @@ def lock_run_dir(run_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        holders = [(pid, cmd) for pid, cmd in _holders(path) if pid != os.getpid()]
-        who = "; ".join(f"pid {pid}: {cmd[:80]}" for pid, cmd in holders[:4]) or "another process"
-        raise RunDirInUse(f"run directory {run_dir} is in use by another graph ({who}); stop it, or give another run_dir:=") from None
+        raise RunDirInUse(f"run directory {run_dir} is in use by {_describe_holders(path)}; stop it, or give another run_dir:=") from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
