@@ -85,6 +85,20 @@ class ProcessGroup:
             proc.log_file.close()  # type: ignore[attr-defined]
 
 
+def interrupt_group(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGINT a child's process group (a supervisor and its graph), SIGKILL it if it outlives ``timeout``."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @pytest.fixture
 def processes(ros_env, tmp_path):
     """Start real child processes (nodes, CLI commands); all are stopped after the test."""

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, interseg_command, wait_for
+from conftest import REPO, interrupt_group, interseg_command, wait_for
 
 HERE = Path(__file__).resolve().parent
 
@@ -251,13 +251,7 @@ class SimGraph:
         return took
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        interrupt_group(self.proc)
         self.reader.join(timeout=5)
 
 

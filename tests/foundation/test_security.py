@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, interseg_command, spinning_node, wait_for
+from conftest import REPO, interrupt_group, interseg_command, spinning_node, wait_for
 
 from interseg import rosenv, security
 from interseg.launch.launch_file import resolve_executable
@@ -322,13 +322,7 @@ class Launched:
         return self.log.read()[-3000:]
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        interrupt_group(self.proc, timeout=30)
         self.log.close()
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, interseg_command, spinning_node, wait_for
+from conftest import REPO, interrupt_group, interseg_command, spinning_node, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +44,7 @@ class Graph:
         return int(re.findall(rf"(?:started|respawned) {NAMESPACE.strip('/')}/{name} \(pid (\d+)", self.output())[-1])
 
     def stop(self):
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        interrupt_group(self.proc)
         self.log.close()
 
 
