@@ -6,7 +6,6 @@ tmp_path; the last ones start real processes (the supervisor and the talker node
 from __future__ import annotations
 
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest

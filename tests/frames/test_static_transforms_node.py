@@ -2,7 +2,6 @@
 for late subscribers; a bad file stops it at start with one line naming the entry."""
 from __future__ import annotations
 
-import sys
 
 import numpy as np
 

@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from builtin_interfaces.msg import Time

@@ -57,7 +57,6 @@ import random
 import re
 import shlex
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
