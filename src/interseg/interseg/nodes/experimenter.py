@@ -10,9 +10,12 @@ What never ran is not counted: the loop pauses, saying why, while a server it ne
 available (capture, propose_objects, the interact action), when an Interact goal is not accepted,
 when an interaction is lost (its server went away or was replaced by a restarted one, or it made
 no progress for ``call_timeout`` s; the grasp planner reports progress at every step of the arm),
-and when the grasp planner ended the goal without running it (cancelled, shutting down, no arm
-backend). It resumes by itself when the server is back. SIGINT / SIGTERM: the goal in flight is
-cancelled (the grasp planner parks the arm) and not counted.
+when the grasp planner ended the goal without running it (cancelled, shutting down, no arm
+backend), and when the goal ended with a status that is not final or not known (a server that did
+not know the goal). The goal's status decides (interseg.experiment.read_interact_result): an
+aborted goal is counted as rejected, never as executed. It resumes by itself when the server is
+back. SIGINT / SIGTERM: the goal in flight is cancelled (the grasp planner parks the arm) and not
+counted.
 
 Service clients: capture (interseg_interfaces/Capture), propose_objects (ProposeObjects),
   reset_arena (ResetArena; optional, see ``reset_every``)
@@ -29,7 +32,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
@@ -39,12 +41,11 @@ from std_msgs.msg import String
 from interseg_interfaces.action import Interact
 from interseg_interfaces.srv import Capture, ProposeObjects, ResetArena
 
-from interseg.experiment import ExperimentTally, choose_hypothesis
+from interseg.experiment import ExperimentTally, choose_hypothesis, read_interact_result
 from interseg.nodes.common import declare, run_node
 
 POLL_S = 0.05  # how often a waiting loop looks at the stop request
 SERVER_CHECK_S = 1.0  # how often a request's server is looked up in the graph while waiting for it
-NOT_RUN_PREFIXES = ("stopped:", "not run:")  # grasp_planner results of goals that never ran
 
 
 class _Stopped(Exception):
@@ -247,10 +248,13 @@ class Experimenter(Node):
             sent.cancel_goal_async()
             return self._pause(f"interaction lost: {lost}; not counted")
         result = wrapped.result
-        if wrapped.status == GoalStatus.STATUS_CANCELED or result.message.startswith(NOT_RUN_PREFIXES):
-            return self._pause(f"interaction did not run ({result.message}); not counted")
+        outcome = read_interact_result(wrapped.status, result.success, result.something_moved, result.object_lifted,
+                                       result.message, result.interaction_id)
+        if not outcome.counted:
+            return self._pause(f"interaction did not run ({outcome.reason}); not counted")
         self._resume()
-        self.tally.record(success=result.success, moved=result.something_moved, lifted=result.object_lifted, model_version=goal.model_version)
+        self.tally.record(success=outcome.success, moved=outcome.moved, lifted=outcome.lifted, rejected=outcome.rejected,
+                          model_version=goal.model_version)
         self._publish_progress(result, goal.model_version, index, count)
 
     def _on_feedback(self, _feedback) -> None:
