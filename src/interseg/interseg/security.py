@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from interseg.constants import CAMERA_NAMES, MAIN_CAMERA
+
 PUBLIC, PRIVATE, ENCLAVES = "public", "private", "enclaves"
 CA_NAME = "interseg keystore CA"
 VALIDITY_DAYS = 3650  # as sros2
@@ -68,9 +70,9 @@ class NodeInterfaces:
     call: tuple[str, ...] = ()
 
 
-_CAMERAS = ("cam0", "cam1", "cam2", "cam3")
+_CAMERAS = CAMERA_NAMES
 _CAMERA_TOPICS = tuple(f"cameras/{c}/{t}" for c in _CAMERAS for t in ("image_raw", "camera_info"))
-_DEPTH_TOPICS = ("cameras/cam0/depth/image_raw", "cameras/cam0/depth/camera_info")
+_DEPTH_TOPICS = (f"cameras/{MAIN_CAMERA}/depth/image_raw", f"cameras/{MAIN_CAMERA}/depth/camera_info")
 
 # executable -> its names with the shipped config/<node>.yaml (cameras, topic patterns)
 NODE_INTERFACES: dict[str, NodeInterfaces] = {

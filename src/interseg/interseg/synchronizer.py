@@ -18,8 +18,8 @@ message from stopping the sets for good:
   good messages out of the queues. Only when no stream has had a message accepted for
   ``rebase_after`` seconds is such a stamp taken as the clock having jumped forward.
 
-Each jump is logged through ``on_event`` and named by :meth:`describe_problems` for
-``event_window`` seconds.
+Each jump is logged through ``on_event`` and named by :meth:`problems` (and its one-line form
+:meth:`describe_problems`) for ``event_window`` seconds.
 """
 from __future__ import annotations
 
@@ -68,6 +68,14 @@ class StreamHealth:
 class ClockEvent:
     arrival: float
     description: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, as :meth:`ApproximateTimeSynchronizer.problems` reports it."""
+
+    subject: str  # what it is about: a stream's name, "clock" (a jump) or "sync" (no set forms)
+    text: str  # the whole line, e.g. "cam1: stale (2.0 s since the last message)"
 
 
 class ApproximateTimeSynchronizer:
@@ -226,40 +234,39 @@ class ApproximateTimeSynchronizer:
                     return None
                 self._condition.wait(remaining)
 
-    def stale_streams(self, max_age: float) -> list[str]:
-        """Streams with no message (accepted or rejected) for more than ``max_age`` seconds."""
-        now = self.clock()
-        with self._condition:
-            return [s for s, h in self.health.items() if h.last_arrival is None or now - h.last_arrival > max_age]
-
     def describe_problems(self, max_age: float) -> str:
         """One line naming missing, stale, rejecting or unmatched streams and recent clock jumps
-        (empty when all is well)."""
+        (empty when all is well): the texts of :meth:`problems` joined by "; "."""
+        return "; ".join(problem.text for problem in self.problems(max_age))
+
+    def problems(self, max_age: float) -> list[Problem]:
+        """Missing, stale (no message for more than ``max_age`` seconds), rejecting or unmatched
+        streams and recent clock jumps, in that order; empty when all is well."""
         now = self.clock()
-        problems = []
+        problems: list[Problem] = []
         with self._condition:
             fresh = True
             for name, health in self.health.items():
                 while health.recent_rejections and now - health.recent_rejections[0] > self.event_window:
                     health.recent_rejections.popleft()
                 if health.last_arrival is None:
-                    problems.append(f"{name}: no message yet")
+                    problems.append(Problem(name, f"{name}: no message yet"))
                     fresh = False
                 elif now - health.last_arrival > max_age:
-                    problems.append(f"{name}: stale ({now - health.last_arrival:.1f} s since the last message)")
+                    problems.append(Problem(name, f"{name}: stale ({now - health.last_arrival:.1f} s since the last message)"))
                     fresh = False
                 elif health.rejected and health.last_reason and (not self.queues[name] or self.queues[name][-1].arrival < health.last_arrival):
-                    problems.append(f"{name}: rejecting messages ({health.last_reason})")
+                    problems.append(Problem(name, f"{name}: rejecting messages ({health.last_reason})"))
                 elif health.recent_rejections:
                     count = len(health.recent_rejections)
-                    problems.append(f"{name}: rejected {count} message{'s' if count != 1 else ''} in the last {self.event_window:g} s "
-                                    f"({health.last_reason})")
+                    problems.append(Problem(name, f"{name}: rejected {count} message{'s' if count != 1 else ''} in the last {self.event_window:g} s "
+                                                  f"({health.last_reason})"))
             for event in self.events:
                 if now - event.arrival <= self.event_window:
-                    problems.append(f"clock ({now - event.arrival:.1f} s ago): {event.description}")
+                    problems.append(Problem("clock", f"clock ({now - event.arrival:.1f} s ago): {event.description}"))
             latest = self._latest
             since_set = now - (latest.arrival if latest is not None else self.epoch_start if self.epoch_start is not None else now)
             if fresh and since_set > max_age:
                 newest = ", ".join(f"{s} {self.last_stamp[s]:.3f}" for s in self.streams if self.last_stamp[s] is not None)
-                problems.append(f"sync: no synchronized set for {since_set:.1f} s; newest stamps {newest or 'none'} (slop {self.slop:g} s)")
-        return "; ".join(problems)
+                problems.append(Problem("sync", f"sync: no synchronized set for {since_set:.1f} s; newest stamps {newest or 'none'} (slop {self.slop:g} s)"))
+        return problems

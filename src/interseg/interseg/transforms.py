@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from interseg.constants import WORLD_FRAME
 from interseg.geometry import invert_transform, matrix_from_quaternion, quaternion_from_matrix
 
-WORLD_FRAME = "world"
 
 # The optical frame in its camera's body frame: optical z = body x, optical x = -body y,
 # optical y = -body z (REP 103's "_optical" suffix convention; roll -pi/2, yaw -pi/2).

@@ -45,12 +45,13 @@ from std_msgs.msg import String
 from interseg_interfaces.msg import Observation
 from interseg_interfaces.srv import Capture
 
+from interseg.constants import CAMERA_NAMES, WORLD_FRAME
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, image_to_msg, matrix_to_pose, msg_to_image
 from interseg.nodes.tf import StaticTransformListener
 from interseg.observation_checks import camera_info_problem, observation_problems
 from interseg.synchronizer import ApproximateTimeSynchronizer, StampRejected
-from interseg.transforms import WORLD_FRAME, TransformError
+from interseg.transforms import TransformError
 
 DEPTH = "depth"
 MAX_TIMEOUT_S = 60.0  # longest a Capture request may ask to wait
@@ -82,14 +83,14 @@ def timeout_problem(timeout: float) -> str:
 class CaptureNode(Node):
     def __init__(self) -> None:
         super().__init__("capture")
-        self.cameras: list[str] = declare(self, "cameras", ["cam0", "cam1", "cam2", "cam3"], "camera names; the first is the main view (with depth)")
+        self.cameras: list[str] = declare(self, "cameras", list(CAMERA_NAMES), "camera names; the first is the main view (with depth)")
         image_topic = declare(self, "image_topic", "cameras/{camera}/image_raw", "image topic pattern ({camera} is replaced)")
         info_topic = declare(self, "info_topic", "cameras/{camera}/camera_info", "camera_info topic pattern")
         depth_topic = declare(self, "depth_topic", "cameras/{camera}/depth/image_raw", "depth topic pattern of the main camera (32FC1 metres or 16UC1 millimetres)")
         self.world_frame = declare(self, "world_frame", WORLD_FRAME, "frame the camera poses are looked up in (TF)")
         self.slop = declare(self, "slop", 0.05, "seconds: largest stamp difference within a synchronized set", minimum=0.0, maximum=10.0)
         self.stale_after = declare(self, "stale_after", 1.0, "seconds without messages after which a camera is reported stale", minimum=0.01, maximum=60.0)
-        self.publish_observations = declare(self, "publish_observations", True, "publish every synchronized set on `observation`")
+        self.publish_observations = declare(self, "publish_observations", False, "publish every synchronized set on `observation`")
         self.use_depth = declare(self, "use_depth", True, "synchronize the main camera's depth too")
         reliable = declare(self, "reliable_images", False, "subscribe to images with reliable QoS instead of sensor-data QoS")
         queue_size = declare(self, "queue_size", 10, "messages kept per stream for matching", minimum=1, maximum=100)
@@ -301,14 +302,18 @@ class CaptureNode(Node):
             self.get_logger().error(f"status report failed: {type(exc).__name__}: {exc}", throttle_duration_sec=10.0)
 
     def _report_health(self) -> None:
-        problem = self.sync.describe_problems(self.stale_after)
+        problems = self.sync.problems(self.stale_after)
+        texts = [p.text for p in problems]
+        subjects = [p.subject for p in problems]
         latest = self.sync.latest()
         if latest is not None:
             _, why_not = self.build_observation(latest)
             if why_not:
-                problem = "; ".join(p for p in (problem, f"observation: {why_not}") if p)
+                texts.append(f"observation: {why_not}")
+                subjects.append("observation")
+        problem = "; ".join(texts)
         # Log when the set of troubled streams changes, not every second while it lasts.
-        troubled = ",".join(part.split(":")[0].split(" (")[0] for part in problem.split("; ")) if problem else ""
+        troubled = ",".join(subjects)
         if problem:
             self.status_publisher.publish(String(data=problem))
             if troubled != self.last_problem:

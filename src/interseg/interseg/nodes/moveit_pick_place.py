@@ -26,6 +26,7 @@ from rclpy.node import Node
 from interseg_interfaces.action import PickPlace
 
 from interseg.arm_goals import GoalRejected, TopDownPose, pick_place_waypoints, validate_top_down_pose
+from interseg.constants import WORKSPACE, WORLD_FRAME
 from interseg.geometry import top_down_grasp_quaternion
 from interseg.grasping import Box
 from interseg.nodes.common import declare, run_node
@@ -61,7 +62,7 @@ class MoveItPickPlace(Node):
         self.table_size = declare(self, "table_size", [1.2, 1.2, 0.05], "table collision box size x, y, z (metres)")
         self.table_center = declare(self, "table_center", [0.55, 0.0], "table centre x, y in world")
         self.velocity_scaling = declare(self, "velocity_scaling", 0.3, "max velocity scaling factor", minimum=0.01, maximum=1.0)
-        workspace = declare(self, "workspace", [0.30, -0.32, 0.0, 0.80, 0.32, 0.30], "grasp and place points must lie in this box")
+        workspace = declare(self, "workspace", list(WORKSPACE), "grasp and place points must lie in this box")
         self.workspace = Box(tuple(workspace[:3]), tuple(workspace[3:]))
 
         self.moveit = MoveItPy(node_name=f"{self.get_name()}_moveit")
@@ -77,7 +78,7 @@ class MoveItPickPlace(Node):
 
     def _add_table(self, CollisionObject, SolidPrimitive) -> None:  # noqa: N803 (classes passed in)
         table = CollisionObject()
-        table.header.frame_id = "world"
+        table.header.frame_id = WORLD_FRAME
         table.id = "table"
         box = SolidPrimitive(type=SolidPrimitive.BOX, dimensions=list(self.table_size))
         pose = PoseStamped().pose
@@ -111,7 +112,7 @@ class MoveItPickPlace(Node):
 
     def _tool_pose(self, fingertip: np.ndarray, yaw: float) -> PoseStamped:
         pose = PoseStamped()
-        pose.header.frame_id = "world"
+        pose.header.frame_id = WORLD_FRAME
         position = fingertip + np.array([0.0, 0.0, self.tool_to_fingertip])  # tool axis points down
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in position)
         q = top_down_grasp_quaternion(yaw)

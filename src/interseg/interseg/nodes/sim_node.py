@@ -64,7 +64,7 @@ from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import camera_to_info, image_to_msg
 from interseg.nodes.tf import DYNAMIC_QOS, STATIC_BROADCASTER_QOS, TF_STATIC_TOPIC, TF_TOPIC, tf_message
 from interseg.sim.arena import ArenaConfig, SimulatedArena, Views
-from interseg.sim.controller import PickPlaceRejected
+from interseg.sim.controller import PickPlaceRejected, default_workspace
 from interseg.sim.realism import RealismConfig
 from interseg.sim.robot_model import link_transforms, panda_joint_state, panda_urdf, static_link_transforms
 from interseg.sim.scene import table_transform
@@ -84,7 +84,7 @@ class SimNode(Node):
         super().__init__("sim")
         width = declare(self, "image_width", 640, "camera image width, pixels", minimum=16, maximum=4096)
         height = declare(self, "image_height", 480, "camera image height, pixels", minimum=16, maximum=4096)
-        self.rate = declare(self, "camera_rate_hz", 10.0, "frames per second per camera while idle (and during a hold)", minimum=0.1, maximum=60.0)
+        self.rate = declare(self, "camera_rate_hz", 5.0, "frames per second per camera while idle (and during a hold)", minimum=0.1, maximum=60.0)
         split = declare(self, "split", "train", "object and background split of the arena: train, val or test")
         seed = declare(self, "seed", 0, "seed of the first arrangement (reset with seed 0 takes the next one)", minimum=0)
         min_objects = declare(self, "min_objects", 4, "fewest objects per arrangement", minimum=1, maximum=12)
@@ -92,7 +92,7 @@ class SimNode(Node):
         shadows = declare(self, "shadows", True, "render shadows (about 4x slower on CPU)")
         realism = declare(self, "realism", True, "light jitter, exposure drift and sensor noise between frames")
         calibration = declare(self, "calibration_error_m", 0.002, "std of the arm's base calibration error per arrangement, metres", minimum=0.0, maximum=0.05)
-        workspace = declare(self, "workspace", [0.30, -0.32, 0.008, 0.80, 0.32, 0.30], "grasp/place points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max], metres")
+        workspace = declare(self, "workspace", [*default_workspace().low, *default_workspace().high], "grasp/place points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max], metres")
         self.publish_clock = declare(self, "publish_clock", True, "publish simulated time on /clock")
         if len(workspace) != 6 or any(workspace[i] >= workspace[i + 3] for i in range(3)):
             raise ValueError(f"parameter 'workspace' must be [x_min, y_min, z_min, x_max, y_max, z_max] with min < max, got {workspace}")

@@ -18,6 +18,7 @@ from scipy.spatial.transform import Rotation
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
 import mujoco
 
+from interseg.constants import WORKSPACE
 from interseg.geometry import Box
 from interseg.sim.scene import ARM_JOINTS, FINGER_JOINTS, FINGERTIP_BELOW_GRASP_POINT, build_scene
 
@@ -34,8 +35,10 @@ PHASES = ("approach", "descend", "close", "lift", "hold", "carry", "place", "rel
 
 
 def default_workspace() -> Box:
-    """The box (world frame, metres) that grasp and place points must lie in."""
-    return Box((0.30, -0.32, FINGERTIP_BELOW_GRASP_POINT + 0.001), (0.80, 0.32, 0.30))
+    """The box (world frame, metres) that grasp and place points must lie in: the shared
+    workspace, its floor raised so that the fingertips (below the grasp point) clear the table."""
+    x_min, y_min, _, x_max, y_max, z_max = WORKSPACE
+    return Box((x_min, y_min, FINGERTIP_BELOW_GRASP_POINT + 0.001), (x_max, y_max, z_max))
 
 
 class RobotInterface(Protocol):

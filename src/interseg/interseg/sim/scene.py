@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from interseg.constants import CAMERA_NAMES, WORLD_FRAME
 from interseg.geometry import PinholeCamera, look_at, quaternion_from_matrix
-from interseg.transforms import WORLD_FRAME, Transform
+from interseg.transforms import Transform
 from interseg.sim.catalog import BackgroundSpec, ObjectSpec, background_texture, part_texture
 
 # Fingertip centre (the grasp point of the PickPlace action) in the link7 frame: the centre of the
@@ -65,7 +66,7 @@ def default_camera_rig() -> CameraRig:
     poses = tuple(look_at(eye, target) for eye in eyes)
     # cam0 frames the scatter and place regions tightly, so objects cover ~2000-4000 px at 640x480
     # (the paper's labeller needs 1000 px for a positive).
-    return CameraRig(("cam0", "cam1", "cam2", "cam3"), poses, (32.0, 50.0, 50.0, 50.0))
+    return CameraRig(CAMERA_NAMES, poses, (32.0, 50.0, 50.0, 50.0))
 
 
 @lru_cache(maxsize=1)
