@@ -126,7 +126,7 @@ class GraspPlanner(Node):
         self.place_region = _box(place_region, "place_region")
         self.place_clearance = declare(self, "place_clearance", 0.06, "free radius around a place location, metres", minimum=0.0)
         self.gripper_width = declare(self, "gripper_width", 0.08, "gripper opening before closing, metres", minimum=0.0)
-        self.hold_lifted_s = declare(self, "hold_lifted_s", 0.3, "seconds the arm holds the object up for the mid-grasp capture (0: no lifted view)", minimum=0.0)
+        self.hold_lifted_s = declare(self, "hold_lifted_s", 0.0, "seconds the arm holds the object up for the mid-grasp capture (0: no lifted view)", minimum=0.0)
         self.capture_timeout = declare(self, "capture_timeout", 3.0, "seconds to wait for a fresh observation", minimum=0.1, maximum=60.0)
         self.pick_place_timeout = declare(self, "pick_place_timeout", 60.0, "seconds a pick-and-place may take", minimum=1.0)
         self.seed = declare(self, "seed", 0, "seed of the place-location choice", minimum=0)
