@@ -2,8 +2,9 @@
 
 Every backend (the embedded simulator, MoveIt on a real arm or in Gazebo) accepts the same goal:
 grasp and place poses in `world`, top-down (tool z pointing down), yawed about world z. A goal is
-rejected, with a reason, before anything moves when a pose is not finite, its quaternion is not
-normalized, it is not top-down, or it lies outside the workspace.
+rejected, with a reason, before anything moves when a pose is not in `world`, not finite, its
+quaternion is not normalized or it is not top-down; each backend also rejects poses outside its
+workspace.
 """
 from __future__ import annotations
 
@@ -32,8 +33,13 @@ def validate_top_down_pose(name: str, frame_id: str, position, quaternion_xyzw, 
         in_world = False
     if not in_world:
         raise GoalRejected(f"{name}: frame '{frame_id}' is not '{WORLD_FRAME}'")
-    position = np.asarray(position, dtype=np.float64)
-    if position.shape != (3,) or not np.all(np.isfinite(position)):
+    try:
+        position = np.array(position, dtype=np.float64)  # a copy: the pose does not share the caller's array
+    except (TypeError, ValueError):
+        raise GoalRejected(f"{name}: position must be 3 finite numbers, got {position!r}") from None
+    if position.shape != (3,):
+        raise GoalRejected(f"{name}: position must be 3 finite numbers, got shape {position.shape}")
+    if not np.all(np.isfinite(position)):
         raise GoalRejected(f"{name}: position is not finite")
     try:
         rotation = matrix_from_quaternion(np.asarray(quaternion_xyzw, dtype=np.float64))
@@ -48,13 +54,18 @@ def validate_top_down_pose(name: str, frame_id: str, position, quaternion_xyzw, 
 
 
 def pick_place_waypoints(grasp: TopDownPose, place: TopDownPose, approach_height: float = 0.12, lift_height: float = 0.15) -> list[tuple[str, np.ndarray, float]]:
-    """(phase, fingertip position, yaw) for every Cartesian stop of a top-down pick-and-place."""
+    """(phase, fingertip position (a new array), yaw) for every Cartesian stop of a top-down pick-and-place:
+    approach and descend to the grasp, lift, carry at lift height, place, retreat. Heights must
+    be finite and positive (a stop below the grasp or place point would push into the table)."""
+    for what, height in (("approach_height", approach_height), ("lift_height", lift_height)):
+        if not np.isfinite(height) or height <= 0:
+            raise ValueError(f"{what} must be a finite positive number of metres, got {height!r}")
     up = np.array([0.0, 0.0, 1.0])
     return [
         ("approach", grasp.position + approach_height * up, grasp.yaw),
-        ("descend", grasp.position, grasp.yaw),
+        ("descend", grasp.position.copy(), grasp.yaw),
         ("lift", grasp.position + lift_height * up, grasp.yaw),
         ("carry", place.position + lift_height * up, place.yaw),
-        ("place", place.position, place.yaw),
+        ("place", place.position.copy(), place.yaw),
         ("retreat", place.position + approach_height * up, place.yaw),
     ]
