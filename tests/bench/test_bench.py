@@ -15,7 +15,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from interseg.evaluation.bench import METHODS, judge_example, preload_torchvision_ops, summarize_labels
+from interseg.evaluation.bench.methods import preload_torchvision_ops
+from interseg.evaluation.bench.profiles import METHODS
+from interseg.evaluation.bench.scoring import judge_example, summarize_labels
 
 preload_torchvision_ops()  # at collection, before any test creates an OpenGL context (see its docstring)
 
@@ -44,7 +46,7 @@ def _coco_ap(gt_path: Path, results_path: Path) -> dict[float, float]:
 
 @pytest.mark.slow
 def test_tiny_profile_end_to_end(tmp_path):
-    from interseg.evaluation.bench import main
+    from interseg.evaluation.bench.cli import main
 
     out = tmp_path / "results"
     code = main(["--profile", "tiny", "--out", str(out), "--work", str(tmp_path / "work"), "--eval-root",

@@ -8,7 +8,7 @@ import sys
 # name -> ("module:function", one-line help). The function takes argv (list[str]) and returns an
 # exit code. Keep the table sorted by name.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "bench": ("interseg.evaluation.bench:main", "Table 1 / Figure 2 benchmark on the test split with baselines (JSON, plots, HTML)"),
+    "bench": ("interseg.evaluation.bench.cli:main", "Table 1 / Figure 2 benchmark on the test split with baselines (JSON, plots, HTML)"),
     "demo": ("interseg.evaluation.demo:main", "the simulator demo: collect, train, evaluate, write a report"),
     "echo": ("interseg.nodes.introspection:echo_main", "print a summary of messages on a topic"),
     "export-examples": ("interseg.learning.commands:export_main", "export an examples store to a rosbag2 MCAP bag"),

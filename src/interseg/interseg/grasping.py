@@ -18,7 +18,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interseg.geometry import Box, PinholeCamera  # noqa: F401  (Box is part of this module's API)
+from interseg.constants import PLACE_REGION, WORKSPACE
+from interseg.geometry import Box, PinholeCamera  # Box is part of this module's API
+
+
+def box_from_tuple(values, name: str = "box") -> Box:
+    """A Box from ``(x_min, y_min, z_min, x_max, y_max, z_max)`` (the layout of interseg.constants
+    and of the ``workspace`` / ``place_region`` parameters)."""
+    values = tuple(float(v) for v in values)
+    if len(values) != 6:
+        raise ValueError(f"{name} needs 6 numbers [x_min, y_min, z_min, x_max, y_max, z_max]")
+    return Box(values[:3], values[3:])
+
+
+DEFAULT_WORKSPACE = box_from_tuple(WORKSPACE, "WORKSPACE")  # grasp points must lie in it
+DEFAULT_PLACE_REGION = box_from_tuple(PLACE_REGION, "PLACE_REGION")  # place locations are drawn from it
 
 
 class GraspRejected(ValueError):
@@ -28,7 +42,7 @@ class GraspRejected(ValueError):
 @dataclass(frozen=True)
 class GraspSettings:
     table_height: float = 0.0  # world z of the table surface
-    workspace: Box = Box((0.25, -0.3, -0.01), (0.75, 0.3, 0.3))
+    workspace: Box = DEFAULT_WORKSPACE
     robot_base: tuple[float, float, float] = (0.0, 0.0, 0.0)
     max_reach: float = 0.85  # metres from the base
     grasp_depth: float = 0.02  # how far below the top surface the fingertips close

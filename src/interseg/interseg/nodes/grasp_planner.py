@@ -44,8 +44,10 @@ from interseg_interfaces.action import Interact, PickPlace
 from interseg_interfaces.msg import Interaction, Observation
 from interseg_interfaces.srv import Capture
 
+from interseg.constants import PLACE_REGION, WORKSPACE
 from interseg.geometry import top_down_grasp_quaternion
-from interseg.grasping import Box, GraspPlan, GraspRejected, GraspSettings, choose_place_location, plan_grasp
+from interseg.grasping import GraspPlan, GraspRejected, GraspSettings, box_from_tuple
+from interseg.interaction import BackgroundCapture, plan_grasp_and_place
 from interseg.learning.labelling import something_moved
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
@@ -104,26 +106,20 @@ class _NotRun(Exception):
     """Something the planner needs did not answer (capture): the goal ends without an attempt."""
 
 
-def _box(values: list[float], name: str) -> Box:
-    if len(values) != 6:
-        raise ValueError(f"parameter {name} needs 6 numbers [x_min, y_min, z_min, x_max, y_max, z_max]")
-    return Box(tuple(values[:3]), tuple(values[3:]))
-
-
 class GraspPlanner(Node):
     def __init__(self) -> None:
         super().__init__("grasp_planner")
-        workspace = declare(self, "workspace", [0.30, -0.32, 0.0, 0.80, 0.32, 0.30], "grasp points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max]")
-        place_region = declare(self, "place_region", [0.38, -0.22, 0.0, 0.68, 0.22, 0.1], "place locations are drawn from this world box")
+        workspace = declare(self, "workspace", list(WORKSPACE), "grasp points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max]")
+        place_region = declare(self, "place_region", list(PLACE_REGION), "place locations are drawn from this world box")
         self.settings = GraspSettings(
             table_height=declare(self, "table_height", 0.0, "world z of the table surface, metres"),
-            workspace=_box(workspace, "workspace"),
+            workspace=box_from_tuple(workspace, "parameter workspace"),
             robot_base=tuple(declare(self, "robot_base", [0.0, 0.0, 0.0], "world position of the arm's base")),
             max_reach=declare(self, "max_reach", 0.85, "metres from the base the arm can reach", minimum=0.1),
             grasp_depth=declare(self, "grasp_depth", 0.02, "fingertips close this far below the object's top, metres", minimum=0.0),
             min_height=declare(self, "min_height", 0.008, "fingertips stay at least this far above the table, metres", minimum=0.0),
         )
-        self.place_region = _box(place_region, "place_region")
+        self.place_region = box_from_tuple(place_region, "parameter place_region")
         self.place_clearance = declare(self, "place_clearance", 0.06, "free radius around a place location, metres", minimum=0.0)
         self.gripper_width = declare(self, "gripper_width", 0.08, "gripper opening before closing, metres", minimum=0.0)
         self.hold_lifted_s = declare(self, "hold_lifted_s", 0.0, "seconds the arm holds the object up for the mid-grasp capture (0: no lifted view)", minimum=0.0)
@@ -235,8 +231,9 @@ class GraspPlanner(Node):
             camera = info_to_camera(before.camera_infos[0], before.camera_poses[0], before.camera_names[0])
             depth = msg_to_image(before.depth, "32FC1")
             mask = msg_to_image(hypothesis.mask, "mono8") > 0 if hypothesis.mask.width else None
-            grasp = plan_grasp((hypothesis.grasp_u, hypothesis.grasp_v), hypothesis.grasp_yaw, depth, camera, self.settings, mask)
-            place = choose_place_location(depth, camera, self.settings, self.place_region, self.rng, avoid=grasp.position, clearance=self.place_clearance)
+            plan = plan_grasp_and_place((hypothesis.grasp_u, hypothesis.grasp_v), hypothesis.grasp_yaw, mask, depth, camera,
+                                        self.settings, self.rng, self.place_region, self.place_clearance)
+            grasp, place = plan.grasp, plan.place
             where = "the mask's footprint" if grasp.source == "footprint" else f"the grasp pixel ({grasp.pixel[0]:.0f}, {grasp.pixel[1]:.0f})"
             self.get_logger().info(f"grasp at ({grasp.position[0]:.3f}, {grasp.position[1]:.3f}, {grasp.position[2]:.3f}), "
                                    f"yaw {np.degrees(grasp.yaw):.0f} deg, from {where}")
@@ -257,15 +254,14 @@ class GraspPlanner(Node):
             return result
 
         phase("picking")
-        lifted_holder: dict[str, Observation] = {}
-        lifted_done = threading.Event()
+        lifted_capture = BackgroundCapture(lambda: self._capture_lifted(phase),
+                                           on_error=lambda exc: self.get_logger().warning(f"no mid-grasp view: {exc}"))
         arm_phases: list[str] = []
 
         def on_feedback(feedback_msg) -> None:
             arm_phases.append(feedback_msg.feedback.phase)
-            if feedback_msg.feedback.phase == "hold" and not lifted_done.is_set() and self.hold_lifted_s > 0:
-                lifted_done.set()
-                threading.Thread(target=self._capture_lifted, args=(lifted_holder, phase), daemon=True).start()
+            if feedback_msg.feedback.phase == "hold" and not lifted_capture.started and self.hold_lifted_s > 0:
+                lifted_capture.start()
             else:  # each step of the arm, passed on: the client sees the interaction is alive
                 phase("placing" if "hold" in arm_phases else "picking")
 
@@ -304,7 +300,12 @@ class GraspPlanner(Node):
             result.message = f"pick-and-place done ({arm.message}) but {exc}"
             goal_handle.abort()
             return result
-        lifted = lifted_holder.get("observation", Observation())
+        # the mid-grasp capture runs on its own thread: wait for it (it may still be on its way)
+        lifted = lifted_capture.wait(self.capture_timeout + 5.0, lambda: bool(self._interruption(goal_handle)), POLL_S)
+        if lifted is None:
+            if lifted_capture.started and self._interruption(goal_handle):
+                raise _Interrupted(f"{self._interruption(goal_handle)} after the pick-and-place ({arm.message})")
+            lifted = Observation()
 
         before_rgb = msg_to_image(before.images[0], "rgb8")
         after_rgb = msg_to_image(after.images[0], "rgb8")
@@ -327,12 +328,9 @@ class GraspPlanner(Node):
             goal_handle.succeed()
         return result
 
-    def _capture_lifted(self, holder: dict, phase) -> None:
-        try:
-            phase("capturing_lifted")
-            holder["observation"] = self._capture()
-        except (_NotRun, _Interrupted) as exc:
-            self.get_logger().warning(f"no mid-grasp view: {exc}")
+    def _capture_lifted(self, phase) -> Observation:
+        phase("capturing_lifted")
+        return self._capture()
 
     def _pose(self, position: np.ndarray, yaw: float, frame: str) -> PoseStamped:
         """A top-down gripper pose in ``frame``: the frame of the Observation's camera poses."""

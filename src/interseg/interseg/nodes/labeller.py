@@ -32,6 +32,7 @@ from std_msgs.msg import Header
 
 from interseg_interfaces.msg import Interaction, LabelledExample
 
+from interseg.interaction import views_from_images
 from interseg.learning.labelling import FrameDifferenceLabeller, LabellerConfig, ViewCapture
 from interseg.learning.labelling import LabelledExample as Example  # the message type has the same name
 from interseg.learning.store import ExampleStore, StoreError, StoreWriteError
@@ -40,7 +41,8 @@ from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_imag
 
 
 def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[ViewCapture]:
-    """One ViewCapture per camera; raises ImageFormatError/ValueError on malformed messages.
+    """One ViewCapture per camera (:func:`interseg.interaction.views_from_images`); raises
+    ImageFormatError/ValueError on malformed messages.
 
     The mid-grasp view shows the arm over the grasp point; without a self-filter mask of the
     robot it would look like motion at every grasp, so by default the pick example compares
@@ -49,19 +51,18 @@ def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[V
     if len(before.images) != len(after.images) or not before.images:
         raise ValueError(f"before has {len(before.images)} views, after has {len(after.images)}")
     has_lifted = use_lifted and len(lifted.images) == len(before.images)
-    views = []
-    for index, name in enumerate(before.camera_names):
-        camera = info_to_camera(before.camera_infos[index], before.camera_poses[index], name)
-        view = ViewCapture(camera=camera, before=msg_to_image(before.images[index], "rgb8"), after=msg_to_image(after.images[index], "rgb8"),
-                           lifted=msg_to_image(lifted.images[index], "rgb8") if has_lifted else None)
-        if index == 0 and before.depth.width and after.depth.width and not has_lifted:
-            view.before_depth = msg_to_image(before.depth, "32FC1")
-            view.after_depth = msg_to_image(after.depth, "32FC1")
-        elif index == 0 and before.depth.width and has_lifted and lifted.depth.width:
-            view.before_depth = msg_to_image(before.depth, "32FC1")
-            view.after_depth = msg_to_image(lifted.depth, "32FC1")
-        views.append(view)
-    return views
+    cameras = [info_to_camera(before.camera_infos[index], before.camera_poses[index], name)
+               for index, name in enumerate(before.camera_names)]
+
+    def rgb(observation) -> dict:
+        return {camera.name: msg_to_image(observation.images[index], "rgb8") for index, camera in enumerate(cameras)}
+
+    def depth(observation):
+        return msg_to_image(observation.depth, "32FC1") if observation.depth.width else None
+
+    return views_from_images(cameras, rgb(before), rgb(after), before_depth=depth(before),
+                             after_depth=depth(after) if not has_lifted else None,
+                             lifted=rgb(lifted) if has_lifted else None, lifted_depth=depth(lifted) if has_lifted else None)
 
 
 @dataclass

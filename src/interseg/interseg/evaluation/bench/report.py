@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from interseg.evaluation.bench import METHOD_LABELS, METHODS, PAPER_TABLE1
+from interseg.evaluation.bench.profiles import METHOD_LABELS, METHODS, PAPER_TABLE1
 from interseg.evaluation.plots import save_figure
 
 

@@ -1,0 +1,121 @@
+"""Scoring of `interseg bench`: mask AP on an evaluation set (with the COCO files behind it), the
+labeller's masks judged against the simulator's ground truth, and means with their spread."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+
+
+def judge_example(example, moved: list[int], before_map: np.ndarray, after_map: np.ndarray, lifted: bool,
+                  shadows: bool, near_px: float) -> dict:
+    """Compare one labelled example with the ground truth of its view.
+
+    ``moved``: indices of objects whose pose changed in the interaction. A pick example is about
+    the before-image, a place example about the after-image. Returns the IoU with the matching
+    moved object (positives), whether the label is a false positive / false negative, and the
+    most likely cause of an error."""
+    gt_map = before_map if example.kind == "pick" else after_map
+    u, v = int(round(example.u)), int(round(example.v))
+    h, w = gt_map.shape
+    # the moved object the example is about: the one under (or nearest to) the point
+    candidates = []
+    for k in moved:
+        mask = gt_map == k + 1
+        if not mask.any():
+            continue
+        vs, us = np.nonzero(mask)
+        distance = float(np.min((us - u) ** 2 + (vs - v) ** 2)) ** 0.5
+        candidates.append((distance, k, mask))
+    candidates.sort(key=lambda c: c[0])
+    target = candidates[0] if candidates and candidates[0][0] <= near_px else None
+    record = {"view": example.view, "kind": example.kind, "positive": bool(example.positive),
+              "objects_moved": len(moved), "lifted": bool(lifted)}
+    if example.positive:
+        if target is None:
+            record.update(iou=0.0, error="false_positive", cause=_cause(moved, lifted, shadows, example.mask, before_map, after_map))
+            return record
+        iou = _iou(example.mask, target[2])
+        if len(moved) > 1 and example.kind == "pick":  # the label may span the objects that moved together
+            union = np.isin(gt_map, [k + 1 for k in moved])
+            record["iou_with_all_moved"] = _iou(example.mask, union)
+        record.update(iou=iou, error=None if iou >= 0.5 else "poor_mask")
+        if record["error"]:
+            record["cause"] = _cause(moved, lifted, shadows, example.mask & ~target[2], before_map, after_map)
+        return record
+    record.update(iou=None, error="false_negative" if target is not None else None)
+    if target is not None:
+        record["cause"] = "failed_grasp" if not lifted else "missed_change"
+    return record
+
+
+def _cause(moved: list[int], lifted: bool, shadows: bool, extra: np.ndarray | None, before_map, after_map) -> str:
+    """Best guess of why a positive label is wrong: two objects moved together; a failed grasp
+    that only nudged the object; changed pixels on the bare table in both images (a shadow when
+    shadows are rendered, otherwise lighting or noise); otherwise unexplained."""
+    if len(moved) > 1:
+        return "two_objects_moved"
+    if moved and not lifted:
+        return "failed_grasp"
+    if extra is not None and extra.any():
+        on_table = (before_map[extra] == 0) & (after_map[extra] == 0)
+        if on_table.mean() > 0.5:
+            return "shadow" if shadows else "lighting_or_noise"
+    if not moved:
+        return "nothing_moved"
+    return "other"
+
+
+def summarize_labels(records: list[dict]) -> dict:
+    """Median IoU on positives, false positive / negative rates, errors by cause."""
+    positives = [r for r in records if r["positive"]]
+    ious = [r["iou"] for r in positives]
+    true_pos = [r["iou"] for r in positives if r["error"] != "false_positive"]
+    fps = [r for r in positives if r["error"] == "false_positive"]
+    fns = [r for r in records if r["error"] == "false_negative"]
+    should_be_positive = len(positives) - len(fps) + len(fns)
+    causes: dict[str, int] = {}
+    for r in records:
+        if r.get("error"):
+            key = f"{r['error']}:{r.get('cause', 'unknown')}"
+            causes[key] = causes.get(key, 0) + 1
+    by_kind = {}
+    for kind in ("pick", "place"):
+        k_ious = [r["iou"] for r in positives if r["kind"] == kind]
+        by_kind[kind] = {"positives": len(k_ious), "median_iou": float(np.median(k_ious)) if k_ious else None}
+    return {
+        "examples": len(records),
+        "positives": len(positives),
+        "negatives": len(records) - len(positives),
+        "median_iou": float(np.median(ious)) if ious else None,
+        "median_iou_true_positives": float(np.median(true_pos)) if true_pos else None,
+        "fraction_iou_at_least_0_5": float(np.mean(np.asarray(ious) >= 0.5)) if ious else None,
+        "fp_rate": len(fps) / len(positives) if positives else None,
+        "fn_rate": len(fns) / should_be_positive if should_be_positive else None,
+        "errors_by_cause": dict(sorted(causes.items())),
+        "by_kind": by_kind,
+        "ious": [round(float(v), 4) for v in ious],
+        "definitions": ("median_iou over all positive labels (a positive where no object moved counts as IoU 0); "
+                        "fp_rate = positives where no moved object is near the point / positives; fn_rate = negatives "
+                        "at a point where an object did move / labels that should be positive"),
+    }
+
+
+def score(predict, eval_set, coco_path: Path):
+    from interseg.learning.metrics import evaluate_predictor
+
+    result = evaluate_predictor(predict, eval_set.images, eval_set.gt_masks)
+    result.save_json(coco_path)
+    return result
+
+
+def mean_spread(values: list[float]) -> dict:
+    finite = [v for v in values if v is not None and np.isfinite(v)]
+    return {"mean": float(np.mean(finite)) if finite else None, "std": float(np.std(finite)) if len(finite) > 1 else 0.0,
+            "min": float(min(finite)) if finite else None, "max": float(max(finite)) if finite else None}
+
