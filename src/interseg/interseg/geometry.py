@@ -174,9 +174,3 @@ def top_down_grasp_quaternion(yaw: float) -> np.ndarray:
     from scipy.spatial.transform import Rotation
 
     return (Rotation.from_euler("z", yaw) * Rotation.from_euler("x", np.pi)).as_quat()
-
-
-def yaw_from_top_down_quaternion(quaternion_xyzw: np.ndarray) -> float:
-    """Inverse of :func:`top_down_grasp_quaternion` (validates the quaternion)."""
-    rotation = matrix_from_quaternion(quaternion_xyzw)
-    return float(np.arctan2(rotation[1, 0], rotation[0, 0]))

@@ -51,13 +51,6 @@ def ros_environment(base: Mapping[str, str] | None = None, *, domain_id: int | N
     return env
 
 
-def check_profile_exists() -> Path:
-    profile = config_dir() / FASTDDS_PROFILE
-    if not profile.is_file():
-        raise FileNotFoundError(f"{profile}: Fast DDS loopback profile missing")
-    return profile
-
-
 _SEGMENT = re.compile(r"fastdds_[0-9a-f]{16}")
 
 
