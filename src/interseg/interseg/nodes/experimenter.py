@@ -23,6 +23,7 @@ Action clients: interact (interseg_interfaces/Interact)
 Published topics: ~/progress (std_msgs/String, one JSON object per interaction)
 Files: ``progress_file`` (JSON lines, one per interaction, appended)
 Exits with code 0 when ``max_interactions`` or ``max_minutes`` is reached (0 = no limit).
+Parameters: see config/experimenter.yaml.
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ waiting for examples stops at once; one in the middle of a round abandons it (th
 
 Published topics: model_updates (interseg_interfaces/ModelUpdate), after each checkpoint;
   transient local, so a hypotheses node started later still hears the latest one
-Parameters: see config/trainer_node.yaml.
+Parameters: see config/trainer.yaml.
 """
 from __future__ import annotations
 
