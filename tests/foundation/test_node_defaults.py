@@ -102,3 +102,11 @@ def test_declared_defaults_equal_the_params_file(config: Path):
     problems += [f"{where}: config/{config.name} sets '{name}' ({value!r}), which the node does not declare"
                  for name, value in parameters.items() if name not in declared]
     assert not problems, "\n".join(problems)
+
+
+def test_node_modules_name_only_config_files_that_exist():
+    import re
+
+    missing = [f"{path.name}: {name}" for path in sorted(NODES.glob("*.py"))
+               for name in sorted(set(re.findall(r"\bconfig/([\w.-]*\w)", path.read_text()))) if not (CONFIG / name).is_file()]
+    assert not missing, f"node modules name config files that do not exist: {missing}"

@@ -5,7 +5,7 @@ Runs on a full ROS 2 Jazzy install with moveit_py (see docker/Dockerfile and
 launch/robot.launch.yaml); ``moveit`` is imported only here, when the node starts.
 
 Action servers: pick_place (interseg_interfaces/PickPlace)
-Parameters (config/moveit_pick_place_node.yaml): arm_group, hand_group, tool_link,
+Parameters (config/moveit_pick_place.yaml): arm_group, hand_group, tool_link,
   tool_to_fingertip (metres from tool_link to the fingertip centre along the tool axis),
   finger_joints, lifted_gap (finger gap above which an object is held), approach_height,
   lift_height, table_size / table_height (collision object), velocity_scaling, workspace.
