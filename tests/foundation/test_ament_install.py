@@ -13,7 +13,9 @@ import pytest
 from conftest import REPO, wait_for
 
 import interseg.rosenv
-from interseg.launch.launch_file import LaunchError, package_share, read_launch_file, resolve_executable
+from interseg.supervision.ament_index import package_share, resolve_executable
+from interseg.supervision.launch_file import read_launch_file
+from interseg.supervision.plan import LaunchError
 
 PREFIX = Path(sys.prefix)
 NODE_SCRIPTS = {e.name: e.value for e in metadata.distribution("interseg").entry_points if e.group == "console_scripts"}

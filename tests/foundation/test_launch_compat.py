@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, interseg_command, wait_for
 
-from interseg.launch.launch_file import LaunchError, parameter_text, read_launch_file
+from interseg.supervision.launch_file import read_launch_file
+from interseg.supervision.plan import LaunchError
+from interseg.supervision.values import parameter_text
 
 
 def write(tmp_path: Path, text: str, name: str = "test.launch.yaml") -> Path:

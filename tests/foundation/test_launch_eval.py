@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import interseg_command
 
-from interseg.launch import python_expression
-from interseg.launch.launch_file import LaunchError, read_launch_file
+from interseg.supervision import python_expression
+from interseg.supervision.launch_file import read_launch_file
+from interseg.supervision.plan import LaunchError
 
 
 def write(tmp_path: Path, text: str, name: str = "eval.launch.yaml") -> Path:

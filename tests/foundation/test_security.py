@@ -20,7 +20,7 @@ import pytest
 from conftest import REPO, interrupt_group, interseg_command, spinning_node, wait_for
 
 from interseg import rosenv, security
-from interseg.launch.launch_file import resolve_executable
+from interseg.supervision.ament_index import resolve_executable
 
 OPENSSL = "openssl"
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from conftest import REPO, interseg_command, wait_for
 
-from interseg.launch.launch_file import LaunchError, read_launch_file
+from interseg.supervision.launch_file import read_launch_file
+from interseg.supervision.plan import LaunchError
 
 
 def write(path: Path, text: str) -> Path:

@@ -506,7 +506,8 @@ def node_from_command(command: list[str], display: str) -> NodeSpec:
 
 def nodes_of_launch_file(path: str, arguments: list[str]) -> list[NodeSpec]:
     """Every interseg node the launch file starts with these arguments, as started."""
-    from interseg.launch.launch_file import LaunchError, parse_cli_arguments, read_launch_file
+    from interseg.supervision.launch_file import read_launch_file
+    from interseg.supervision.plan import LaunchError, parse_cli_arguments
 
     try:
         plan = read_launch_file(path, parse_cli_arguments(arguments))

@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from interseg.launch.launch_file import LaunchError, LaunchPlan, ProcessSpec, parse_cli_arguments, read_launch_file
+from interseg.supervision.launch_file import read_launch_file
+from interseg.supervision.plan import LaunchError, LaunchPlan, ProcessSpec, parse_cli_arguments
 from interseg.rosenv import remove_stale_shared_memory, ros_environment
 
 EXIT_BAD_INPUT = 2
