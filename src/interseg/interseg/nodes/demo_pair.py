@@ -19,8 +19,10 @@ from rclpy.task import Future
 
 from interseg_interfaces.msg import ObjectHypotheses, ObjectHypothesis
 
+from interseg.constants import MAIN_CAMERA
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import image_to_msg, msg_to_image
+from interseg.transforms import optical_frame
 
 
 class Talker(Node):
@@ -29,7 +31,7 @@ class Talker(Node):
         self.rate = declare(self, "rate", 10.0, "messages per second", minimum=0.1, maximum=1000.0)
         self.width = declare(self, "width", 320, "mask width in pixels", minimum=8, maximum=4096)
         self.height = declare(self, "height", 240, "mask height in pixels", minimum=8, maximum=4096)
-        self.frame_id = declare(self, "frame_id", "cam0_optical_frame", "frame of the masks")
+        self.frame_id = declare(self, "frame_id", optical_frame(MAIN_CAMERA), "frame of the masks")
         self.publisher = self.create_publisher(ObjectHypotheses, "hypotheses", 10)
         self.sequence = 0
         self.timer = self.create_timer(1.0 / self.rate, self.publish)
