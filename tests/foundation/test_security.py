@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 from conftest import REPO, interrupt_group, interseg_command, spinning_node, wait_for
 
-from interseg import rosenv, security
+from interseg import rosenv
+from interseg.security.documents import read_permissions
+from interseg.security.policy import NODE_INTERFACES, executable_for
 from interseg.supervision.ament_index import resolve_executable
 
 OPENSSL = "openssl"
@@ -200,14 +202,14 @@ def test_permissions_list_exactly_the_nodes_names(keystore):
         return ({"rt/rosout", "rt/parameter_events"} | {f"rr/robot1/{node}/{s}Reply" for s in INFRASTRUCTURE_SERVICES},
                 {f"rq/robot1/{node}/{s}Request" for s in INFRASTRUCTURE_SERVICES})
 
-    subject, allowed = security.read_permissions(keystore / "enclaves/robot1/labeller/permissions.xml")
+    subject, allowed = read_permissions(keystore / "enclaves/robot1/labeller/permissions.xml")
     publish, subscribe = infrastructure("labeller")
     assert subject == "CN=/robot1/labeller"
     assert allowed.publish == publish | {"rt/robot1/labelled_examples"}
     assert allowed.subscribe == subscribe | {"rt/robot1/interactions", "rt/robot1/clock"}
 
     # an action server and an action client, a service client, private topics
-    _, allowed = security.read_permissions(keystore / "enclaves/robot1/grasp_planner/permissions.xml")
+    _, allowed = read_permissions(keystore / "enclaves/robot1/grasp_planner/permissions.xml")
     publish, subscribe = infrastructure("grasp_planner")
     interact = [f"robot1/interact/_action/{s}" for s in ("cancel_goal", "get_result", "send_goal")]
     pick_place = [f"robot1/pick_place/_action/{s}" for s in ("cancel_goal", "get_result", "send_goal")]
@@ -219,7 +221,7 @@ def test_permissions_list_exactly_the_nodes_names(keystore):
         | {f"rq/{s}Request" for s in interact} | {f"rr/{s}Reply" for s in pick_place}
 
     # /tf_static remapped into the namespace by the launch file
-    _, allowed = security.read_permissions(keystore / "enclaves/robot1/capture/permissions.xml")
+    _, allowed = read_permissions(keystore / "enclaves/robot1/capture/permissions.xml")
     assert "rt/robot1/tf_static" in allowed.subscribe and "rt/tf_static" not in allowed.subscribe
 
 
@@ -229,14 +231,14 @@ def test_an_enclave_made_again_keeps_its_identity_and_updates_its_permissions(ke
     result = interseg("security", "enclave", str(keystore), "--node", "/robot1/labeller", "--domain-id", "42")
     assert result.returncode == 0, result.stderr
     assert (enclave / "cert.pem").read_bytes() == before
-    _, allowed = security.read_permissions(enclave / "permissions.xml")
+    _, allowed = read_permissions(enclave / "permissions.xml")
     assert "rt/robot1/clock" not in allowed.subscribe  # started by hand without use_sim_time now
     assert interseg("security", "enclave", str(keystore), "--node", "/robot1/labeller", "--sim-time", "--domain-id", "42").returncode == 0
-    _, allowed = security.read_permissions(enclave / "permissions.xml")
+    _, allowed = read_permissions(enclave / "permissions.xml")
     assert "rt/clock" in allowed.subscribe and "rt/robot1/clock" not in allowed.subscribe  # rclpy's /clock, not remapped
     assert interseg("security", "enclave", str(keystore), "--node", "/robot1/labeller", "--sim-time", "--remap", "/clock:=clock",
                     "--domain-id", "42").returncode == 0
-    _, allowed = security.read_permissions(enclave / "permissions.xml")
+    _, allowed = read_permissions(enclave / "permissions.xml")
     assert "rt/robot1/clock" in allowed.subscribe and "rt/clock" not in allowed.subscribe  # as the launch files remap it
     _verified_content(enclave / "permissions.p7s", keystore / "public/permissions_ca.cert.pem")
 
@@ -247,7 +249,7 @@ def test_the_robot_launch_files_camera_remaps_reach_the_permissions(tmp_path):
     result = interseg("security", "enclave", str(keystore), "--launch", str(REPO / "launch/robot.launch.yaml"),
                       "cam1_ns:=/left/color")
     assert result.returncode == 0, result.stderr
-    _, allowed = security.read_permissions(keystore / "enclaves/capture/permissions.xml")
+    _, allowed = read_permissions(keystore / "enclaves/capture/permissions.xml")
     cameras = {t for t in allowed.subscribe if "image_raw" in t or "camera_info" in t}
     assert cameras == {"rt/camera0/color/image_raw", "rt/camera0/color/camera_info", "rt/camera0/aligned_depth_to_color/image_raw",
                        "rt/left/color/image_raw", "rt/left/color/camera_info", "rt/camera2/color/image_raw",
@@ -371,7 +373,7 @@ def test_each_nodes_permissions_are_exactly_what_it_uses_when_launched(tmp_path,
         assert result.returncode == 0, result.stderr
 
     def permitted(full_name: str) -> tuple[set[str], set[str]]:
-        _, allowed = security.read_permissions(keystore / "enclaves" / full_name.lstrip("/") / "permissions.xml")
+        _, allowed = read_permissions(keystore / "enclaves" / full_name.lstrip("/") / "permissions.xml")
         return allowed.publish, allowed.subscribe
 
     covered = set()
@@ -392,5 +394,5 @@ def test_each_nodes_permissions_are_exactly_what_it_uses_when_launched(tmp_path,
                 allowed_publish, allowed_subscribe = permitted(full_name)
                 assert allowed_publish == publish, (full_name, "publish", sorted(allowed_publish ^ publish))
                 assert allowed_subscribe == subscribe, (full_name, "subscribe", sorted(allowed_subscribe ^ subscribe))
-                covered.add(security.executable_for(full_name.rpartition("/")[2]))
-    assert covered == set(security.NODE_INTERFACES) - {"moveit_pick_place_node"}
+                covered.add(executable_for(full_name.rpartition("/")[2]))
+    assert covered == set(NODE_INTERFACES) - {"moveit_pick_place_node"}

@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("interseg.nodes.recorder:record_main", "record topics to a rosbag2 MCAP bag"),
     "pretrain": ("interseg.pretrain_command:main", "pre-train the network on optical-flow masks of random pushes"),
     "rviz-config": ("interseg.rviz:main", "write the rviz configuration for a robot in a namespace (and the rviz2 command)"),
-    "security": ("interseg.security:main", "SROS2 keystore and per-node enclaves for a secured graph (full ROS 2 install)"),
+    "security": ("interseg.security.cli:main", "SROS2 keystore and per-node enclaves for a secured graph (full ROS 2 install)"),
     "sim": ("interseg.sim.cli:main", "simulator tools: `sim snapshot --out DIR` writes the four views"),
     "topics": ("interseg.nodes.introspection:topics_main", "list topics, types and publisher counts"),
     "train": ("interseg.learning.commands:train_main", "train the hypothesis network online from an examples store"),
