@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from interseg.sim import robot_model
-from interseg.sim.robot_model import (
-    GRASP_POINT_LINK, LINK_OF_BODY, MUJOCO_JOINT_OF, PANDA_JOINT_NAMES, RobotChain, link_transforms,
-    matrix_from_rpy, panda_joint_state, panda_urdf, rpy_from_matrix, static_link_transforms,
-)
+from interseg.sim import panda_description
+from interseg.sim.kinematics import RobotChain, matrix_from_rpy, rpy_from_matrix
+from interseg.sim.panda_description import GRASP_POINT_LINK, LINK_OF_BODY, MUJOCO_JOINT_OF, PANDA_JOINT_NAMES, panda_urdf
+from interseg.sim.robot_model import link_transforms, panda_joint_state, static_link_transforms
 from interseg.sim.scene import ARM_BODIES, ARM_JOINTS, FINGER_JOINTS
 
 EXPECTED_LINKS = {"world", *(f"panda_link{i}" for i in range(9)), "panda_hand", "panda_leftfinger",
@@ -25,7 +24,7 @@ EXPECTED_LINKS = {"world", *(f"panda_link{i}" for i in range(9)), "panda_hand", 
 
 @pytest.fixture(scope="module")
 def model():
-    return robot_model.arm_only_model()
+    return panda_description.arm_only_model()
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +151,7 @@ def test_visual_meshes_are_existing_files_placed_as_mujoco_places_them(model, ro
 def test_forward_kinematics_matches_mujoco_for_random_configurations(model, urdf):
     chain = RobotChain.from_urdf(urdf)
     rng = np.random.default_rng(7)
-    site = model.site(robot_model.GRASP_SITE).id
+    site = model.site(panda_description.GRASP_SITE).id
     static = chain.static_link_transforms()
     for _ in range(20):
         positions = _random_positions(model, rng)

@@ -57,7 +57,7 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     from interseg.nodes.convert import msg_to_transform
     from interseg.nodes.tf import DYNAMIC_QOS, STATIC_LISTENER_QOS
     from interseg.sim.arena import ArenaConfig, SimulatedArena
-    from interseg.sim.robot_model import PANDA_JOINT_NAMES
+    from interseg.sim.panda_description import PANDA_JOINT_NAMES
     from interseg.sim.scene import default_camera_rig
     from interseg.transforms import TransformTree
 

@@ -66,7 +66,8 @@ from interseg.nodes.tf import DYNAMIC_QOS, STATIC_BROADCASTER_QOS, TF_STATIC_TOP
 from interseg.sim.arena import ArenaConfig, SimulatedArena, Views
 from interseg.sim.controller import PickPlaceRejected, default_workspace
 from interseg.sim.realism import RealismConfig
-from interseg.sim.robot_model import link_transforms, panda_joint_state, panda_urdf, static_link_transforms
+from interseg.sim.panda_description import panda_urdf
+from interseg.sim.robot_model import link_transforms, panda_joint_state, static_link_transforms
 from interseg.sim.scene import table_transform
 from interseg.timestamps import ForwardStamps
 from interseg.transforms import Transform, camera_transforms
