@@ -30,12 +30,12 @@ REPO = Path(__file__).resolve().parent.parent
 def record(frames: int, seed: int, cameras: tuple[str, ...], width: int) -> tuple[dict, list, dict]:
     """Push frames with ground truth: ({(push, index): (frame, instance maps, positions)}, consecutive
     pairs, cameras by name)."""
-    from interseg.learning.pretrain import import_torchvision_before_opengl
+    from interseg.sim.push_examples import import_torchvision_before_opengl
 
     import_torchvision_before_opengl()
     from interseg.evaluation import ground_truth
-    from interseg.learning.pretrain import collect_push_examples
     from interseg.learning.store import ExampleStore
+    from interseg.sim.push_examples import collect_push_examples
 
     arena_box: dict = {}
     recorded: dict = {}
@@ -65,7 +65,8 @@ def best_iou(mask: np.ndarray, instances: np.ndarray) -> float:
 
 
 def score(recorded: dict, pairs: list, cameras: dict, names: tuple[str, ...], config) -> dict:
-    from interseg.learning.motion_masks import MotionFrame, MotionMaskExtractor, SelfFilter
+    from interseg.learning.motion_masks import MotionFrame, MotionMaskExtractor
+    from interseg.sim.self_filter import SelfFilter
 
     self_filter = SelfFilter([cameras[c] for c in names])
     extractor = MotionMaskExtractor(config, self_filter)

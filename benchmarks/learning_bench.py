@@ -41,7 +41,8 @@ def _summary(samples: list[float]) -> dict:
 
 
 def bench_inference(repeats: int, trunk_width: float | None = None) -> dict:
-    from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig, decode_hypotheses
+    from interseg.learning.model import HypothesisNetwork, ModelConfig
+    from interseg.learning.predictor import HypothesisPredictor, decode_hypotheses
     from interseg.learning.synthetic import default_cameras, random_objects, render, table_texture
 
     torch.set_num_threads(2)
@@ -63,7 +64,8 @@ def bench_inference(repeats: int, trunk_width: float | None = None) -> dict:
 
 def bench_training(threads: int, steps: int, trunk_width: float | None = None) -> dict:
     from interseg.learning.model import ModelConfig
-    from interseg.learning.trainer import Trainer, TrainerConfig
+    from interseg.learning.trainer import Trainer
+    from interseg.learning.trainer_config import TrainerConfig
 
     torch.set_num_threads(threads)
     config = ModelConfig() if trunk_width is None else ModelConfig(trunk_width=trunk_width)

@@ -43,10 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     from interseg.learning.dataset import WindowDataset
     from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture
     from interseg.learning.metrics import evaluate_predictor
-    from interseg.learning.model import HypothesisPredictor, ModelConfig
+    from interseg.learning.model import ModelConfig
+    from interseg.learning.predictor import HypothesisPredictor
     from interseg.learning.store import ExampleStore
     from interseg.learning.synthetic import default_cameras, random_objects, render, table_texture
-    from interseg.learning.trainer import Trainer, TrainerConfig
+    from interseg.learning.trainer import Trainer
+    from interseg.learning.trainer_config import TrainerConfig
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)

@@ -19,7 +19,8 @@ from conftest import REPO, interseg_command, wait_for
 from learning.helpers import damage_file, fill_store
 
 import interseg.learning.store as store_module
-from interseg.learning.store import QUARANTINE_NAME, ExampleStore
+from interseg.learning.quarantine import QUARANTINE_NAME
+from interseg.learning.store import ExampleStore
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from conftest import REPO, wait_for
 
-from interseg.learning.store import ExampleStore, read_example
+from interseg.learning.example_files import read_example
+from interseg.learning.store import ExampleStore
 from interseg.learning.synthetic import default_cameras, random_objects, render, table_texture
 
 W, H = 320, 240

@@ -119,7 +119,7 @@ def test_recall_of_chosen_hypotheses():
 
 
 def test_evaluate_predictor_runs_a_hypothesis_source():
-    from interseg.learning.model import hypothesis_from_mask
+    from interseg.learning.hypothesis import hypothesis_from_mask
     from interseg.learning.metrics import evaluate_predictor
 
     images = [np.zeros((H, W, 3), np.uint8)] * 2

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from interseg.learning.model import (
-    HypothesisNetwork, HypothesisPredictor, ModelConfig, grasp_from_mask, mask_nms, decode_hypotheses,
-)
+from interseg.learning.hypothesis import grasp_from_mask, mask_nms
+from interseg.learning.model import HypothesisNetwork, ModelConfig
+from interseg.learning.predictor import HypothesisPredictor, decode_hypotheses
 
 SMALL = ModelConfig(expected_size=(160, 120), input_scale=0.5, window=48, mask_size=8, min_mask_area=10)
 

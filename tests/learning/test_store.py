@@ -7,7 +7,8 @@ import pytest
 
 from interseg.learning.dataset import WindowDataset, make_window
 from interseg.learning.model import ModelConfig
-from interseg.learning.store import SCHEMA_VERSION, ExampleStore, StoreError, StoreSchemaError
+from interseg.learning.store import SCHEMA_VERSION, ExampleStore
+from interseg.learning.store_errors import StoreError, StoreSchemaError
 
 IMAGE = (np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)
 MASK = np.zeros((60, 80), bool)

@@ -12,8 +12,10 @@ import pytest
 
 from interseg.learning.dataset import WindowDataset
 from interseg.learning.model import ModelConfig
-from interseg.learning.store import (QUARANTINE_NAME, BadExampleError, ExampleStore, NoReadableExamplesError,
-                                     read_example)
+from interseg.learning.example_files import BadExampleError, read_example
+from interseg.learning.quarantine import QUARANTINE_NAME
+from interseg.learning.store import ExampleStore
+from interseg.learning.store_errors import NoReadableExamplesError
 
 from .helpers import damage_file
 
@@ -61,7 +63,7 @@ def test_every_kind_of_damage_is_named(store, target, damage, reason):
 def test_bad_example_is_quarantined_once_with_its_reason_and_its_files_kept(store, caplog):
     records = store.records()
     damage_file(store.root / records[2].image_path, "truncate")
-    with caplog.at_level(logging.WARNING, logger="interseg.learning.store"):
+    with caplog.at_level(logging.WARNING, logger="interseg.learning.quarantine"):
         with pytest.raises(BadExampleError):
             store.read(records[2])
         with pytest.raises(BadExampleError):
@@ -97,7 +99,7 @@ def test_a_reader_that_cannot_record_the_quarantine_still_skips_and_says_so(stor
     records = store.records()
     damage_file(store.root / records[0].mask_path, "garbage")
     (store.root / QUARANTINE_NAME).mkdir()  # cannot be appended to (as on a read-only or full disk)
-    with caplog.at_level(logging.WARNING, logger="interseg.learning.store"):
+    with caplog.at_level(logging.WARNING, logger="interseg.learning.quarantine"):
         with pytest.raises(BadExampleError):
             store.read(records[0])
     assert "could not be recorded" in caplog.text and "only this process" in caplog.text
@@ -110,7 +112,7 @@ def test_dataset_skips_replaces_and_drops_bad_examples(store, caplog):
     assert len(dataset) == 6
     damage_file(store.root / records[0].image_path, "delete")
     damage_file(store.root / records[3].image_path, "resize")
-    with caplog.at_level(logging.WARNING, logger="interseg.learning.store"):
+    with caplog.at_level(logging.WARNING, logger="interseg.learning.quarantine"):
         windows = [dataset[i] for i in range(6)]
     # a bad example's place in the batch goes to the next usable one
     assert [int(w["example_id"]) for w in windows] == [records[i].id for i in (1, 1, 2, 4, 4, 5)]
@@ -143,7 +145,9 @@ def test_cached_examples_are_not_read_again(store):
 _FULL_DISK = """
 import os, resource, sys
 import numpy as np
-from interseg.learning.store import ExampleStore, StoreWriteError, read_example
+from interseg.learning.example_files import read_example
+from interseg.learning.store import ExampleStore
+from interseg.learning.store_errors import StoreWriteError
 root, limit = sys.argv[1], sys.argv[2]
 image = (np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)
 mask = np.zeros((60, 80), bool); mask[20:40, 30:50] = True

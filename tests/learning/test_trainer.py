@@ -6,10 +6,11 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 
 from interseg.learning.dataset import WindowDataset
-from interseg.learning.model import HypothesisPredictor, ModelConfig
-from interseg.learning.trainer import (
-    CheckpointError, NonFiniteLossError, Trainer, TrainerConfig, list_checkpoints, load_network,
-)
+from interseg.learning.checkpoint import CheckpointError, list_checkpoints, load_network
+from interseg.learning.model import ModelConfig
+from interseg.learning.predictor import HypothesisPredictor
+from interseg.learning.trainer import NonFiniteLossError, Trainer
+from interseg.learning.trainer_config import TrainerConfig
 
 from .helpers import fill_store
 
@@ -189,7 +190,7 @@ def test_online_training_goes_on_past_damaged_example_files(tmp_path, store_root
     # enough steps per round that every example is drawn
     trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=8, steps_per_round=20, min_steps_per_round=20,
                                                               min_examples=4))
-    with caplog.at_level(logging.WARNING, logger="interseg.learning.store"):
+    with caplog.at_level(logging.WARNING, logger="interseg.learning.quarantine"):
         rounds = trainer.run_online(root, on_checkpoint=on_checkpoint, max_rounds=2)
     writer.close()
     assert rounds == 2 and [a.version for a in announced] == [1, 2]
@@ -217,7 +218,7 @@ def test_online_training_keeps_its_examples_when_the_index_goes_bad(tmp_path, st
     with caplog.at_level(logging.WARNING, logger="interseg.learning.trainer"):
         assert trainer.run_online(root, on_checkpoint=on_checkpoint, max_rounds=3) == 3
     assert caplog.text.count("cannot read new examples") == 1 and "not a readable SQLite database" in caplog.text
-    from interseg.learning.store import StoreError
+    from interseg.learning.store_errors import StoreError
 
     with pytest.raises(StoreError, match="not a readable SQLite database"):  # damaged before training starts
         Trainer(tmp_path / "run2", CONFIG, TrainerConfig(batch_size=4)).run_online(root, max_rounds=1)
@@ -298,8 +299,10 @@ def test_checkpoints_without_a_trunk_width_are_full_width(tmp_path):
 _FULL_DISK_TRAINER = """
 import logging, resource, sys, threading
 from pathlib import Path
+from interseg.learning.checkpoint import list_checkpoints
 from interseg.learning.model import ModelConfig
-from interseg.learning.trainer import Trainer, TrainerConfig, list_checkpoints
+from interseg.learning.trainer import Trainer
+from interseg.learning.trainer_config import TrainerConfig
 logging.basicConfig(level=logging.WARNING, format="%(message)s")
 store, run = sys.argv[1], Path(sys.argv[2])
 config = ModelConfig(expected_size=(320, 240), window=48, mask_size=8, input_scale=0.5, context_channels=32,

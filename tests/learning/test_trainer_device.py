@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from interseg.learning.model import HypothesisPredictor, ModelConfig
-from interseg.learning.trainer import Trainer, TrainerConfig, load_network, resolve_device
+from interseg.learning.checkpoint import load_network
+from interseg.learning.model import ModelConfig
+from interseg.learning.predictor import HypothesisPredictor
+from interseg.learning.trainer import Trainer
+from interseg.learning.trainer_config import TrainerConfig, resolve_device
 
 
 def test_auto_picks_the_cpu_without_a_gpu_and_bad_names_fail_early():

@@ -7,8 +7,9 @@ import pytest
 
 from interseg.learning.motion_masks import (
     BAD_IMAGE, CAMERA_SHAKE, MISSING_JOINT_STATE, NAN_FLOW, OUT_OF_ORDER, SIZE_MISMATCH, TOO_LITTLE_MOTION,
-    MotionFrame, MotionMaskConfig, MotionMaskExtractor, SelfFilter,
+    MotionFrame, MotionMaskConfig, MotionMaskExtractor,
 )
+from interseg.sim.self_filter import SelfFilter
 
 W, H = 320, 240
 

@@ -26,7 +26,7 @@ def pretrained(tmp_path_factory, ros_env):
 
 
 def test_pretrain_writes_checkpoint_and_push_examples(pretrained):
-    from interseg.learning.model import HypothesisPredictor
+    from interseg.learning.predictor import HypothesisPredictor
     from interseg.learning.store import ExampleStore
     from interseg.learning.trainer import Trainer
 

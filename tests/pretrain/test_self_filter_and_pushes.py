@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interseg.learning.motion_masks import TOO_LITTLE_MOTION, MotionFrame, MotionMaskExtractor, SelfFilter
+from interseg.learning.motion_masks import TOO_LITTLE_MOTION, MotionFrame, MotionMaskExtractor
+from interseg.sim.self_filter import SelfFilter
 
 W, H = 320, 240
 # Two arm poses reaching over the table, inside cam1's view (the front camera).

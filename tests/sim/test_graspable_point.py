@@ -67,7 +67,7 @@ def test_object_wider_than_the_open_gripper_everywhere_is_rejected():
 # -- plan_grasp: the grasp the grasp planner node and the benchmarks execute for a hypothesis --
 
 def _hypothesis_grasp(mask: np.ndarray) -> tuple[tuple[float, float], float]:
-    from interseg.learning.model import grasp_from_mask
+    from interseg.learning.hypothesis import grasp_from_mask
 
     u, v, yaw, _ = grasp_from_mask(mask)  # what the hypotheses node sends with the mask
     return (u, v), yaw

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from interseg.learning.images import validate_rgb_image
-from interseg.learning.model import Hypothesis, hypothesis_from_mask, mask_nms
+from interseg.learning.hypothesis import Hypothesis, hypothesis_from_mask, mask_nms
 
 
 @dataclass

@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 
 from interseg.cli_args import ArgumentParser, float_range, positive_int
+from interseg.learning.store import INDEX_NAME, ExampleStore
+from interseg.learning.store_errors import StoreError, StoreNotReadyError
 
 
 def _fail(prog: str, message: str, code: int) -> int:
@@ -40,8 +42,6 @@ def train_main(argv: list[str]) -> int:
                              "store that is not there")
     args = parser.parse_args(argv)
 
-    from interseg.learning.store import INDEX_NAME, ExampleStore, StoreError, StoreNotReadyError
-
     if not args.wait:
         try:
             ExampleStore(args.store).close()
@@ -53,9 +53,12 @@ def train_main(argv: list[str]) -> int:
     if args.run_dir.exists() and not args.run_dir.is_dir():
         return _fail(prog, f"--run-dir {args.run_dir} is not a directory", 2)
 
+    # torch and the trainer load here, after the arguments are checked (export-examples never needs them)
     import torch
 
-    from interseg.learning.trainer import CheckpointError, NonFiniteLossError, Trainer, TrainerConfig
+    from interseg.learning.checkpoint import CheckpointError
+    from interseg.learning.trainer import NonFiniteLossError, Trainer
+    from interseg.learning.trainer_config import TrainerConfig
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -91,8 +94,6 @@ def export_main(argv: list[str]) -> int:
     parser.add_argument("store", type=Path, help="examples store directory")
     parser.add_argument("bag", type=Path, help="output bag directory (must not exist)")
     args = parser.parse_args(argv)
-    from interseg.learning.store import ExampleStore, StoreError, StoreNotReadyError
-
     if args.bag.exists():
         return _fail(prog, f"{args.bag} already exists; the bag is written to a new directory", 2)
     logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(message)s")

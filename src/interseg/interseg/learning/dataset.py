@@ -10,7 +10,7 @@ Only file paths (no database handle) live in the dataset, so DataLoader workers 
 examples in other processes; :meth:`WindowDataset.refresh` (main process) reads new rows.
 
 An example whose files turn out bad when first loaded (missing, truncated, corrupt, the wrong
-size) is quarantined in the store (see :mod:`interseg.learning.store`) and another example
+size) is quarantined in the store (see :mod:`interseg.learning.quarantine`) and another example
 takes its place in the batch; the next refresh drops it. Only when every example is bad does
 loading fail (:class:`NoReadableExamplesError`).
 """
@@ -26,8 +26,10 @@ import torch
 from torch.utils.data import Dataset
 
 from interseg.learning.model import STRIDE, ModelConfig
-from interseg.learning.store import (BadExampleError, ExampleRecord, ExampleStore, NoReadableExamplesError,
-                                     Quarantine, read_example)
+from interseg.learning.example_files import BadExampleError, ExampleRecord, read_example
+from interseg.learning.quarantine import Quarantine
+from interseg.learning.store import ExampleStore
+from interseg.learning.store_errors import NoReadableExamplesError
 
 
 @dataclass(frozen=True)

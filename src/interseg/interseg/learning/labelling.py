@@ -111,11 +111,6 @@ class ViewLabels:
     notes: list[str] = field(default_factory=list)  # why a view gave fewer examples
 
 
-def _check_same_shape(name: str, image: np.ndarray, shape: tuple[int, int]) -> None:
-    if image.shape[:2] != shape:
-        raise ValueError(f"{name} is {image.shape[1]}x{image.shape[0]}, expected {shape[1]}x{shape[0]}")
-
-
 def _validate_depth(name: str, depth, shape: tuple[int, int], max_nan_fraction: float) -> np.ndarray:
     if not isinstance(depth, np.ndarray) or depth.dtype.kind != "f" or depth.shape != shape:
         got = getattr(depth, "shape", None), getattr(depth, "dtype", type(depth).__name__)

@@ -9,8 +9,9 @@ location sees the whole window it speaks for. Two 1x1 heads read it:
 
 Training uses single windows (``forward_windows``): the location at the window centre is the one
 trained. Inference runs the same layers over the whole downscaled frame (``forward``), then
-``HypothesisPredictor`` decodes the top locations into full-resolution masks, removes duplicates
-by mask IoU and derives a grasp for each survivor.
+:class:`interseg.learning.predictor.HypothesisPredictor` decodes the top locations into
+full-resolution masks, removes duplicates by mask IoU and derives a grasp for each survivor.
+Checkpoints (save, load, inspect) are :mod:`interseg.learning.checkpoint`'s.
 
 Geometry (see the package docstring for the scale convention): at network scale, location
 (row i, column j) is the window of ``window`` pixels centred on the pixel-centre coordinate
@@ -18,15 +19,10 @@ Geometry (see the package docstring for the scale convention): at network scale,
 """
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
-
-from interseg.learning.images import validate_rgb_image
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -160,190 +156,3 @@ class HypothesisNetwork(nn.Module):
         objectness, masks = self.forward(x)
         c = self.config.window_cells // 2
         return objectness[:, c, c], masks[:, :, :, c, c]
-
-
-@dataclass
-class Hypothesis:
-    """One object hypothesis in the camera image (ROS-free; the hypotheses node converts it).
-
-    ``grasp_yaw`` is the direction of the mask's principal (major) axis in the image, in radians,
-    measured from the image u axis towards the v axis, wrapped to [-pi/2, pi/2). The gripper's
-    fingers close across it, along the minor axis. ``bbox`` is (u_min, v_min, u_max, v_max),
-    inclusive pixel indices.
-    """
-
-    mask: np.ndarray  # (H, W) bool, full resolution
-    score: float
-    grasp_u: float
-    grasp_v: float
-    grasp_yaw: float
-    bbox: tuple[int, int, int, int]
-    source: str = "network"
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def area(self) -> int:
-        return int(self.mask.sum())
-
-
-def grasp_from_mask(mask: np.ndarray) -> tuple[float, float, float, tuple[int, int, int, int]]:
-    """Grasp pixel (centroid, moved onto the mask when it falls outside), yaw by PCA, bbox."""
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    if len(rows) == 0:
-        raise ValueError("cannot derive a grasp from an empty mask")
-    v0, u0 = int(rows[0]), int(cols[0])
-    vs, us = np.nonzero(mask[v0:rows[-1] + 1, u0:cols[-1] + 1])  # within the bbox: much faster
-    vs, us = vs + v0, us + u0
-    u_mean, v_mean = float(us.mean()), float(vs.mean())
-    u, v = u_mean, v_mean
-    ui, vi = int(round(u)), int(round(v))
-    if not mask[min(max(vi, 0), mask.shape[0] - 1), min(max(ui, 0), mask.shape[1] - 1)]:
-        # Concave shapes (rings, L shapes): grasp the mask pixel nearest to the centroid instead.
-        nearest = int(np.argmin((us - u) ** 2 + (vs - v) ** 2))
-        u, v = float(us[nearest]), float(vs[nearest])
-    yaw = 0.0
-    if len(us) >= 3:
-        du, dv = us - u_mean, vs - v_mean
-        cov = np.array([[np.mean(du * du), np.mean(du * dv)], [np.mean(du * dv), np.mean(dv * dv)]])
-        evals, evecs = np.linalg.eigh(cov)
-        if evals[1] > evals[0] * (1 + 1e-6):
-            major = evecs[:, 1]
-            yaw = math.atan2(major[1], major[0])
-            yaw = (yaw + math.pi / 2) % math.pi - math.pi / 2
-    bbox = (int(us.min()), int(vs.min()), int(us.max()), int(vs.max()))
-    return u, v, yaw, bbox
-
-
-def hypothesis_from_mask(mask: np.ndarray, score: float, source: str = "network") -> Hypothesis:
-    u, v, yaw, bbox = grasp_from_mask(mask)
-    return Hypothesis(mask=mask, score=float(score), grasp_u=u, grasp_v=v, grasp_yaw=yaw, bbox=bbox, source=source)
-
-
-class HypothesisPredictor:
-    """Runs the network on a full frame and decodes it into hypotheses.
-
-    The hypotheses node holds one of these and replaces it wholesale on a model update (build the
-    new one with :meth:`from_checkpoint` first, then swap), so a failed load never touches it.
-    """
-
-    def __init__(self, network: HypothesisNetwork, version: int = 0):
-        self.network = network.eval()
-        self.config = network.config
-        self.version = int(version)
-
-    @classmethod
-    def from_checkpoint(cls, path) -> "HypothesisPredictor":
-        from interseg.learning.trainer import load_network
-
-        network, meta = load_network(path)
-        return cls(network, version=meta.get("version", 0))
-
-    def _network_input(self, image: np.ndarray) -> torch.Tensor:
-        import cv2
-
-        h, w = image.shape[:2]
-        s = self.config.input_scale
-        size = (max(STRIDE, int(round(w * s))), max(STRIDE, int(round(h * s))))
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size != (w, h) else image
-        x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).unsqueeze(0)
-        x = x.to(next(self.network.parameters()).device)  # wherever the network lives (CPU or GPU)
-        return self.network.normalize(x).contiguous()  # channels-first memory: the fast conv path
-
-    @torch.inference_mode()
-    def predict(self, image_rgb: np.ndarray) -> list[Hypothesis]:
-        """HxWx3 uint8 RGB frame -> up to ``top_k`` hypotheses, best first."""
-        image_rgb = validate_rgb_image(image_rgb, self.config.expected_size)
-        objectness, masks = self.network(self._network_input(image_rgb))
-        return decode_hypotheses(objectness[0].cpu(), masks[0].cpu(), image_rgb.shape[:2], self.config)
-
-
-def _window_boxes(rows: torch.Tensor, cols: torch.Tensor, scale: float, window: float) -> np.ndarray:
-    """Top-left corners (x0, y0) in pixel edge coordinates of the windows at the given cells,
-    for an image at ``scale`` times the network resolution."""
-    half = window / 2.0
-    cx = (cols.double().numpy() * STRIDE + STRIDE / 2.0) * scale
-    cy = (rows.double().numpy() * STRIDE + STRIDE / 2.0) * scale
-    return np.stack([np.round(cx - half * scale), np.round(cy - half * scale)], axis=1).astype(np.int64)
-
-
-def _paste(window_masks: np.ndarray, corners: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Paste square window masks [N, S, S] at integer corners into [N, height, width] canvases."""
-    n, size = window_masks.shape[0], window_masks.shape[1]
-    out = np.zeros((n, height, width), dtype=bool)
-    for k in range(n):
-        x0, y0 = int(corners[k, 0]), int(corners[k, 1])
-        xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + size, width), min(y0 + size, height)
-        if xa < xb and ya < yb:
-            out[k, ya:yb, xa:xb] = window_masks[k, ya - y0:yb - y0, xa - x0:xb - x0]
-    return out
-
-
-def mask_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of boolean masks [N, H, W] x [M, H, W] -> [N, M]."""
-    # torch's matmul uses the intra-op threads already set; numpy's BLAS would start its own
-    fa = torch.from_numpy(a.reshape(len(a), -1).astype(np.float32))
-    fb = torch.from_numpy(b.reshape(len(b), -1).astype(np.float32))
-    inter = fa @ fb.T
-    union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
-    return (inter / union.clamp(min=1.0)).numpy()
-
-
-def mask_nms(masks: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:
-    """Greedy mask NMS: indices kept, best score first."""
-    order = np.argsort(-scores, kind="stable")
-    if len(order) == 0:
-        return []
-    iou = mask_iou_matrix(masks[order], masks[order])
-    kept: list[int] = []
-    for i in range(len(order)):
-        if all(iou[i, j] <= iou_threshold for j in kept):
-            kept.append(i)
-    return [int(order[i]) for i in kept]
-
-
-def decode_hypotheses(objectness: torch.Tensor, masks: torch.Tensor, image_shape: tuple[int, int],
-                      config: ModelConfig) -> list[Hypothesis]:
-    """Dense output of one image (objectness [h, w], masks [m, m, h, w]) -> hypotheses.
-
-    NMS runs on masks pasted at a quarter of the network resolution (IoU does not need pixel
-    precision, and it keeps decoding a few milliseconds); only the survivors are pasted at full
-    resolution.
-    """
-    height, width = image_shape
-    h, w = objectness.shape
-    scores = torch.sigmoid(objectness).reshape(-1)
-    n = min(config.pre_nms, scores.numel())
-    top_scores, top_idx = torch.topk(scores, n)
-    rows, cols = top_idx // w, top_idx % w
-    logits = masks.reshape(config.mask_size, config.mask_size, -1)[:, :, top_idx].permute(2, 0, 1)[:, None]
-    threshold_logit = math.log(config.mask_threshold / (1 - config.mask_threshold))
-
-    coarse = 4  # NMS canvas: network resolution / 4
-    net_h, net_w = h * STRIDE // coarse, w * STRIDE // coarse
-    side = config.window // coarse
-    small = F.interpolate(logits, size=(side, side), mode="bilinear", align_corners=False)
-    small_masks = _paste(small[:, 0].numpy() > threshold_logit,
-                         _window_boxes(rows, cols, 1.0 / coarse, config.window), net_h, net_w)
-    areas = small_masks.reshape(n, -1).sum(1)
-    min_area_small = config.min_mask_area * (height * width) / (640 * 480) * (config.input_scale / coarse) ** 2
-    candidates = np.nonzero((areas >= max(1.0, min_area_small)) & (top_scores.numpy() >= config.min_score))[0]
-    kept = [candidates[i] for i in mask_nms(small_masks[candidates], top_scores.numpy()[candidates], config.nms_iou)]
-    kept = kept[: config.top_k]
-    if not kept:
-        return []
-
-    # Full resolution: the window spans full_window camera pixels; cells map through input_scale.
-    scale_x = 1.0 / config.input_scale
-    full = int(round(config.full_window))
-    kept_t = torch.as_tensor(np.asarray(kept, dtype=np.int64))
-    big = F.interpolate(logits[kept_t], size=(full, full), mode="bilinear", align_corners=False)
-    corners = _window_boxes(rows[kept_t], cols[kept_t], scale_x, config.window)
-    full_masks = _paste(big[:, 0].numpy() > threshold_logit, corners, height, width)
-    hypotheses = []
-    for k, idx in enumerate(kept):
-        if not full_masks[k].any():
-            continue
-        hyp = hypothesis_from_mask(full_masks[k], float(top_scores[idx]))
-        hyp.extra = {"cell": (int(rows[idx]), int(cols[idx]))}
-        hypotheses.append(hyp)
-    return hypotheses

@@ -7,6 +7,8 @@ For each pair of consecutive frames of one camera:
 2. Self-filter: the robot's own model (the arm-only MJCF the IK uses, at the recorded joint
    states) is rendered from the calibrated camera; the union of its silhouettes in both frames,
    dilated by a margin for calibration error, is ignored. Real robots do the same with their URDF.
+   The renderer is the caller's (:class:`RobotSilhouettes`; in simulation
+   :class:`interseg.sim.self_filter.SelfFilter`).
 3. Dense optical flow (OpenCV DIS, or Farneback) on grey images at a reduced width, for speed.
 4. Checks on the flow: any NaN/inf outside the robot drops the pair; a large median flow over
    the whole static scene means the camera moved (shake) and drops it too.
@@ -22,8 +24,8 @@ flow is not uniform, the flow smears over edges); the Robust Set Loss is meant f
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -115,97 +117,6 @@ class MotionMasks:
     robot_mask: np.ndarray | None = None  # (H, W) bool: ignored pixels (dilated self-filter)
 
 
-class SelfFilter:
-    """Renders the robot's own model from calibrated cameras: the pixels the robot covers.
-
-    Uses the same arm-only MJCF as the IK solver (optionally with the robot's believed base
-    offset), with one MuJoCo camera per calibrated pinhole camera. Rendering happens on a
-    dedicated thread, since an OpenGL context belongs to the thread that created it.
-    """
-
-    def __init__(self, cameras: list[PinholeCamera], base_offset: np.ndarray | None = None):
-        import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
-        import mujoco
-
-        from interseg.sim.scene import ARM_JOINTS, FINGER_JOINTS, build_scene, mujoco_camera_quaternion
-
-        if not cameras:
-            raise ValueError("the self-filter needs at least one calibrated camera")
-        self._mujoco = mujoco
-        self.cameras = {c.name: c for c in cameras}
-        width = max(c.width for c in cameras)
-        height = max(c.height for c in cameras)
-        xml, assets = build_scene([], [], None, None, width=width, height=height, arm_only=True)  # type: ignore[arg-type]
-        camera_xml = []
-        for cam in cameras:
-            fovy = np.degrees(2.0 * np.arctan(cam.height / (2.0 * cam.fy)))
-            pos = " ".join(f"{v:.6g}" for v in cam.world_from_camera[:3, 3])
-            quat = " ".join(f"{v:.6g}" for v in mujoco_camera_quaternion(cam.world_from_camera))
-            camera_xml.append(f'<camera name="{cam.name}" pos="{pos}" quat="{quat}" fovy="{fovy:.6g}"/>')
-        if xml.count("<worldbody>") != 1:
-            raise RuntimeError("unexpected arm-only MJCF: no single <worldbody>")
-        xml = xml.replace("<worldbody>", "<worldbody>" + "".join(camera_xml))
-        self.model = mujoco.MjModel.from_xml_string(xml, assets)
-        if base_offset is not None:
-            self.model.body("robot_base").pos[:] = np.asarray(base_offset, dtype=np.float64)
-        self.data = mujoco.MjData(self.model)
-        self.arm_qpos = np.array([self.model.joint(j).qposadr[0] for j in ARM_JOINTS])
-        self.finger_qpos = np.array([self.model.joint(j).qposadr[0] for j in FINGER_JOINTS])
-        self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="self-filter-gl")
-        self._renderers: dict[tuple[int, int], object] = {}
-
-    def robot_mask(self, camera: str, arm_joints: np.ndarray, finger_joints: np.ndarray | None = None,
-                   width: int | None = None) -> np.ndarray:
-        """(H, W) bool: pixels of ``camera`` covered by the robot at these joint positions.
-
-        ``width`` renders a smaller image of the same view (the aspect ratio is kept), which is
-        much cheaper on a software renderer."""
-        if camera not in self.cameras:
-            raise ValueError(f"unknown camera '{camera}' (self-filter cameras: {', '.join(self.cameras)})")
-        arm = np.asarray(arm_joints, dtype=np.float64)
-        if arm.shape != (7,) or not np.all(np.isfinite(arm)):
-            raise ValueError(f"arm joint state must be 7 finite angles, got {arm_joints!r}")
-        fingers = np.full(2, 0.04) if finger_joints is None else np.asarray(finger_joints, dtype=np.float64)
-        if fingers.shape != (2,) or not np.all(np.isfinite(fingers)):
-            raise ValueError(f"finger state must be 2 finite positions, got {finger_joints!r}")
-        cam = self.cameras[camera]
-        size = (cam.width, cam.height)
-        if width is not None and 8 <= width < cam.width:
-            size = (int(width), max(8, int(round(cam.height * width / cam.width))))
-        return self._gl.submit(self._render, cam, arm, fingers, size).result()
-
-    def _render(self, cam: PinholeCamera, arm: np.ndarray, fingers: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-        mujoco = self._mujoco
-        self.data.qpos[self.arm_qpos] = arm
-        self.data.qpos[self.finger_qpos] = fingers
-        mujoco.mj_kinematics(self.model, self.data)
-        mujoco.mj_camlight(self.model, self.data)  # camera poses are not part of mj_kinematics
-        renderer = self._renderers.get(size)
-        if renderer is None:
-            renderer = mujoco.Renderer(self.model, size[1], size[0])
-            renderer.enable_segmentation_rendering()
-            self._renderers[size] = renderer
-        renderer.update_scene(self.data, camera=cam.name)
-        segmentation = renderer.render()
-        return segmentation[..., 0] >= 0
-
-    def close(self) -> None:
-        """Release the OpenGL contexts (required before exit with OSMesa)."""
-        if self._gl is None:
-            return
-        for renderer in self._renderers.values():
-            self._gl.submit(renderer.close).result()
-        self._renderers.clear()
-        self._gl.shutdown(wait=True)
-        self._gl = None
-
-    def __enter__(self) -> "SelfFilter":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
@@ -222,6 +133,16 @@ def _valid_joints(values, size: int) -> bool:
     return array.shape == (size,) and bool(np.all(np.isfinite(array)))
 
 
+class RobotSilhouettes(Protocol):
+    """What the extractor needs of a self-filter: the pixels the robot covers in a camera."""
+
+    def robot_mask(self, camera: str, arm_joints: np.ndarray, finger_joints: np.ndarray | None = None,
+                   width: int | None = None) -> np.ndarray:
+        """(H, W) bool for ``camera`` at these joint positions; ``width`` renders a smaller image
+        of the same view (aspect ratio kept)."""
+        ...
+
+
 class MotionMaskExtractor:
     """Frame pairs -> noisy object masks, with the reason whenever a pair gives none.
 
@@ -229,7 +150,7 @@ class MotionMaskExtractor:
     camera that never sees the arm); then joint states are not required.
     """
 
-    def __init__(self, config: MotionMaskConfig | None = None, self_filter: SelfFilter | None = None):
+    def __init__(self, config: MotionMaskConfig | None = None, self_filter: RobotSilhouettes | None = None):
         self.config = config or MotionMaskConfig()
         self.self_filter = self_filter
         self.drop_counts: Counter = Counter()
@@ -388,7 +309,6 @@ class MotionMaskExtractor:
         c = self.config
         h, w = full_shape
         fh, fw = flow.shape[:2]
-        s = fw / w  # processing pixels per full-resolution pixel
         ref = fw / REFERENCE_WIDTH  # processing pixels per reference pixel
         area_scale = (fw * fh) / (REFERENCE_WIDTH * REFERENCE_HEIGHT)
         robot_full = np.zeros((h, w), bool) if robot_full is None else robot_full
@@ -508,4 +428,4 @@ class MotionMaskExtractor:
                 "rejected_components": dict(self.rejected_components)}
 
 
-__all__ = ["DROP_REASONS", "MotionFrame", "MotionMaskConfig", "MotionMaskExtractor", "MotionMasks", "SelfFilter"]
+__all__ = ["DROP_REASONS", "MotionFrame", "MotionMaskConfig", "MotionMaskExtractor", "MotionMasks", "RobotSilhouettes"]

@@ -35,36 +35,34 @@ write the disk refuses (full, over quota, file too large) raises :class:`StoreWr
 leaves the store as it was, so the writer can keep the example and try again later.
 
 Files can still go bad afterwards (deleted, truncated, overwritten, restored from the wrong
-backup). Readers check each example's files against its row (:func:`read_example`: PNG chunks
-and CRCs, decodable, the row's size, the mask's area) and a bad one is *quarantined*: appended to
-``quarantine.jsonl`` with the reason (``{"key", "id", "reason", "time", "pid"}``), logged once,
-skipped by every reader from then on, its files left where they are. Delete its line (or the
-file) to have it read again.
+backup). Readers check each example's files against its row
+(:func:`interseg.learning.example_files.read_example`: PNG chunks and CRCs, decodable, the row's
+size, the mask's area) and a bad one is *quarantined* (:mod:`interseg.learning.quarantine`):
+appended to ``quarantine.jsonl`` with the reason (``{"key", "id", "reason", "time", "pid"}``),
+logged once, skipped by every reader from then on, its files left where they are. Delete its
+line (or the file) to have it read again. The store's errors are in
+:mod:`interseg.learning.store_errors`; the MCAP export is :mod:`interseg.learning.store_export`.
 """
 from __future__ import annotations
 
-import errno
 import fcntl
-import json
-import logging
 import os
 import sqlite3
-import struct
 import time
 import uuid
-import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from interseg.learning.example_files import COLUMNS, BadExampleError, ExampleRecord, read_example
 from interseg.learning.images import validate_rgb_image
+from interseg.learning.quarantine import Quarantine
+from interseg.learning.store_errors import StoreError, StoreNotReadyError, StoreSchemaError, StoreWriteError
+from interseg.learning.store_export import ExportSummary, export_mcap
 
-LOG = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 INDEX_NAME = "examples.sqlite3"
-QUARANTINE_NAME = "quarantine.jsonl"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -91,64 +89,6 @@ CREATE INDEX IF NOT EXISTS examples_interaction ON examples(interaction_id);
 """
 
 
-class StoreError(RuntimeError):
-    """The store cannot be used as asked (missing, locked by another writer, corrupt)."""
-
-
-class StoreSchemaError(StoreError):
-    """The store was written by a newer (or unknown) schema version."""
-
-
-class StoreNotReadyError(StoreError):
-    """No store there yet: the index is missing, or its writer has not created the tables yet."""
-
-
-class StoreWriteError(StoreError):
-    """The disk refused a write (full, over quota, file too large, I/O error); nothing of the
-    example was kept, the store is as it was, and the same example can be added again later."""
-
-
-class BadExampleError(StoreError):
-    """An example's image or mask file is missing, truncated, corrupt or does not fit its row."""
-
-    def __init__(self, record: "ExampleRecord", reason: str):
-        super().__init__(f"example {record.key} (id {record.id}): {reason}")
-        self.record = record
-        self.reason = reason
-
-
-class NoReadableExamplesError(StoreError):
-    """Every example a reader holds turned out to be unusable."""
-
-
-@dataclass(frozen=True)
-class ExampleRecord:
-    id: int
-    key: str
-    interaction_id: int
-    view: str
-    kind: str
-    source: str
-    positive: bool
-    u: float
-    v: float
-    mask_area: int
-    width: int
-    height: int
-    reason: str
-    image_path: str
-    mask_path: str | None
-    model_version: int | None
-    created: float
-
-
-_COLUMNS = [f for f in ExampleRecord.__dataclass_fields__]
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# An example's file that cannot be opened for these reasons is the example's fault; any other
-# OSError (too many open files, out of memory, ...) is the reading process's and is raised.
-_BAD_FILE_ERRNOS = {errno.ENOENT, errno.EISDIR, errno.ENOTDIR, errno.EACCES, errno.EPERM, errno.EIO, errno.ELOOP}
-
-
 def _fsync_directory(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -172,164 +112,6 @@ def _atomic_write_png(path: Path, array: np.ndarray) -> None:
         tmp.unlink(missing_ok=True)  # a full disk leaves no partial file behind
         raise
     _fsync_directory(path.parent)  # the rename itself must survive a power cut before the row exists
-
-
-def png_problem(data: bytes) -> str | None:
-    """Why ``data`` is not a complete, intact PNG (signature, every chunk's length and CRC, the
-    IEND chunk), or None. Catches truncation and bit rot before the decoder sees them."""
-    if not data:
-        return "empty file"
-    if not data.startswith(_PNG_SIGNATURE):
-        return "not a PNG file"
-    view = memoryview(data)
-    pos = len(_PNG_SIGNATURE)
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", view[pos:pos + 8])
-        end = pos + 12 + length
-        if end > len(data):
-            return f"truncated: {len(data)} bytes, its {kind.decode('latin-1')} chunk needs {end}"
-        (crc,) = struct.unpack(">I", view[end - 4:end])
-        if zlib.crc32(view[pos + 4:end - 4]) != crc:
-            return f"corrupt: bad CRC in the {kind.decode('latin-1')} chunk at byte {pos}"
-        if kind == b"IEND":
-            return None
-        pos = end
-    return f"truncated: {len(data)} bytes and no IEND chunk"
-
-
-def _read_png(root: Path, relative: str, flags: int, what: str, record: "ExampleRecord") -> np.ndarray:
-    try:
-        data = (root / relative).read_bytes()
-    except OSError as exc:
-        if exc.errno not in _BAD_FILE_ERRNOS:
-            raise
-        reason = "missing" if exc.errno == errno.ENOENT else f"unreadable ({exc.strerror})"
-        raise BadExampleError(record, f"{what} {relative} is {reason}") from None
-    problem = png_problem(data)
-    if problem is not None:
-        raise BadExampleError(record, f"{what} {relative} is {problem}")
-    array = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-    if array is None:
-        raise BadExampleError(record, f"{what} {relative} could not be decoded")
-    return array
-
-
-def read_example(root: str | os.PathLike, record: ExampleRecord) -> tuple[np.ndarray, np.ndarray | None]:
-    """The example's RGB image and boolean mask (None for a negative), checked against its row;
-    :class:`BadExampleError` with the reason when a file is missing, truncated, corrupt or does not
-    fit (size, channels, a positive's mask area)."""
-    root = Path(root)
-    bgr = _read_png(root, record.image_path, cv2.IMREAD_UNCHANGED, "image", record)
-    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
-        raise BadExampleError(record, f"image {record.image_path} is not 8-bit RGB "
-                                      f"(shape {bgr.shape}, {bgr.dtype})")
-    if bgr.shape[:2] != (record.height, record.width):
-        raise BadExampleError(record, f"image {record.image_path} is {bgr.shape[1]}x{bgr.shape[0]}, "
-                                      f"its row says {record.width}x{record.height}")
-    mask = None
-    if record.mask_path is not None:
-        grey = _read_png(root, record.mask_path, cv2.IMREAD_UNCHANGED, "mask", record)
-        if grey.ndim != 2 or grey.dtype != np.uint8:
-            raise BadExampleError(record, f"mask {record.mask_path} is not an 8-bit single-channel image "
-                                          f"(shape {grey.shape}, {grey.dtype})")
-        if grey.shape != (record.height, record.width):
-            raise BadExampleError(record, f"mask {record.mask_path} is {grey.shape[1]}x{grey.shape[0]}, "
-                                          f"its row says {record.width}x{record.height}")
-        mask = grey > 127
-        area = int(mask.sum())
-        if area != record.mask_area:
-            raise BadExampleError(record, f"mask {record.mask_path} covers {area} px, its row says {record.mask_area}")
-    elif record.positive:
-        raise BadExampleError(record, "a positive example without a mask file in its row")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), mask
-
-
-@dataclass
-class Quarantine:
-    """The store's quarantined examples (``quarantine.jsonl``), shared by every reader process.
-
-    Appends are serialised with an flock, so two readers that find the same bad example record
-    it once. When the file cannot be written (read-only store, full disk) the example is still
-    skipped in this process, and the log says that it was not recorded."""
-
-    root: Path
-    _reasons: dict[str, str] = field(default_factory=dict)
-    _unrecorded: dict[str, str] = field(default_factory=dict)
-    _offset: int = 0
-    _inode: int | None = None
-    _unreadable: bool = False
-
-    def __post_init__(self) -> None:
-        self.root = Path(self.root)
-
-    @property
-    def path(self) -> Path:
-        return self.root / QUARANTINE_NAME
-
-    def reload(self) -> dict[str, str]:
-        """Read what other processes appended since the last call; key -> reason."""
-        try:
-            with open(self.path, "rb") as f:
-                st = os.fstat(f.fileno())
-                if st.st_ino != self._inode or st.st_size < self._offset:  # replaced or edited by hand
-                    self._reasons, self._offset, self._inode = {}, 0, st.st_ino
-                f.seek(self._offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            self._reasons, self._offset, self._inode = {}, 0, None
-            return self.reasons
-        except OSError as exc:
-            if not self._unreadable:
-                LOG.warning("cannot read %s (%s): examples quarantined by other processes may be read again",
-                            self.path, exc.strerror or exc)
-                self._unreadable = True
-            return self.reasons
-        self._unreadable = False
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line being appended right now waits for the next call
-        self._offset += len(complete)
-        for line in complete.splitlines():
-            try:
-                entry = json.loads(line)
-                self._reasons[str(entry["key"])] = str(entry.get("reason", ""))
-            except (ValueError, KeyError, TypeError):
-                continue  # a damaged line quarantines nothing
-        return self.reasons
-
-    @property
-    def reasons(self) -> dict[str, str]:
-        return self._reasons | self._unrecorded
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._reasons or key in self._unrecorded
-
-    def __len__(self) -> int:
-        return len(self.reasons)
-
-    def add(self, record: ExampleRecord, reason: str) -> bool:
-        """Quarantine ``record``; True when this call did it (and logged it), False when it was
-        already quarantined."""
-        if record.key in self:
-            return False
-        line = json.dumps({"key": record.key, "id": record.id, "reason": reason, "time": round(time.time(), 3),
-                           "pid": os.getpid()}) + "\n"
-        try:
-            with open(self.path, "a") as f:
-                fcntl.flock(f, fcntl.LOCK_EX)
-                self.reload()
-                if record.key in self._reasons:
-                    return False
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
-        except OSError as exc:
-            self._unrecorded[record.key] = reason
-            LOG.warning("example %s (id %d) skipped: %s; it could not be recorded in %s (%s), so only this "
-                        "process skips it", record.key, record.id, reason, self.path, exc.strerror or exc)
-            return True
-        self.reload()
-        LOG.warning("example %s (id %d) quarantined: %s (recorded in %s; its files are kept)", record.key,
-                    record.id, reason, self.path)
-        return True
 
 
 class ExampleStore:
@@ -489,7 +271,7 @@ class ExampleStore:
                 include_quarantined: bool = False) -> list[ExampleRecord]:
         """Rows with id > after_id in insertion order (poll with the last id seen), without the
         quarantined ones unless asked."""
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM examples WHERE id > ? ORDER BY id"
+        sql = f"SELECT {', '.join(COLUMNS)} FROM examples WHERE id > ? ORDER BY id"
         params: tuple = (int(after_id),)
         if limit is not None:
             sql += " LIMIT ?"
@@ -537,57 +319,7 @@ class ExampleStore:
         self.close()
 
     # -- export ----------------------------------------------------------------------------------
-    def export_mcap(self, path: str | os.PathLike, frame_prefix: str = "") -> "ExportSummary":
-        """Write every usable example to a rosbag2 MCAP bag: /examples/image (rgb8), /examples/mask
-        (mono8, positives) and /examples/meta (std_msgs/String, the row as JSON), all stamped
-        with the example's creation time. Quarantined examples are skipped, and so is every
-        example found bad on the way (it is quarantined); the summary counts both."""
-        from rosbags.rosbag2 import StoragePlugin, Writer
-        from rosbags.typesys import Stores, get_typestore
-
-        store = get_typestore(Stores.ROS2_JAZZY)
-        Image = store.types["sensor_msgs/msg/Image"]
-        Header = store.types["std_msgs/msg/Header"]
-        Time = store.types["builtin_interfaces/msg/Time"]
-        String = store.types["std_msgs/msg/String"]
-        records = self.records(include_quarantined=True)
-        self.quarantine.reload()
-        summary = ExportSummary()
-        with Writer(Path(path), version=9, storage_plugin=StoragePlugin.MCAP) as bag:
-            image_conn = bag.add_connection("/examples/image", Image.__msgtype__, typestore=store)
-            mask_conn = bag.add_connection("/examples/mask", Image.__msgtype__, typestore=store)
-            meta_conn = bag.add_connection("/examples/meta", String.__msgtype__, typestore=store)
-            for rec in records:
-                if rec.key in self.quarantine:
-                    summary.skipped[rec.key] = self.quarantine.reasons[rec.key]
-                    continue
-                try:
-                    rgb, mask = self.read(rec)  # both checked before anything of it is written
-                except BadExampleError as exc:
-                    summary.skipped[rec.key] = exc.reason
-                    summary.newly_quarantined += 1
-                    continue
-                stamp_ns = int(rec.created * 1e9)
-                header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
-                                frame_id=f"{frame_prefix}{rec.view}_optical_frame")
-                msg = Image(header=header, height=rec.height, width=rec.width, encoding="rgb8", is_bigendian=0,
-                            step=rec.width * 3, data=np.ascontiguousarray(rgb).reshape(-1))
-                bag.write(image_conn, stamp_ns, store.serialize_cdr(msg, Image.__msgtype__))
-                if mask is not None:
-                    mmsg = Image(header=header, height=rec.height, width=rec.width, encoding="mono8",
-                                 is_bigendian=0, step=rec.width, data=(mask.astype(np.uint8) * 255).reshape(-1))
-                    bag.write(mask_conn, stamp_ns, store.serialize_cdr(mmsg, Image.__msgtype__))
-                meta = {c: getattr(rec, c) for c in _COLUMNS}
-                bag.write(meta_conn, stamp_ns,
-                          store.serialize_cdr(String(data=json.dumps(meta)), String.__msgtype__))
-                summary.exported += 1
-        return summary
-
-
-@dataclass
-class ExportSummary:
-    """What :meth:`ExampleStore.export_mcap` wrote and what it left out (key -> reason)."""
-
-    exported: int = 0
-    skipped: dict[str, str] = field(default_factory=dict)
-    newly_quarantined: int = 0  # of the skipped, those found bad during this export
+    def export_mcap(self, path: str | os.PathLike, frame_prefix: str = "") -> ExportSummary:
+        """Write every usable example to a rosbag2 MCAP bag (see
+        :func:`interseg.learning.store_export.export_mcap`)."""
+        return export_mcap(self, path, frame_prefix)

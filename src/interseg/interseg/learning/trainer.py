@@ -4,180 +4,47 @@
 The online mode (:meth:`Trainer.run_online`) is what the trainer node runs in a thread: refresh
 the dataset, train a round of steps, write a checkpoint, call back so the node can announce it.
 
-Checkpoints are dicts {format, format_version, version, model, optimizer, scheduler, step,
-examples_seen, samples_seen, model_config, trainer_config, metrics} of tensors and plain Python
-values only, so they load with ``torch.load(weights_only=True)``; they are written to a temporary
-file and renamed. A checkpoint that is corrupt, foreign or does not fit raises
-:class:`CheckpointError`; loading always builds a fresh network first, so whatever model is
-running stays untouched.
+Settings are :class:`interseg.learning.trainer_config.TrainerConfig`. Checkpoints (their format,
+atomic writing, reading and listing) are :mod:`interseg.learning.checkpoint`'s; a checkpoint that
+is corrupt, foreign or does not fit raises :class:`~interseg.learning.checkpoint.CheckpointError`,
+and loading always builds fresh objects first, so whatever model is running stays untouched.
 """
 from __future__ import annotations
 
 import csv
-import io
 import logging
 import math
 import os
-import re
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
+from interseg.learning.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, CheckpointError,
+                                          CheckpointInfo, CheckpointWriteError, checkpoint_path, list_checkpoints,
+                                          read_checkpoint, write_checkpoint)
+from interseg.learning.dataset import WindowDataset
 from interseg.learning.losses import mask_cross_entropy, objectness_loss, robust_set_loss, window_iou
 from interseg.learning.model import HypothesisNetwork, ModelConfig
+from interseg.learning.store_errors import NoReadableExamplesError, StoreError, StoreNotReadyError
+from interseg.learning.trainer_config import TrainerConfig, resolve_device
+from interseg.progress import progress_bar
 
 LOG = logging.getLogger(__name__)
-CHECKPOINT_FORMAT = "interseg.hypothesis_network"
-CHECKPOINT_FORMAT_VERSION = 1
-_CHECKPOINT_RE = re.compile(r"^model-(\d{6,})\.pt$")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be read, is not ours, or does not fit the network."""
 
 
 class NonFiniteLossError(RuntimeError):
     """Training produced a NaN/inf loss; stopped before the weights were updated with it."""
 
 
-class CheckpointWriteError(RuntimeError):
-    """The disk refused a checkpoint (full, over quota, read-only); nothing partial was left and
-    the trainer's state is unchanged, so the next round can write it."""
-
-
-@dataclass
-class TrainerConfig:
-    # AdamW reaches a usable network in far fewer steps than the paper's SGD from random weights,
-    # which is what a CPU-sized budget needs; "sgd" (with momentum) is the paper's choice.
-    optimizer: str = "adamw"
-    lr: float = 0.001
-    momentum: float = 0.9  # SGD only
-    weight_decay: float = 1e-4
-    batch_size: int = 32
-    lr_step: int = 5000  # StepLR: multiply lr by lr_gamma every lr_step optimizer steps
-    lr_gamma: float = 0.5
-    mask_loss: str = "rsl"  # "rsl" (Robust Set Loss) or "ce" (plain per-pixel cross-entropy)
-    mask_weight: float = 1.0
-    rsl_iou: float = 0.75
-    rsl_step: float = 0.1
-    rsl_moves: int = 25
-    rsl_unmet: str = "mask"  # target when the moves cannot reach IoU b: the noisy mask, or "slack"
-    steps_per_round: int = 100  # online mode: steps between checkpoints (at most)
-    max_epochs_per_round: float = 8.0  # online mode: fewer steps while the store is small ...
-    min_steps_per_round: int = 10  # ... but never fewer than this (checkpoints are not free)
-    min_examples: int = 8  # online mode: wait until the store has this many
-    num_workers: int = 0
-    augment: bool = True
-    seed: int = 0
-    keep_checkpoints: int = 5
-    # Mask threshold calibration: after every round the decoding threshold becomes the one whose
-    # masks best match (mean IoU) the targets of the last ``calibration_masks`` windows with a mask
-    # that the network predicted *before* it had ever trained on their example (the forward pass of
-    # an example's first step: held-out predictions at no extra cost). A young network is
-    # under-confident at object borders, more so on objects it has not seen, and a fixed 0.5 cuts
-    # its masks down to their cores. 0 keeps ModelConfig.mask_threshold as it is.
-    calibration_masks: int = 256
-    # Where the network trains: "auto" (the first CUDA GPU when torch sees one, else the CPU),
-    # "cpu", "cuda" or "cuda:N". Checkpoints are device-independent.
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        resolve_device(self.device)  # an unknown or unavailable device fails here, not mid-run
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adamw', got {self.optimizer!r}")
-        if self.rsl_unmet not in ("mask", "slack"):
-            raise ValueError(f"rsl_unmet must be 'mask' or 'slack', got {self.rsl_unmet!r}")
-        if self.mask_loss not in ("rsl", "ce"):
-            raise ValueError(f"mask_loss must be 'rsl' or 'ce', got {self.mask_loss!r}")
-        if self.batch_size < 1 or self.lr <= 0 or self.steps_per_round < 1:
-            raise ValueError("batch_size and steps_per_round must be >= 1 and lr > 0")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainerConfig":
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def resolve_device(name: str) -> torch.device:
-    """``TrainerConfig.device`` -> a torch device; ValueError for a name torch does not know or a
-    GPU this machine does not have."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as exc:
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}") from exc
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if (device.index or 0) >= count:
-            raise ValueError(f"device {name!r} requested, but torch sees {count} CUDA device(s)")
-    elif device.type != "cpu":
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {name!r}")
-    return device
-
-
-@dataclass
-class CheckpointInfo:
-    """What a new checkpoint announcement needs (the trainer node turns it into ModelUpdate)."""
-
-    version: int
-    path: Path
-    step: int
-    examples_seen: int
-    metrics: dict[str, float] = field(default_factory=dict)
-
-
 def make_optimizer(model: torch.nn.Module, config: TrainerConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adamw":
         return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-
-
-def _read_checkpoint(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated zip, pickle with foreign classes, not a torch file ...
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not an interseg hypothesis-network checkpoint (foreign file)")
-    if int(data.get("format_version", -1)) > CHECKPOINT_FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format {data.get('format_version')}, newer than "
-                              f"{CHECKPOINT_FORMAT_VERSION}; update interseg")
-    for key in ("model", "model_config"):
-        if key not in data:
-            raise CheckpointError(f"{path} lacks '{key}'")
-    return data
-
-
-def load_network(path: str | os.PathLike) -> tuple[HypothesisNetwork, dict]:
-    """A fresh network with the checkpoint's weights, and the checkpoint's metadata."""
-    data = _read_checkpoint(path)
-    try:
-        network = HypothesisNetwork(ModelConfig.from_dict(data["model_config"]))
-        network.load_state_dict(data["model"], strict=True)
-    except (ValueError, TypeError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} does not fit the hypothesis network: {exc}") from exc
-    meta = {k: data.get(k) for k in ("version", "step", "examples_seen", "samples_seen", "metrics")}
-    return network.eval(), meta
-
-
-def list_checkpoints(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    folder = Path(run_dir) / "checkpoints"
-    found = []
-    if folder.is_dir():
-        for p in folder.iterdir():
-            m = _CHECKPOINT_RE.match(p.name)
-            if m:
-                found.append((int(m.group(1)), p))
-    return sorted(found)
 
 
 class Trainer:
@@ -236,42 +103,46 @@ class Trainer:
     def train_one_epoch(self, loader: Iterable, *, max_steps: int | None = None, progress: bool = True,
                         examples_seen: int | None = None) -> dict[str, float]:
         """One pass over ``loader`` (or ``max_steps`` batches); returns mean losses."""
-        from tqdm import tqdm
-
         self.model.train()
         sums: dict[str, float] = {}
         count = 0
         total = max_steps if max_steps is not None else (len(loader) if hasattr(loader, "__len__") else None)
-        bar = tqdm(loader, total=total, desc=f"train v{self.version + 1}", disable=not progress, leave=False)
-        for batch in bar:
-            if max_steps is not None and count >= max_steps:
-                break
-            buffers = [b.detach().clone() for b in self.model.buffers()]  # BatchNorm statistics
-            losses = self.compute_losses(batch)
-            if not torch.isfinite(losses["loss"]):
-                with torch.no_grad():  # the forward pass already fed NaNs into BatchNorm's statistics
-                    for live, saved in zip(self.model.buffers(), buffers):
-                        live.copy_(saved)
-                raise NonFiniteLossError(
-                    f"non-finite loss at step {self.step}: "
-                    + ", ".join(f"{k}={float(v.detach())}" for k, v in losses.items())
-                    + "; weights were not updated with it. Lower the learning rate or check the data.")
-            self.optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
-            self.optimizer.step()
-            self.scheduler.step()
-            self.step += 1
-            self.samples_seen += int(batch["objectness"].shape[0])
-            if examples_seen is not None:
-                self.examples_seen = max(self.examples_seen, examples_seen)
-            values = {k: float(v.detach()) for k, v in losses.items()}
-            for k, v in values.items():
-                sums[k] = sums.get(k, 0.0) + v
-            count += 1
-            bar.set_postfix(loss=f"{values['loss']:.3f}")
-            self._log(values)
+        with progress_bar(total=total, desc=f"train v{self.version + 1}", disable=not progress, leave=False) as bar:
+            for batch in loader:
+                if max_steps is not None and count >= max_steps:
+                    break
+                values = self._train_step(batch, examples_seen)
+                for k, v in values.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                count += 1
+                bar.update(1)
+                bar.set_postfix_str(f"loss={values['loss']:.3f}")
         self.calibrate_mask_threshold()
         return {k: v / max(count, 1) for k, v in sums.items()} | {"steps": float(count)}
+
+    def _train_step(self, batch: dict[str, torch.Tensor], examples_seen: int | None) -> dict[str, float]:
+        """One optimizer step on ``batch`` (logged); returns its losses."""
+        buffers = [b.detach().clone() for b in self.model.buffers()]  # BatchNorm statistics
+        losses = self.compute_losses(batch)
+        if not torch.isfinite(losses["loss"]):
+            with torch.no_grad():  # the forward pass already fed NaNs into BatchNorm's statistics
+                for live, saved in zip(self.model.buffers(), buffers):
+                    live.copy_(saved)
+            raise NonFiniteLossError(
+                f"non-finite loss at step {self.step}: "
+                + ", ".join(f"{k}={float(v.detach())}" for k, v in losses.items())
+                + "; weights were not updated with it. Lower the learning rate or check the data.")
+        self.optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        self.samples_seen += int(batch["objectness"].shape[0])
+        if examples_seen is not None:
+            self.examples_seen = max(self.examples_seen, examples_seen)
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        self._log(values)
+        return values
 
     # -- mask threshold calibration ------------------------------------------------------------------
     CALIBRATION_THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 15))  # 0.05 ... 0.7
@@ -353,7 +224,6 @@ class Trainer:
     def save_checkpoint(self, metrics: dict[str, float] | None = None) -> CheckpointInfo:
         """Write the next version atomically (temp file + rename) and prune old ones;
         :class:`CheckpointWriteError` when the disk refuses it."""
-        folder = self.run_dir / "checkpoints"
         version = self.version + 1
         metrics = {k: float(v) for k, v in (metrics or {}).items() if math.isfinite(float(v))}
         data = {
@@ -370,22 +240,8 @@ class Trainer:
             "trainer_config": asdict(self.config),
             "metrics": metrics,
         }
-        path = folder / f"model-{version:06d}.pt"
-        tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-        # Serialised in memory first: torch's own file writer reports a refused write as an
-        # opaque internal error, and the file is written here where the OSError says why.
-        buffer = io.BytesIO()
-        torch.save(data, buffer)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as f:
-                f.write(buffer.getbuffer())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise CheckpointWriteError(f"checkpoint {path} not written: {exc.strerror or exc}") from exc
+        path = checkpoint_path(self.run_dir, version)
+        write_checkpoint(path, data)
         self.version = version
         for _, old in list_checkpoints(self.run_dir)[: -self.config.keep_checkpoints]:
             old.unlink(missing_ok=True)
@@ -394,7 +250,7 @@ class Trainer:
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore model, optimizer, scheduler and counters. Everything is loaded into fresh
         objects first and swapped in only when all of it fits."""
-        data = _read_checkpoint(path)
+        data = read_checkpoint(path)
         try:
             config = ModelConfig.from_dict(data["model_config"])
             model = HypothesisNetwork(config)
@@ -449,10 +305,7 @@ class Trainer:
         the disk refuses is logged and not announced; the next round tries again. Once training
         has started, an index that cannot be read is logged and training goes on with the
         examples already read; a store that is damaged from the start raises
-        :class:`~interseg.learning.store.StoreError`."""
-        from interseg.learning.dataset import WindowDataset
-        from interseg.learning.store import NoReadableExamplesError, StoreError, StoreNotReadyError
-
+        :class:`~interseg.learning.store_errors.StoreError`."""
         stop = stop or threading.Event()
         started = time.monotonic()
         warned = False

@@ -29,7 +29,8 @@ from visualization_msgs.msg import Marker, MarkerArray
 from interseg_interfaces.msg import ModelUpdate, ObjectHypotheses, ObjectHypothesis
 from interseg_interfaces.srv import ProposeObjects
 
-from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig
+from interseg.learning.model import HypothesisNetwork, ModelConfig
+from interseg.learning.predictor import HypothesisPredictor
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node
 from interseg.nodes.convert import ImageFormatError, image_to_msg, info_to_camera, msg_to_image
 from interseg.transforms import WORLD_FRAME

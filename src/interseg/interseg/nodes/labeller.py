@@ -35,7 +35,8 @@ from interseg_interfaces.msg import Interaction, LabelledExample
 from interseg.interaction import views_from_images
 from interseg.learning.labelling import FrameDifferenceLabeller, LabellerConfig, ViewCapture
 from interseg.learning.labelling import LabelledExample as Example  # the message type has the same name
-from interseg.learning.store import ExampleStore, StoreError, StoreWriteError
+from interseg.learning.store import ExampleStore
+from interseg.learning.store_errors import StoreError, StoreWriteError
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
 

@@ -1,6 +1,6 @@
 """push_collector: random pushes -> motion masks -> push examples in the store (passive pre-training).
 
-A thin node around :func:`interseg.learning.pretrain.collect_push_examples`, which does the
+A thin node around :func:`interseg.sim.push_examples.collect_push_examples`, which does the
 work in a worker thread: the arm sweeps through random table points while the cameras record,
 consecutive frames become motion masks (positives), swept table points where nothing moved
 become negatives, and everything is written to the examples store with ``source="push"``.
@@ -36,8 +36,8 @@ from std_msgs.msg import String
 
 from interseg_interfaces.msg import LabelledExample
 
-from interseg.learning.pretrain import DEFAULT_CAMERAS, CollectionSummary, collect_push_examples
 from interseg.learning.store import ExampleStore
+from interseg.sim.push_examples import DEFAULT_CAMERAS, CollectionSummary, collect_push_examples
 from interseg.nodes.common import declare, run_node
 
 

@@ -23,7 +23,9 @@ from rclpy.task import Future
 from interseg_interfaces.msg import ModelUpdate
 
 from interseg.learning.model import ModelConfig
-from interseg.learning.trainer import CheckpointInfo, Trainer, TrainerConfig
+from interseg.learning.checkpoint import CheckpointInfo
+from interseg.learning.trainer import Trainer
+from interseg.learning.trainer_config import TrainerConfig
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node, say
 
 
