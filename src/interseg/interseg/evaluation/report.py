@@ -38,7 +38,8 @@ def _subsample(items: list, count: int) -> list:
 def _initial_predictor(width: int, height: int, seed: int):
     import torch
 
-    from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig
+    from interseg.learning.model import HypothesisNetwork, ModelConfig
+    from interseg.learning.predictor import HypothesisPredictor
 
     torch.manual_seed(seed)  # the hypotheses node's initial weights for this seed
     return HypothesisPredictor(HypothesisNetwork(ModelConfig(expected_size=(width, height))), version=0)
@@ -52,10 +53,11 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
     from tqdm import tqdm
 
     from interseg.evaluation.evaluate import evaluate_bottom_up
+    from interseg.learning.checkpoint import list_checkpoints
     from interseg.learning.metrics import evaluate_predictor
-    from interseg.learning.model import HypothesisPredictor
-    from interseg.learning.store import ExampleStore, StoreError
-    from interseg.learning.trainer import list_checkpoints
+    from interseg.learning.predictor import HypothesisPredictor
+    from interseg.learning.store import ExampleStore
+    from interseg.learning.store_errors import StoreError
     from interseg.visualization import overlay_hypotheses, overlay_mask
 
     run_dir = Path(run_dir)
@@ -171,7 +173,7 @@ class _Truth:
     """A ground-truth mask drawn like a hypothesis."""
 
     def __init__(self, mask: np.ndarray):
-        from interseg.learning.model import grasp_from_mask
+        from interseg.learning.hypothesis import grasp_from_mask
 
         self.mask = mask
         self.score = 1.0

@@ -97,7 +97,7 @@ def attempt_grasp(arena, index: int) -> dict:
     """One timed pick-and-place of object ``index`` with its three captures; what happened."""
     from interseg.evaluation import ground_truth
     from interseg.grasping import GraspRejected, GraspSettings, plan_grasp
-    from interseg.learning.model import grasp_from_mask
+    from interseg.learning.hypothesis import grasp_from_mask
     from interseg.sim.catalog import make_object
 
     truths = ground_truth.objects(arena)
