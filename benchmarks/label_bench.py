@@ -4,13 +4,14 @@
         --variant chroma_threshold=0.03 --variant chroma_threshold=0.04 \
         [--out benchmarks/results/labels-320.json]
 
-Interactions are recorded once (training split, shadows on, the arena re-scattered every 4):
-a random visible object's ground-truth mask in the main view is the hypothesis, the grasp
-planner's ``plan_grasp`` / ``choose_place_location`` aim, the arena picks and places, and the
-four views before and after are kept with the ground-truth instance maps. Then every labeller
+Interactions are recorded once (training split, shadows on, the arena re-scattered every 4) by
+the interaction step of the loop (``interseg.interaction.InteractionRunner``): a random visible
+object's ground-truth mask in the main view is the hypothesis, the grasp planner's planning step
+aims, the arena picks and places, and the four views before and after are kept with the
+ground-truth instance maps. Then every labeller
 configuration (the default first, then each ``--variant`` of ``LabellerConfig`` fields) labels
 the same recordings and each example is judged as ``interseg bench`` judges it
-(``evaluation.bench.judge_example``): median IoU of positives with the object that moved, false
+(``evaluation.bench.scoring.judge_example``): median IoU of positives with the object that moved, false
 positives, false negatives. Evaluation code: ground truth is read here only.
 """
 from __future__ import annotations
@@ -29,71 +30,74 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def record(interactions: int, width: int, seed: int) -> list[dict]:
-    from tqdm import tqdm
+    from types import SimpleNamespace
 
     from interseg.evaluation import ground_truth
-    from interseg.grasping import Box, GraspRejected, GraspSettings, choose_place_location, plan_grasp
-    from interseg.learning.model import grasp_from_mask
+    from interseg.grasping import GraspSettings
+    from interseg.interaction import ArenaArm, ArenaCameras, Hooks, InteractionRunner, run_interactions
+    from interseg.learning.hypothesis import grasp_from_mask
+    from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
-    from interseg.sim.controller import PickPlaceRejected
 
     arena = SimulatedArena(ArenaConfig(width=width, height=width * 3 // 4, shadows=True), seed=seed)
     rng = np.random.default_rng(seed)
-    place_region = Box((0.38, -0.22, 0.0), (0.68, 0.22, 0.1))  # the grasp planner's default
-    recordings = []
-    try:
-        bar = tqdm(total=interactions, desc="interactions")
-        attempts = 0
-        while len(recordings) < interactions and attempts < 4 * interactions:
-            if attempts % 4 == 0:
-                arena.reset(int(rng.integers(2**31)))
-            attempts += 1
-            before = arena.render_views(depth=True)
-            before_maps = {c: ground_truth.instance_map(arena, c) for c in arena.camera_names}
-            labels, counts = np.unique(before_maps["cam0"], return_counts=True)
+    truth: dict = {}
+    recordings: list[dict] = []
+
+    class OracleProposer:
+        """A random visible object's ground-truth mask in the main view, as the one hypothesis."""
+
+        def propose(self, rgb):
+            truth["before_maps"] = maps = {c: ground_truth.instance_map(arena, c) for c in arena.camera_names}
+            labels, counts = np.unique(maps[arena.camera_names[0]], return_counts=True)
             visible = [int(k) for k, n in zip(labels, counts) if k > 0 and n > 50]
             if not visible:
-                continue
-            mask = before_maps["cam0"] == visible[int(rng.integers(len(visible)))]
+                return [], 0
+            mask = maps[arena.camera_names[0]] == visible[int(rng.integers(len(visible)))]
             u, v, yaw, _ = grasp_from_mask(mask)
-            camera, settings = arena.cameras[0], GraspSettings(workspace=arena.config.workspace)
-            try:
-                grasp = plan_grasp((u, v), yaw, before.depth, camera, settings, mask)
-                place = choose_place_location(before.depth, camera, settings, place_region, rng, avoid=grasp.position)
-                arena.validate_goal(grasp.position, grasp.yaw, place)
-            except (GraspRejected, PickPlaceRejected):
-                continue
-            positions = ground_truth.object_positions(arena)
-            result = arena.pick_place(grasp.position, grasp.yaw, place)
-            after = arena.render_views(depth=True)
-            moved = np.flatnonzero(np.linalg.norm(ground_truth.object_positions(arena) - positions, axis=1) > 0.01)
-            recordings.append({
-                "cameras": arena.cameras, "before": before.rgb, "after": after.rgb, "before_depth": before.depth,
-                "after_depth": after.depth, "before_maps": before_maps,
-                "after_maps": {c: ground_truth.instance_map(arena, c) for c in arena.camera_names},
-                "moved": [int(k) for k in moved], "lifted": bool(result.object_lifted), "grasp": grasp.position,
-                "place": place})
-            bar.update(1)
-        bar.close()
+            return [SimpleNamespace(grasp_u=u, grasp_v=v, grasp_yaw=yaw, mask=mask, score=1.0)], 0
+
+    def before_pick(interaction) -> None:
+        truth["positions"] = ground_truth.object_positions(arena)
+
+    def on_executed(interaction, _stats) -> None:
+        before, after = interaction.before, interaction.after
+        moved = np.flatnonzero(np.linalg.norm(ground_truth.object_positions(arena) - truth["positions"], axis=1) > 0.01)
+        recordings.append({
+            "cameras": before.cameras, "before": before.rgb, "after": after.rgb, "before_depth": before.depth,
+            "after_depth": after.depth, "before_maps": truth["before_maps"],
+            "after_maps": {c: ground_truth.instance_map(arena, c) for c in arena.camera_names},
+            "moved": [int(k) for k in moved], "lifted": bool(interaction.arm.object_lifted),
+            "grasp": interaction.plan.grasp.position,
+            "place": interaction.plan.place if interaction.arm.success else None})  # as the labeller node
+        bar.update(1)
+
+    runner = InteractionRunner(ArenaCameras(arena), OracleProposer(), ArenaArm(arena), None,
+                               GraspSettings(workspace=arena.config.workspace), rng, label=False,
+                               hooks=Hooks(before_pick=before_pick))
+    bar = progress_bar(total=interactions, desc="interactions")
+    try:
+        run_interactions(runner, interactions, reset=lambda: arena.reset(int(rng.integers(2**31))), reset_every=4,
+                         on_executed=on_executed)
+    except RuntimeError as exc:  # too many rejected grasps: score what was recorded
+        print(f"[label_bench] {exc}; {len(recordings)} recorded", flush=True)
     finally:
+        bar.close()
         arena.close()
     return recordings
 
 
 def score(recordings: list[dict], config) -> dict:
-    from interseg.evaluation.bench import judge_example
-    from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture
+    from interseg.evaluation.bench.scoring import judge_example
+    from interseg.interaction import views_from_images
+    from interseg.learning.labelling import FrameDifferenceLabeller
 
     labeller = FrameDifferenceLabeller(config)
     ious, positives, negatives, false_positives, false_negatives = [], 0, 0, 0, 0
     start = time.perf_counter()
     for rec in recordings:
-        views = []
-        for camera in rec["cameras"]:
-            view = ViewCapture(camera=camera, before=rec["before"][camera.name], after=rec["after"][camera.name])
-            if camera.name == rec["cameras"][0].name:
-                view.before_depth, view.after_depth = rec["before_depth"], rec["after_depth"]
-            views.append(view)
+        views = views_from_images(rec["cameras"], rec["before"], rec["after"], before_depth=rec["before_depth"],
+                                  after_depth=rec["after_depth"])
         near_px = 12 * rec["cameras"][0].width / 640 + 2
         for view_labels in labeller.label_interaction(views, rec["grasp"], rec["place"]):
             for example in view_labels.examples:

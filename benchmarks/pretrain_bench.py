@@ -41,7 +41,7 @@ def flow_mask_quality(frames: int, seed: int, cameras: tuple[str, ...], width: i
     from flow_mask_bench import best_iou
 
     from interseg.evaluation import ground_truth
-    from interseg.learning.pretrain import collect_push_examples
+    from interseg.sim.push_examples import collect_push_examples
     from interseg.learning.store import ExampleStore
 
     arena_box: dict = {}
@@ -106,15 +106,15 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
     if aim not in AIMS:
         raise ValueError(f"aim must be one of {AIMS}, not {aim!r}")
     from interseg.evaluation import ground_truth
-    from interseg.grasping import Box, GraspRejected, GraspSettings, choose_place_location, plan_grasp
+    from interseg.grasping import GraspRejected, GraspSettings
+    from interseg.interaction import plan_grasp_and_place
     from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture
-    from interseg.learning.motion_masks import SelfFilter
+    from interseg.sim.self_filter import SelfFilter
     from interseg.sim.arena import ArenaConfig, SimulatedArena
     from interseg.sim.controller import PickPlaceRejected
 
     rng = np.random.default_rng([seed, 7])
-    settings = GraspSettings(workspace=Box((0.30, -0.32, 0.0), (0.80, 0.32, 0.30)))
-    place_region = Box((0.38, -0.22, 0.0), (0.68, 0.22, 0.1))
+    settings = GraspSettings()  # the grasp planner's workspace and place region (interseg.constants)
     labeller = FrameDifferenceLabeller()
     arena = SimulatedArena(ArenaConfig(width=width, height=height, split="train"), seed=seed)
     camera = arena.cameras[0]
@@ -141,9 +141,9 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
             for index in order:  # uniformly random; another one if the chosen one is not executable
                 h = hypotheses[int(index)]
                 try:
-                    plan = plan_grasp((h.grasp_u, h.grasp_v), h.grasp_yaw, depth, camera, settings,
-                                      h.mask if aim == "planner" else None)
-                    place = choose_place_location(depth, camera, settings, place_region, rng, avoid=plan.position)
+                    planned = plan_grasp_and_place((h.grasp_u, h.grasp_v), h.grasp_yaw,
+                                                   h.mask if aim == "planner" else None, depth, camera, settings, rng)
+                    plan, place = planned.grasp, planned.place
                     arena.validate_goal(plan.position, plan.yaw, place)
                     break
                 except (GraspRejected, PickPlaceRejected):
@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.only_interactions:
         return only_interactions(args, command)
 
-    from interseg.learning.pretrain import DEFAULT_CAMERAS, collect_push_examples, import_torchvision_before_opengl, train_on_store
+    from interseg.learning.pretrain import train_on_store
+    from interseg.sim.push_examples import DEFAULT_CAMERAS, collect_push_examples, import_torchvision_before_opengl
 
     import_torchvision_before_opengl()
     import shutil
@@ -239,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from interseg.evaluation.evaluate import ensure_eval_set
     from interseg.learning.metrics import evaluate_predictor
-    from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig
+    from interseg.learning.model import HypothesisNetwork, ModelConfig
+    from interseg.learning.predictor import HypothesisPredictor
     from interseg.learning.store import ExampleStore
 
     torch.set_num_threads(args.threads)
@@ -322,7 +324,8 @@ def first_interactions(pretrained, args) -> dict:
     weights, with each aim (same arenas, same seeds)."""
     import torch
 
-    from interseg.learning.model import HypothesisNetwork, HypothesisPredictor, ModelConfig
+    from interseg.learning.model import HypothesisNetwork, ModelConfig
+    from interseg.learning.predictor import HypothesisPredictor
 
     torch.manual_seed(args.seed)
     random_init = HypothesisPredictor(HypothesisNetwork(ModelConfig(expected_size=(args.width, args.height))), version=0)
@@ -347,12 +350,12 @@ def first_interactions(pretrained, args) -> dict:
 
 
 def only_interactions(args, command: str) -> int:
-    from interseg.learning.pretrain import import_torchvision_before_opengl
+    from interseg.sim.push_examples import import_torchvision_before_opengl
 
     import_torchvision_before_opengl()
     import torch
 
-    from interseg.learning.model import HypothesisPredictor
+    from interseg.learning.predictor import HypothesisPredictor
 
     checkpoint = args.work_dir / "pretrained.pt"
     if not args.out.is_file() or not checkpoint.is_file():

@@ -58,3 +58,31 @@ def test_an_inconsistent_observation_is_rejected_before_the_arm_moves(processes,
     assert result.message.startswith("rejected: observation: ") and reason in result.message, result.message
     assert "pick_place goal received" not in processes.output(server)
     assert planner.poll() is None
+
+
+@pytest.mark.slow
+def test_the_published_interaction_waits_for_a_late_mid_grasp_view(processes, ros_node):
+    """The mid-grasp capture runs on its own thread while the arm holds the object up; when it
+    is answered after the "after" capture, the Interaction still carries it (the planner waits
+    for that thread, bounded, instead of reading whatever it had so far)."""
+    from interseg_interfaces.msg import Interaction
+    from interseg_interfaces.srv import Capture
+
+    received = []
+    ros_node.create_subscription(Interaction, "interactions", received.append, 10)
+    server = processes.start([sys.executable, str(Path(__file__).resolve().parent / "lifted_capture_server.py"),
+                              "--lifted-delay", "2.0"], name="slow_lifted_capture")
+    assert ros_node.create_client(Capture, "capture").wait_for_service(timeout_sec=60), "capture not discovered"
+    processes.start([sys.executable, "-c", "import sys; from interseg.nodes.grasp_planner import main; sys.exit(main())",
+                     "--ros-args", "--params-file", str(REPO / "config/grasp_planner.yaml"), "-p", "hold_lifted_s:=0.3"],
+                    name="grasp_planner")
+    result = _interact(ros_node)
+    for _ in range(2):  # the planner's first capture request can go out before its client has matched the service
+        if "capture failed: no response" not in result.message:
+            break
+        result = _interact(ros_node)
+    assert result.success, result.message
+    assert "lifted capture answered" in processes.output(server)
+    interaction = wait_for(lambda: received and received[-1], 10, message="the Interaction")
+    assert len(interaction.lifted.images) == len(interaction.before.images) == 4
+    assert interaction.lifted.depth.width == interaction.before.depth.width

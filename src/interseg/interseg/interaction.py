@@ -207,18 +207,19 @@ class InteractionRunner:
                  settings: GraspSettings | None = None, rng: np.random.Generator | None = None, *,
                  labeller: FrameDifferenceLabeller | None = None, place_region: Box = DEFAULT_PLACE_REGION,
                  place_clearance: float = PLACE_CLEARANCE, policy: str = "uniform", use_place_examples: bool = True,
-                 hooks: Hooks | None = None) -> None:
+                 label: bool = True, hooks: Hooks | None = None) -> None:
         self.cameras, self.proposer, self.arm, self.sink = cameras, proposer, arm, sink
         self.settings = settings or GraspSettings()
         self.rng = rng if rng is not None else np.random.default_rng()
         self.labeller = labeller or FrameDifferenceLabeller()
         self.place_region, self.place_clearance = place_region, place_clearance
-        self.policy, self.use_place_examples = policy, use_place_examples
+        self.policy, self.use_place_examples, self.label = policy, use_place_examples, label
         self.hooks = hooks or Hooks()
 
     def run_once(self, interaction_id: int) -> Interaction:
         """Observe, propose, choose, plan; when the plan is executable pick and place, observe
-        again, label every view and store the examples under ``interaction_id``."""
+        again, label every view (unless ``label`` is off) and store the examples under
+        ``interaction_id``."""
         started = time.perf_counter()
         before = self.cameras.observe()
         start = time.perf_counter()
@@ -246,6 +247,8 @@ class InteractionRunner:
         interaction.status, interaction.interaction_id = "executed", interaction_id
         if self.hooks.after_pick:
             self.hooks.after_pick(interaction)
+        if not self.label:  # the caller labels the recorded images itself
+            return interaction
         views = views_from_images(before.cameras, before.rgb, after.rgb, before_depth=before.depth, after_depth=after.depth)
         place = plan.place if self.use_place_examples and interaction.arm.success else None
         start = time.perf_counter()

@@ -42,7 +42,7 @@ def _parser() -> ArgumentParser:
 
 def _run_graph(args, run_dir: Path) -> int:
     """Launch the graph, show a progress bar from the experimenter's progress file, return the code."""
-    from tqdm import tqdm
+    from interseg.progress import progress_bar
 
     log_path = run_dir / "launch.log"
     command = [sys.executable, "-m", "interseg.cli", "launch", str(launch_dir() / "sim.launch.yaml"),
@@ -53,19 +53,20 @@ def _run_graph(args, run_dir: Path) -> int:
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         total = max(1, int(round(args.minutes * 60)))
-        bar = tqdm(total=total, desc="interacting", unit="s", bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s {postfix}")
+        bar = progress_bar(total=total, desc="interacting", unit="s", bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s {postfix}")
         start = time.monotonic()
         try:
             while proc.poll() is None:
                 time.sleep(1.0)
-                bar.n = min(total, int(time.monotonic() - start))
+                elapsed = min(total, int(time.monotonic() - start))
+                if elapsed > bar.n:
+                    bar.update(elapsed - bar.n)
                 if progress_path.is_file():
                     lines = progress_path.read_text().splitlines()
                     if lines:
                         last = json.loads(lines[-1])
                         bar.set_postfix_str(f"{last['interactions']} interactions, {last['positives']} positive, "
                                             f"{last['lifted']} lifted, model v{last['model_version']}")
-                bar.refresh()
         except KeyboardInterrupt:
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=30)

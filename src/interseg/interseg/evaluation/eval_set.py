@@ -36,9 +36,9 @@ def _coco_annotation(mask: np.ndarray, annotation_id: int, image_id: int) -> dic
 def make_eval_set(split: str, out: Path, per_background: int = 5, width: int = 640, height: int = 480,
                   min_pixels: int = 30, progress: bool = True) -> dict:
     import cv2
-    from tqdm import tqdm
 
     from interseg.evaluation import ground_truth
+    from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
     from interseg.sim.catalog import background_split
 
@@ -57,7 +57,8 @@ def make_eval_set(split: str, out: Path, per_background: int = 5, width: int = 6
     jobs = [(b, k) for b in backgrounds for k in range(per_background)]
     annotation_id = 1
     try:
-        for image_id, (background, k) in enumerate(tqdm(jobs, desc=f"{split} set", disable=not progress)):
+        bar = progress_bar(total=len(jobs), desc=f"{split} set", disable=not progress)
+        for image_id, (background, k) in enumerate(jobs):
             seed = SPLIT_SEED_OFFSET[split] + background * 1000 + k
             arena.reset(seed, background_id=background)
             views = arena.render_views(depth=True)
@@ -71,6 +72,8 @@ def make_eval_set(split: str, out: Path, per_background: int = 5, width: int = 6
                     annotation_id += 1
             depth_mm = np.nan_to_num(views.depth * 1000.0, nan=0.0).clip(0, 65535).astype(np.uint16)
             cv2.imwrite(str(out / "depth" / file_name), depth_mm)
+            bar.update(1)
+        bar.close()
         for name in names:
             (out / f"instances_{name}.json").write_text(json.dumps(coco[name]))
         cameras = [{"name": c.name, "width": c.width, "height": c.height, "fx": c.fx, "fy": c.fy, "cx": c.cx,

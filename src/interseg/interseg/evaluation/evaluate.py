@@ -63,14 +63,6 @@ def ensure_eval_set(split: str, directory: Path, width: int, height: int, per_ba
     return load_eval_set(directory)
 
 
-def evaluate_checkpoint(path: str | Path, eval_set: EvalSet):
-    from interseg.learning.metrics import evaluate_predictor
-    from interseg.learning.model import HypothesisPredictor
-
-    predictor = HypothesisPredictor.from_checkpoint(path)
-    return evaluate_predictor(predictor.predict, eval_set.images, eval_set.gt_masks)
-
-
 def evaluate_bottom_up(eval_set: EvalSet, config=None):
     from interseg.learning.baselines import bottom_up_proposals
     from interseg.learning.metrics import evaluate_predictor

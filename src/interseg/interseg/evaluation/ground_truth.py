@@ -110,6 +110,3 @@ def object_positions(arena: SimulatedArena) -> np.ndarray:
     physics = _physics(arena)
     return physics.data.xpos[physics.object_bodies].copy()
 
-
-def background_of(arena: SimulatedArena) -> int:
-    return _physics(arena).background_id

@@ -50,7 +50,6 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from tqdm import tqdm
 
     from interseg.evaluation.evaluate import evaluate_bottom_up
     from interseg.learning.checkpoint import list_checkpoints
@@ -58,6 +57,7 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
     from interseg.learning.predictor import HypothesisPredictor
     from interseg.learning.store import ExampleStore
     from interseg.learning.store_errors import StoreError
+    from interseg.progress import progress_bar
     from interseg.visualization import overlay_hypotheses, overlay_mask
 
     run_dir = Path(run_dir)
@@ -73,12 +73,15 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
     curve = []
     predictors = [(0, None)] + [(version, path) for version, path in evaluated]
     results = {}
-    for version, path in tqdm(predictors, desc="evaluating models"):
+    bar = progress_bar(total=len(predictors), desc="evaluating models")
+    for version, path in predictors:
         predictor = _initial_predictor(width, height, settings.get("seed", 0)) if path is None else HypothesisPredictor.from_checkpoint(path)
         result = evaluate_predictor(predictor.predict, eval_set.images, eval_set.gt_masks)
         results[version] = (predictor, result)
         curve.append({"version": version, "interactions": interactions_at_version(progress, version) if version else 0,
                       "ap30": result.ap30, "ap50": result.ap50})
+        bar.update(1)
+    bar.close()
     final_version = max(results)
     final_predictor, final = results[final_version]
     baseline = evaluate_bottom_up(eval_set)

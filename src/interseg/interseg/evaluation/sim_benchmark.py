@@ -27,9 +27,8 @@ from interseg.cli_args import image_side, positive_int, random_seed
 
 
 def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_every: int) -> dict:
-    from tqdm import tqdm
-
     from interseg.evaluation import ground_truth
+    from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
 
     arena = SimulatedArena(ArenaConfig(width=width, height=height, shadows=shadows), seed=seed)
@@ -46,7 +45,8 @@ def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_
         load_before = os.getloadavg()
         records = []
         rng = np.random.default_rng(seed)
-        for attempt in tqdm(range(attempts), desc="grasps"):
+        bar = progress_bar(total=attempts, desc="grasps")
+        for attempt in range(attempts):
             if attempt % reset_every == 0:
                 arena.reset(seed + attempt)
             truths = ground_truth.objects(arena)
@@ -57,6 +57,8 @@ def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_
                 truths = reachable = ground_truth.objects(arena)
             target = reachable[int(rng.integers(len(reachable)))]
             records.append(attempt_grasp(arena, target.index))
+            bar.update(1)
+        bar.close()
         load_after = os.getloadavg()
         wall = [r["wall_s"] for r in records]
         per_kind: dict[str, list[int]] = {}
@@ -96,7 +98,7 @@ def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_
 def attempt_grasp(arena, index: int) -> dict:
     """One timed pick-and-place of object ``index`` with its three captures; what happened."""
     from interseg.evaluation import ground_truth
-    from interseg.grasping import GraspRejected, GraspSettings, plan_grasp
+    from interseg.grasping import DEFAULT_PLACE_REGION, GraspRejected, GraspSettings, plan_grasp
     from interseg.learning.hypothesis import grasp_from_mask
     from interseg.sim.catalog import make_object
 
@@ -106,7 +108,9 @@ def attempt_grasp(arena, index: int) -> dict:
     mask = ground_truth.instance_map(arena, "cam0") == index + 1
     u, v, image_yaw, _ = grasp_from_mask(mask)  # the grasp pixel and yaw it comes with
     others = [t.centre[:2] for t in truths]
-    candidates = [np.array([x, y]) for x in np.linspace(0.4, 0.68, 8) for y in np.linspace(-0.22, 0.22, 9)]
+    # place: the point of a grid over the place region farthest from every object
+    low, high = DEFAULT_PLACE_REGION.low, DEFAULT_PLACE_REGION.high
+    candidates = [np.array([x, y]) for x in np.linspace(low[0], high[0], 8) for y in np.linspace(low[1], high[1], 9)]
     spot = max(candidates, key=lambda c: min(np.linalg.norm(c - o) for o in others))
     heights: list[float] = []
 

@@ -79,8 +79,8 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
     from interseg.evaluation.evaluate import ensure_eval_set
     from interseg.learning.baselines import bottom_up_proposals
     from interseg.learning.metrics import evaluate_predictor
-    from interseg.learning.model import HypothesisPredictor
-    from interseg.learning.trainer import list_checkpoints
+    from interseg.learning.checkpoint import list_checkpoints
+    from interseg.learning.predictor import HypothesisPredictor
 
     started = time.time()
     out.mkdir(parents=True, exist_ok=True)

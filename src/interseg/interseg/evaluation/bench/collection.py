@@ -56,7 +56,7 @@ def _add_oracle_examples(oracle, rgb: np.ndarray, instance: np.ndarray, camera: 
                          rng: np.random.Generator) -> None:
     """The oracle's training data of one view: every visible object's ground-truth mask, plus two
     table points."""
-    from interseg.learning.model import grasp_from_mask
+    from interseg.learning.hypothesis import grasp_from_mask
 
     for k in np.unique(instance):
         if k == 0:
@@ -89,9 +89,10 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
     )
     from interseg.learning.dataset import WindowDataset
     from interseg.learning.metrics import _iou_matrix
-    from interseg.learning.model import HypothesisPredictor
+    from interseg.learning.predictor import HypothesisPredictor
     from interseg.learning.store import ExampleStore
-    from interseg.learning.trainer import Trainer, TrainerConfig
+    from interseg.learning.trainer import Trainer
+    from interseg.learning.trainer_config import TrainerConfig
     from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
 

@@ -45,7 +45,8 @@ def train_replay(profile: Profile, run: SeedRun, store_root: Path, out: Path, ma
     import torch
 
     from interseg.learning.dataset import WindowDataset
-    from interseg.learning.trainer import Trainer, TrainerConfig
+    from interseg.learning.trainer import Trainer
+    from interseg.learning.trainer_config import TrainerConfig
 
     torch.manual_seed(run.seed)
     model_config = network_config(profile)
