@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from interseg.security.policy import ROS_DISCOVERY_TOPIC, Permissions, SecurityError
 

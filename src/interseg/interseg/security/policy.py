@@ -3,8 +3,8 @@ topics a node's permissions allow (sros2's permissions template)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from interseg.constants import CAMERA_NAMES, MAIN_CAMERA
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import math
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
-
 
 # ---------------------------------------------------------------------------------------------
 # Small rigid-transform helpers (4x4 homogeneous matrices; quaternions as MuJoCo's w, x, y, z).

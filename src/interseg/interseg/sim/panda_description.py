@@ -129,8 +129,9 @@ def _default_panda_urdf(name: str) -> str:
 
 
 def _build_urdf(model, robot_name: str) -> str:
-    import mujoco
     from pathlib import Path
+
+    import mujoco
 
     def body_id(body: str) -> int:
         index = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, body)

@@ -7,8 +7,8 @@ transforms for TF, from the kinematic chain of its URDF (ROS-free: no rclpy here
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -8,7 +8,6 @@ import yaml
 
 from interseg.supervision.values import SCALARS, uniform_list
 
-
 _TYPE_NAMES = {bool: "a YAML boolean", int: "a YAML integer", float: "a YAML float", str: "a string",
                list: "a list", dict: "a mapping", type(None): "empty"}
 

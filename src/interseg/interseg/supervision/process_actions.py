@@ -6,8 +6,9 @@ import atexit
 import shlex
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -16,8 +17,16 @@ from interseg.supervision.entity import Entity
 from interseg.supervision.plan import ProcessSpec
 from interseg.supervision.scope import Action, Frame
 from interseg.supervision.substitutions import Parts, is_text, parse_substitution, split_cmdline
-from interseg.supervision.values import (absolute_namespace, coerce_bool, parameter_text, prefix_namespace, uniform_list,
-                                         validate_namespace, validate_node_name, yaml_typed)
+from interseg.supervision.values import (
+    absolute_namespace,
+    coerce_bool,
+    parameter_text,
+    prefix_namespace,
+    uniform_list,
+    validate_namespace,
+    validate_node_name,
+    yaml_typed,
+)
 
 
 class ProcessActions:

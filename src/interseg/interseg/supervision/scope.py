@@ -2,9 +2,10 @@
 being run (a frame), and an action parsed from the file and waiting to run."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from interseg.supervision.substitutions import Parts
 

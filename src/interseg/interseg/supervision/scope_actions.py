@@ -3,8 +3,8 @@
 ``set_remap`` and ``set_parameter``, each parsed now and run later, as upstream's parsers do."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import yaml
 
