@@ -9,7 +9,8 @@
    with ``source="push"``.
 3. The hypothesis network is trained on that store with the same trainer as the interaction
    loop (objectness + mask loss, Robust Set Loss by default) and the checkpoint is written to
-   ``--out`` (:func:`interseg.learning.pretrain.train_on_store`). ``interseg launch launch/sim.launch.yaml checkpoint:=CKPT`` starts the loop from it.
+   ``--out`` (:func:`interseg.learning.pretrain.train_on_store`).
+   ``interseg launch launch/sim.launch.yaml checkpoint:=CKPT`` starts the loop from it.
 
 Recording choices (the numbers behind them are in benchmarks/results/pretrain.json):
 * the views facing the arm (cam1, cam2) are recorded by default; from above (cam0) the hand
