@@ -1,12 +1,13 @@
 """grasp_planner: tests one object hypothesis by interaction.
 
-Interact goal (a hypothesis in the main view) -> fresh capture ("before") -> 3D grasp
-(interseg.grasping.plan_grasp: the point of the mask's footprint in the main depth nearest its
-centroid where the open fingers fit, yaw across the narrow side; else the hypothesis's grasp
-pixel and yaw) -> workspace and reach checks -> a free place location -> PickPlace on whichever
-arm backend serves it, capturing the mid-grasp ("lifted") view while the arm holds the object up
--> capture "after" -> publish the finished Interaction (with the grasp pose that was executed,
-which the labeller projects into every view) for the labeller.
+Interact goal (a hypothesis in the main view) -> fresh capture ("before") -> 3D grasp and place
+(interseg.interaction.plan_grasp_and_place: interseg.grasping.plan_grasp, the point of the mask's
+footprint in the main depth nearest its centroid where the open fingers fit, yaw across the
+narrow side, else the hypothesis's grasp pixel and yaw; workspace and reach checks; a free place
+location) -> PickPlace on whichever arm backend serves it, capturing the mid-grasp ("lifted")
+view on its own thread while the arm holds the object up -> capture "after" -> wait (bounded,
+interruptible) for the mid-grasp capture -> publish the finished Interaction (with the grasp
+pose that was executed, which the labeller projects into every view) for the labeller.
 
 Action servers: interact (interseg_interfaces/Interact)
 Action clients: pick_place (interseg_interfaces/PickPlace): the sim node, or the MoveIt node

@@ -7,13 +7,15 @@ one run sit together in one folder.
 
 Per seed:
 
-1. **Collect** interactions with a ROS-free copy of Algorithm 1 (the same library calls the node
-   graph makes): render the four views -> the current network proposes hypotheses on the main
-   view -> one is chosen uniformly -> ``plan_grasp`` + ``choose_place_location`` ->
-   ``SimulatedArena.pick_place`` -> render again -> ``FrameDifferenceLabeller`` -> examples
-   store (until the first model update the robot tests bottom-up proposals instead: a label-free
-   stand-in for passive pre-training, see ``Profile.bootstrap_bottom_up``). Every ``round_every`` interactions the learner (Robust Set Loss) trains
-   ``steps_per_round`` steps and its checkpoint becomes the policy. Running the loop in-process
+1. **Collect** interactions with Algorithm 1's interaction step run in-process
+   (:class:`interseg.interaction.InteractionRunner`: the steps the node graph calls): render the
+   four views -> the current network proposes hypotheses on the main view -> one is chosen
+   uniformly -> :func:`~interseg.interaction.plan_grasp_and_place` (the grasp planner's
+   workspace and place region) -> ``SimulatedArena.pick_place`` -> render again ->
+   ``FrameDifferenceLabeller`` -> examples store (until the first model update the robot tests
+   bottom-up proposals instead: a label-free stand-in for passive pre-training, see
+   ``Profile.bootstrap_bottom_up``). Every ``round_every`` interactions the learner (Robust Set
+   Loss) trains ``steps_per_round`` steps and its checkpoint becomes the policy. Running the loop in-process
    rather than through ``interseg launch`` is what lets the harness read the ground truth of the
    very scene the labeller saw (for label quality, the efficacy of experimentation, and the
    oracle's training masks); the learning side never sees it.
