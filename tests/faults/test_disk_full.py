@@ -20,6 +20,8 @@ from interseg.learning.example_files import read_example
 from interseg.learning.store import ExampleStore
 from interseg.learning.synthetic import default_cameras, random_objects, render, table_texture
 
+pytestmark = pytest.mark.slow
+
 W, H = 320, 240
 FULL_LIMIT = 40_000  # bytes a file may grow to while the disk is "full": less than any example image
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO, interrupt_group, interseg_command, wait_for
 
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).resolve().parent
 
 

@@ -17,6 +17,8 @@ from interseg.supervision.ament_index import package_share, resolve_executable
 from interseg.supervision.launch_file import read_launch_file
 from interseg.supervision.plan import LaunchError
 
+pytestmark = pytest.mark.slow
+
 PREFIX = Path(sys.prefix)
 NODE_SCRIPTS = {e.name: e.value for e in metadata.distribution("interseg").entry_points if e.group == "console_scripts"}
 

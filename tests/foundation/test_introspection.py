@@ -4,7 +4,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import interseg_command
+
+pytestmark = pytest.mark.slow
 
 
 def _start_talker(processes):

@@ -16,6 +16,8 @@ from interseg.supervision.launch_file import read_launch_file
 from interseg.supervision.plan import LaunchError
 from interseg.supervision.values import parameter_text
 
+pytestmark = pytest.mark.slow
+
 
 def write(tmp_path: Path, text: str, name: str = "test.launch.yaml") -> Path:
     path = tmp_path / name

@@ -20,6 +20,8 @@ from interseg.supervision import python_expression
 from interseg.supervision.launch_file import read_launch_file
 from interseg.supervision.plan import LaunchError
 
+pytestmark = pytest.mark.slow
+
 
 def write(tmp_path: Path, text: str, name: str = "eval.launch.yaml") -> Path:
     path = tmp_path / name

@@ -6,8 +6,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO, interseg_command, wait_for
 from rcl_interfaces.msg import ParameterType
+
+pytestmark = pytest.mark.slow
 
 
 def get_parameters(ros_node, node: str, names: list[str]):

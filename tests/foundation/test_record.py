@@ -5,7 +5,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from conftest import interseg_command
+
+pytestmark = pytest.mark.slow
 
 
 def test_record_project_messages_to_mcap(processes, ros_env, tmp_path):

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 from conftest import wait_for
 
+pytestmark = pytest.mark.slow
+
 HELPERS = Path(__file__).resolve().parent.parent / "ros_helpers"
 
 

@@ -24,6 +24,8 @@ from interseg.security.documents import read_permissions
 from interseg.security.policy import NODE_INTERFACES, executable_for
 from interseg.supervision.ament_index import resolve_executable
 
+pytestmark = pytest.mark.slow
+
 OPENSSL = "openssl"
 
 

@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import wait_for
 
 from interseg.rosenv import remove_stale_shared_memory
+
+pytestmark = pytest.mark.slow
 
 SHM = Path("/dev/shm")
 PARTICIPANT = """

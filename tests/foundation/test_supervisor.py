@@ -16,6 +16,8 @@ from conftest import REPO, interseg_command, wait_for
 from interseg.supervision.launch_file import read_launch_file
 from interseg.supervision.plan import LaunchError
 
+pytestmark = pytest.mark.slow
+
 
 def write(path: Path, text: str) -> Path:
     path.write_text(textwrap.dedent(text))

@@ -9,7 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import wait_for
+
+pytestmark = pytest.mark.slow
 
 HELPERS = Path(__file__).resolve().parent.parent / "ros_helpers"
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import pytest
 from conftest import REPO, wait_for
+
+pytestmark = pytest.mark.slow
 
 
 def _node_args(path) -> list[str]:

@@ -14,6 +14,8 @@ from interseg.learning.trainer_config import TrainerConfig
 
 from .helpers import fill_store
 
+pytestmark = pytest.mark.slow
+
 CONFIG = ModelConfig(expected_size=(320, 240), window=48, mask_size=8, input_scale=0.5,
                      context_channels=32, reduce_channels=32, min_mask_area=50)
 

@@ -11,6 +11,8 @@ import pytest
 
 from conftest import REPO, wait_for
 
+pytestmark = pytest.mark.slow
+
 HELPERS = Path(__file__).resolve().parent.parent / "ros_helpers"
 
 

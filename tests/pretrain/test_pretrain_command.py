@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from conftest import interseg_command, wait_for
 
+pytestmark = pytest.mark.slow
+
 W, H = 320, 240
 
 

@@ -9,7 +9,10 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
 from conftest import REPO, interseg_command, wait_for
+
+pytestmark = pytest.mark.slow
 
 W, H, FRAMES = 160, 120, 20
 

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import REPO, wait_for
 
+pytestmark = pytest.mark.slow
+
 NODE_ARGS = ["-m", "interseg.nodes.sim_node", "--ros-args", "--params-file", str(REPO / "config" / "sim.yaml"),
              "-p", "image_width:=160", "-p", "image_height:=120", "-p", "shadows:=false", "-p", "seed:=21",
              "-p", "calibration_error_m:=0.0", "-p", "camera_rate_hz:=5.0"]

@@ -11,6 +11,8 @@ from conftest import REPO
 from interseg.sim.arena import ArenaConfig, SimulatedArena
 from interseg.timestamps import NANOSECONDS, stamp_from_seconds
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("rate_hz", [yaml.safe_load((REPO / "config" / "sim.yaml").read_text())["/**/sim"]["ros__parameters"]["camera_rate_hz"], 10.0])
 def test_stamps_of_thousands_of_frames_strictly_increase(rate_hz):
