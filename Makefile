@@ -1,6 +1,6 @@
 # The two commands: `make demo` (the simulator demo: collect, train, evaluate, report) and
-# `make test`. Both set up everything on a fresh machine first; each set-up step is skipped
-# when its inputs have not changed.
+# `make test`; `make test-fast` runs the tests not marked slow. Each sets up everything on a fresh
+# machine first; each set-up step is skipped when its inputs have not changed.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3.11
@@ -13,7 +13,7 @@ TF2_MSGS_FILES := $(shell find $(TF2_MSGS_DIR) -type f 2>/dev/null)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup test demo bench clean
+.PHONY: setup test test-fast demo bench clean
 
 setup: $(STAMPS)/interseg
 
@@ -52,6 +52,10 @@ $(STAMPS)/interseg: $(STAMPS)/interfaces src/interseg/setup.py src/interseg/setu
 
 test: setup
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# The tests not marked slow (pytest.ini: none starts ROS processes or takes more than ~5 s).
+test-fast: setup
+	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 demo: setup
 	$(VENV)/bin/interseg demo $(DEMO_ARGS)
