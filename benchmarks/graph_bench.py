@@ -13,6 +13,7 @@ to end through ProposeObjects, and camera-to-Observation latency. Prints and sav
    minus its images' stamp. (The simulator stamps with simulated time, which runs ahead of the
    wall clock during a pick-and-place, so its stamps cannot be used for this.)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,6 @@ def _env() -> dict:
 
 
 def _spin(node):
-    import rclpy
     from rclpy.executors import MultiThreadedExecutor
 
     executor = MultiThreadedExecutor(num_threads=2, context=node.context)
@@ -64,8 +64,18 @@ def graph_throughput(args, env) -> dict:
     run_dir = Path(args.run_dir) / time.strftime("graph-%Y%m%d-%H%M%S")  # fresh: the trainer would resume an old run
     run_dir.mkdir(parents=True, exist_ok=True)
     log = open(run_dir / "launch.log", "w")
-    command = [sys.executable, "-m", "interseg.cli", "launch", str(REPO / "launch/sim.launch.yaml"), f"run_dir:={run_dir}",
-               f"max_minutes:={args.minutes}", f"image_width:={args.width}", f"image_height:={args.height}", f"shadows:={args.shadows}"]
+    command = [
+        sys.executable,
+        "-m",
+        "interseg.cli",
+        "launch",
+        str(REPO / "launch/sim.launch.yaml"),
+        f"run_dir:={run_dir}",
+        f"max_minutes:={args.minutes}",
+        f"image_width:={args.width}",
+        f"image_height:={args.height}",
+        f"shadows:={args.shadows}",
+    ]
     proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     context = rclpy.Context()
     rclpy.init(context=context)
@@ -100,10 +110,18 @@ def graph_throughput(args, env) -> dict:
     done = progress[-1]["interactions"] - progress[0]["interactions"]
     last = progress[-1]
     return {
-        "interactions": last["interactions"], "interactions_per_hour": 3600.0 * done / span,
-        "positives_fraction": last["positives"] / last["interactions"], "lifted_fraction": last["lifted"] / last["interactions"],
+        "interactions": last["interactions"],
+        "interactions_per_hour": 3600.0 * done / span,
+        "positives_fraction": last["positives"] / last["interactions"],
+        "lifted_fraction": last["lifted"] / last["interactions"],
         "final_model_version": last["model_version"],
-        "propose_objects_ms": {"median": float(np.median(latencies)), "p90": float(np.percentile(latencies, 90)), "calls": len(latencies)} if latencies else None,
+        "propose_objects_ms": {
+            "median": float(np.median(latencies)),
+            "p90": float(np.percentile(latencies, 90)),
+            "calls": len(latencies),
+        }
+        if latencies
+        else None,
     }
 
 
@@ -112,11 +130,40 @@ def capture_latency(args, env, seconds: float = 20.0) -> dict:
 
     from interseg_interfaces.msg import Observation
 
-    procs = [subprocess.Popen([sys.executable, str(REPO / "tests/ros_helpers/cameras.py"), "--width", str(args.width), "--height", str(args.height)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
-    procs.append(subprocess.Popen([sys.executable, "-c", "import sys; from interseg.nodes.capture import main; sys.exit(main())", "--ros-args",
-                                   "--params-file", str(REPO / "config/capture.yaml"), "-p", "publish_observations:=true"],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(REPO / "tests/ros_helpers/cameras.py"),
+                "--width",
+                str(args.width),
+                "--height",
+                str(args.height),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    ]
+    procs.append(
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from interseg.nodes.capture import main; sys.exit(main())",
+                "--ros-args",
+                "--params-file",
+                str(REPO / "config/capture.yaml"),
+                "-p",
+                "publish_observations:=true",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    )
     context = rclpy.Context()
     rclpy.init(context=context)
     node = rclpy.create_node("capture_latency_bench", context=context)
@@ -137,8 +184,12 @@ def capture_latency(args, env, seconds: float = 20.0) -> dict:
             os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=30)
     warm = latencies[10:] or latencies
-    return {"median_ms": float(np.median(warm)), "p90_ms": float(np.percentile(warm, 90)), "observations": len(latencies),
-            "rate_hz": len(latencies) / seconds}
+    return {
+        "median_ms": float(np.median(warm)),
+        "p90_ms": float(np.percentile(warm, 90)),
+        "observations": len(latencies),
+        "rate_hz": len(latencies) / seconds,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,8 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     result = {
         "command": "benchmarks/graph_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "gpu": False,
-                    "load_average_at_start": os.getloadavg()[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "gpu": False,
+            "load_average_at_start": os.getloadavg()[0],
+        },
         "settings": {"minutes": args.minutes, "width": args.width, "height": args.height, "shadows": args.shadows},
         "camera_to_observation": capture_latency(args, env),
         "graph": graph_throughput(args, env),

@@ -14,6 +14,7 @@ the same recordings and each example is judged as ``interseg bench`` judges it
 (``evaluation.bench.scoring.judge_example``): median IoU of positives with the object that moved, false
 positives, false negatives. Evaluation code: ground truth is read here only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,22 +64,42 @@ def record(interactions: int, width: int, seed: int) -> list[dict]:
     def on_executed(interaction, _stats) -> None:
         before, after = interaction.before, interaction.after
         moved = np.flatnonzero(np.linalg.norm(ground_truth.object_positions(arena) - truth["positions"], axis=1) > 0.01)
-        recordings.append({
-            "cameras": before.cameras, "before": before.rgb, "after": after.rgb, "before_depth": before.depth,
-            "after_depth": after.depth, "before_maps": truth["before_maps"],
-            "after_maps": {c: ground_truth.instance_map(arena, c) for c in arena.camera_names},
-            "moved": [int(k) for k in moved], "lifted": bool(interaction.arm.object_lifted),
-            "grasp": interaction.plan.grasp.position,
-            "place": interaction.plan.place if interaction.arm.success else None})  # as the labeller node
+        recordings.append(
+            {
+                "cameras": before.cameras,
+                "before": before.rgb,
+                "after": after.rgb,
+                "before_depth": before.depth,
+                "after_depth": after.depth,
+                "before_maps": truth["before_maps"],
+                "after_maps": {c: ground_truth.instance_map(arena, c) for c in arena.camera_names},
+                "moved": [int(k) for k in moved],
+                "lifted": bool(interaction.arm.object_lifted),
+                "grasp": interaction.plan.grasp.position,
+                "place": interaction.plan.place if interaction.arm.success else None,
+            }
+        )  # as the labeller node
         bar.update(1)
 
-    runner = InteractionRunner(ArenaCameras(arena), OracleProposer(), ArenaArm(arena), None,
-                               GraspSettings(workspace=arena.config.workspace), rng, label=False,
-                               hooks=Hooks(before_pick=before_pick))
+    runner = InteractionRunner(
+        ArenaCameras(arena),
+        OracleProposer(),
+        ArenaArm(arena),
+        None,
+        GraspSettings(workspace=arena.config.workspace),
+        rng,
+        label=False,
+        hooks=Hooks(before_pick=before_pick),
+    )
     bar = progress_bar(total=interactions, desc="interactions")
     try:
-        run_interactions(runner, interactions, reset=lambda: arena.reset(int(rng.integers(2**31))), reset_every=4,
-                         on_executed=on_executed)
+        run_interactions(
+            runner,
+            interactions,
+            reset=lambda: arena.reset(int(rng.integers(2**31))),
+            reset_every=4,
+            on_executed=on_executed,
+        )
     except RuntimeError as exc:  # too many rejected grasps: score what was recorded
         print(f"[label_bench] {exc}; {len(recordings)} recorded", flush=True)
     finally:
@@ -96,13 +117,25 @@ def score(recordings: list[dict], config) -> dict:
     ious, positives, negatives, false_positives, false_negatives = [], 0, 0, 0, 0
     start = time.perf_counter()
     for rec in recordings:
-        views = views_from_images(rec["cameras"], rec["before"], rec["after"], before_depth=rec["before_depth"],
-                                  after_depth=rec["after_depth"])
+        views = views_from_images(
+            rec["cameras"],
+            rec["before"],
+            rec["after"],
+            before_depth=rec["before_depth"],
+            after_depth=rec["after_depth"],
+        )
         near_px = 12 * rec["cameras"][0].width / 640 + 2
         for view_labels in labeller.label_interaction(views, rec["grasp"], rec["place"]):
             for example in view_labels.examples:
-                judged = judge_example(example, rec["moved"], rec["before_maps"][example.view],
-                                       rec["after_maps"][example.view], rec["lifted"], True, near_px)
+                judged = judge_example(
+                    example,
+                    rec["moved"],
+                    rec["before_maps"][example.view],
+                    rec["after_maps"][example.view],
+                    rec["lifted"],
+                    True,
+                    near_px,
+                )
                 if example.positive:
                     positives += 1
                     if judged["error"] == "false_positive":
@@ -112,10 +145,14 @@ def score(recordings: list[dict], config) -> dict:
                 else:
                     negatives += 1
                     false_negatives += judged["error"] == "false_negative"
-    return {"median_iou": round(statistics.median(ious), 4) if ious else None, "positives": positives,
-            "false_positive_rate": round(false_positives / positives, 4) if positives else None,
-            "negatives": negatives, "false_negatives": false_negatives,
-            "labeller_ms_per_interaction": round(1000 * (time.perf_counter() - start) / max(1, len(recordings)), 1)}
+    return {
+        "median_iou": round(statistics.median(ious), 4) if ious else None,
+        "positives": positives,
+        "false_positive_rate": round(false_positives / positives, 4) if positives else None,
+        "negatives": negatives,
+        "false_negatives": false_negatives,
+        "labeller_ms_per_interaction": round(1000 * (time.perf_counter() - start) / max(1, len(recordings)), 1),
+    }
 
 
 def _parse_variant(text: str) -> dict:
@@ -133,7 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interactions", type=int, default=24)
     parser.add_argument("--width", type=int, default=320, help="image width (height = 3/4 of it)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--variant", action="append", default=[], help="LabellerConfig fields, e.g. chroma_threshold=0.03")
+    parser.add_argument(
+        "--variant", action="append", default=[], help="LabellerConfig fields, e.g. chroma_threshold=0.03"
+    )
     parser.add_argument("--out", type=Path, default=None, help="default benchmarks/results/labels-WIDTH.json")
     args = parser.parse_args(argv)
     from interseg.learning.labelling import LabellerConfig
@@ -146,13 +185,22 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = score(recordings, LabellerConfig(**values)) | {"config": values}
         print(f"{name:40s} {results[name]}", flush=True)
     out = args.out or REPO / "benchmarks" / "results" / f"labels-{args.width}.json"
-    out.write_text(json.dumps({
-        "command": "benchmarks/label_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "image_size": [args.width, args.width * 3 // 4], "interactions": len(recordings), "lifted": lifted,
-        "cpus": os.cpu_count(), "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "definition": "positives judged against the ground-truth object that moved (pick: before image, place: after "
-                      "image); false positive: no moved object at the point; false negative: a negative where one moved",
-        "results": results}, indent=1))
+    out.write_text(
+        json.dumps(
+            {
+                "command": "benchmarks/label_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                "image_size": [args.width, args.width * 3 // 4],
+                "interactions": len(recordings),
+                "lifted": lifted,
+                "cpus": os.cpu_count(),
+                "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+                "definition": "positives judged against the ground-truth object that moved (pick: before image, place: after "
+                "image); false positive: no moved object at the point; false negative: a negative where one moved",
+                "results": results,
+            },
+            indent=1,
+        )
+    )
     print(f"[label_bench] {out}")
     return 0
 

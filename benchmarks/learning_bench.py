@@ -7,6 +7,7 @@ bottom-up baseline per frame. Prints a table and writes benchmarks/results/learn
 ``--cores N`` pins the process to N CPU cores (when the machine has more), so that figures from a
 bigger machine describe the 2-core target.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,12 @@ def _timed(fn, repeats: int, warmup: int = 2) -> list[float]:
 
 
 def _summary(samples: list[float]) -> dict:
-    return {"median": round(statistics.median(samples), 2), "min": round(min(samples), 2),
-            "max": round(max(samples), 2), "n": len(samples)}
+    return {
+        "median": round(statistics.median(samples), 2),
+        "min": round(min(samples), 2),
+        "max": round(max(samples), 2),
+        "n": len(samples),
+    }
 
 
 def bench_inference(repeats: int, trunk_width: float | None = None) -> dict:
@@ -52,14 +57,21 @@ def bench_inference(repeats: int, trunk_width: float | None = None) -> dict:
     rng = np.random.default_rng(0)
     image, _ = render(default_cameras()[0], random_objects(rng, 5), table_texture(0), noise_sigma=3, rng=rng)
     total = _timed(lambda: predictor.predict(image), repeats)
-    x = predictor._network_input(image)
+    x = predictor._network_input(image)  # noqa: SLF001 -- the forward pass timed alone needs its input
     with torch.inference_mode():
         forward = _timed(lambda: predictor.network(x), repeats)
         objectness, masks = predictor.network(x)
         decode = _timed(lambda: decode_hypotheses(objectness[0], masks[0], image.shape[:2], config), repeats)
-    return {"resolution": "640x480", "input_scale": config.input_scale, "trunk_width": config.trunk_width, "threads": 2,
-            "predict_ms": _summary(total), "forward_ms": _summary(forward), "decode_ms": _summary(decode),
-            "target_ms": 60.0}
+    return {
+        "resolution": "640x480",
+        "input_scale": config.input_scale,
+        "trunk_width": config.trunk_width,
+        "threads": 2,
+        "predict_ms": _summary(total),
+        "forward_ms": _summary(forward),
+        "decode_ms": _summary(decode),
+        "target_ms": 60.0,
+    }
 
 
 def bench_training(threads: int, steps: int, trunk_width: float | None = None) -> dict:
@@ -78,16 +90,21 @@ def bench_training(threads: int, steps: int, trunk_width: float | None = None) -
         "has_mask": torch.ones(32),
     }
     batch["has_mask"] = batch["objectness"].clone()
-    trainer._log = lambda values: None  # no CSV writes inside the timing
+    trainer._log = lambda values: None  # noqa: SLF001 -- no CSV writes inside the timing
 
     def one_step():
         trainer.train_one_epoch([batch], progress=False)
 
     samples = _timed(one_step, steps, warmup=1)
     ms = statistics.median(samples)
-    return {"threads": threads, "batch": 32, "window": config.window, "trunk_width": config.trunk_width,
-            "step_ms": _summary(samples),
-            "samples_per_s": round(32 / (ms / 1000.0), 1)}
+    return {
+        "threads": threads,
+        "batch": 32,
+        "window": config.window,
+        "trunk_width": config.trunk_width,
+        "step_ms": _summary(samples),
+        "samples_per_s": round(32 / (ms / 1000.0), 1),
+    }
 
 
 def bench_rsl(repeats: int) -> dict:
@@ -103,7 +120,7 @@ def bench_rsl(repeats: int) -> dict:
     worst = torch.full((32, m, m), -10.0)  # never reaches b: all 25 moves
     out = {}
     for name, logits in (("far", hard), ("agreeing", easy), ("unreachable_25_moves", worst)):
-        samples = _timed(lambda: robust_set_target(logits, masks), repeats)
+        samples = _timed(lambda logits=logits: robust_set_target(logits, masks), repeats)
         med = statistics.median(samples)
         out[name] = {"batch_ms": round(med, 3), "per_image_ms": round(med / 32, 4)}
     return {"batch": 32, "mask_size": m, "threads": 1, **out}
@@ -127,8 +144,14 @@ def bench_labeller(repeats: int) -> dict:
     grasp, place = np.array([target.x, target.y, 0.0]), np.array([0.3, 0.3, 0.0])
     samples = _timed(lambda: labeller.label_interaction(views, grasp, place), repeats)
     moved = _timed(lambda: something_moved(views[0].before, views[0].after), repeats)
-    return {"views": 4, "resolution": "640x480", "with_place": True, "threads": "opencv default",
-            "interaction_ms": _summary(samples), "something_moved_ms": _summary(moved)}
+    return {
+        "views": 4,
+        "resolution": "640x480",
+        "with_place": True,
+        "threads": "opencv default",
+        "interaction_ms": _summary(samples),
+        "something_moved_ms": _summary(moved),
+    }
 
 
 def bench_bottom_up(repeats: int) -> dict:
@@ -157,29 +180,45 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(min(2, len(os.sched_getaffinity(0))))
     results = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpu_cores_used": len(os.sched_getaffinity(0)), "cpu_cores_total": os.cpu_count(),
-                    "processor": platform.processor() or platform.machine(), "python": sys.version.split()[0],
-                    "torch": torch.__version__, "note": args.note},
+        "machine": {
+            "cpu_cores_used": len(os.sched_getaffinity(0)),
+            "cpu_cores_total": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "note": args.note,
+        },
         "command": "python benchmarks/learning_bench.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     results["inference"] = bench_inference(args.repeats)
-    print(f"inference 640x480: predict median {results['inference']['predict_ms']['median']} ms, min {results['inference']['predict_ms']['min']} ms "
-          f"(forward {results['inference']['forward_ms']['median']}, decode {results['inference']['decode_ms']['median']})")
+    print(
+        f"inference 640x480: predict median {results['inference']['predict_ms']['median']} ms, min {results['inference']['predict_ms']['min']} ms "
+        f"(forward {results['inference']['forward_ms']['median']}, decode {results['inference']['decode_ms']['median']})"
+    )
     results["training"] = [bench_training(t, args.train_steps) for t in (1, 2)]
     for r in results["training"]:
         print(f"training, {r['threads']} thread(s): {r['samples_per_s']} samples/s (step {r['step_ms']['median']} ms)")
     default_width = results["inference"]["trunk_width"]
-    results["trunk_width_1.0"] = {"inference": bench_inference(args.repeats, 1.0), "training": bench_training(2, args.train_steps, 1.0)}
+    results["trunk_width_1.0"] = {
+        "inference": bench_inference(args.repeats, 1.0),
+        "training": bench_training(2, args.train_steps, 1.0),
+    }
     full = results["trunk_width_1.0"]
-    print(f"trunk width 1.0 (default {default_width}): predict median {full['inference']['predict_ms']['median']} ms, "
-          f"training 2 threads {full['training']['samples_per_s']} samples/s")
+    print(
+        f"trunk width 1.0 (default {default_width}): predict median {full['inference']['predict_ms']['median']} ms, "
+        f"training 2 threads {full['training']['samples_per_s']} samples/s"
+    )
     results["robust_set_loss"] = bench_rsl(args.repeats)
     rsl = results["robust_set_loss"]
-    print("RSL per batch of 32 (ms): " + ", ".join(f"{k} {rsl[k]['batch_ms']}" for k in
-                                                 ("agreeing", "far", "unreachable_25_moves")))
+    print(
+        "RSL per batch of 32 (ms): "
+        + ", ".join(f"{k} {rsl[k]['batch_ms']}" for k in ("agreeing", "far", "unreachable_25_moves"))
+    )
     results["labeller"] = bench_labeller(max(3, args.repeats // 2))
-    print(f"labeller: {results['labeller']['interaction_ms']['median']} ms per interaction (4 views); "
-          f"something_moved {results['labeller']['something_moved_ms']['median']} ms")
+    print(
+        f"labeller: {results['labeller']['interaction_ms']['median']} ms per interaction (4 views); "
+        f"something_moved {results['labeller']['something_moved_ms']['median']} ms"
+    )
     results["bottom_up_baseline"] = bench_bottom_up(3)
     print(f"bottom-up baseline: {results['bottom_up_baseline']['frame_ms']['median']} ms per frame")
     args.out.parent.mkdir(parents=True, exist_ok=True)

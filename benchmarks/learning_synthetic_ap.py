@@ -9,6 +9,7 @@ bottom-up baseline. Writes benchmarks/results/learning_synthetic_ap.json.
 
     .venv/bin/python benchmarks/learning_synthetic_ap.py [--interactions 150] [--steps 300]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             target = objects[k]
             grasp = np.array([target.x, target.y, 0.0])
             place_xy = rng.uniform(-0.3, 0.3, 2)
-            after_objects = objects[:k] + objects[k + 1:] + [target.moved_to(*place_xy)]
+            after_objects = objects[:k] + objects[k + 1 :] + [target.moved_to(*place_xy)]
             place = np.array([*place_xy, 0.0])
         gain = float(rng.uniform(0.85, 1.15))
         views = []
@@ -89,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     test_images, test_gt = [], []
     for j in range(args.test_scenes):
         objects = random_objects(rng, int(rng.integers(3, 7)))
-        image, masks = render(cameras[0], objects, table_texture(5000 + j), shadow_offset=shadow, noise_sigma=3,
-                              rng=rng)
+        image, masks = render(
+            cameras[0], objects, table_texture(5000 + j), shadow_offset=shadow, noise_sigma=3, rng=rng
+        )
         test_images.append(image)
         test_gt.append([m for m in masks if m.sum() >= 200])
 
@@ -109,10 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": "python benchmarks/learning_synthetic_ap.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "interactions": args.interactions, "examples": counts, "labelling_s": round(labelling_s, 1),
-        "steps": args.steps, "batch_size": args.batch_size, "mask_loss": args.mask_loss,
-        "training_s": round(training_s, 1), "final_train_loss": round(stats.get("loss", float("nan")), 4),
-        "test_images": len(test_images), "test_objects": sum(len(g) for g in test_gt),
+        "interactions": args.interactions,
+        "examples": counts,
+        "labelling_s": round(labelling_s, 1),
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "mask_loss": args.mask_loss,
+        "training_s": round(training_s, 1),
+        "final_train_loss": round(stats.get("loss", float("nan")), 4),
+        "test_images": len(test_images),
+        "test_objects": sum(len(g) for g in test_gt),
         "ap_untrained": {"ap30": round(before.ap30, 4), "ap50": round(before.ap50, 4)},
         "ap_trained": {"ap30": round(after.ap30, 4), "ap50": round(after.ap50, 4)},
         "ap_bottom_up": {"ap30": round(baseline.ap30, 4), "ap50": round(baseline.ap50, 4)},

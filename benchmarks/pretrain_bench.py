@@ -18,6 +18,7 @@ aimed as the loop aims (``planner``: the grasp planner's footprint point on the 
 mask, which finds objects inside almost any mask that covers one) and at the network's own grasp
 pixel and yaw (``network``: what the network alone knows about where objects are).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,8 @@ def flow_mask_quality(frames: int, seed: int, cameras: tuple[str, ...], width: i
     from flow_mask_bench import best_iou
 
     from interseg.evaluation import ground_truth
-    from interseg.sim.push_examples import collect_push_examples
     from interseg.learning.store import ExampleStore
+    from interseg.sim.push_examples import collect_push_examples
 
     arena_box: dict = {}
     truth: dict[tuple[int, int], dict] = {}
@@ -70,27 +71,47 @@ def flow_mask_quality(frames: int, seed: int, cameras: tuple[str, ...], width: i
                 moved_pairs[camera][1] += bool(result.masks)
 
     with ExampleStore(work / "quality-examples", writer=True) as store:
-        summary = collect_push_examples(store, frames, width=width, height=height, cameras=cameras, seed=seed,
-                                        progress=False, on_frame=on_frame, on_masks=on_masks,
-                                        arena_hook=lambda arena: arena_box.__setitem__("arena", arena))
+        summary = collect_push_examples(
+            store,
+            frames,
+            width=width,
+            height=height,
+            cameras=cameras,
+            seed=seed,
+            progress=False,
+            on_frame=on_frame,
+            on_masks=on_masks,
+            arena_hook=lambda arena: arena_box.__setitem__("arena", arena),
+        )
     all_ious = np.array([v for c in cameras for v in per_camera[c]])
 
     def stats(values) -> dict:
         values = np.asarray(values)
         if values.size == 0:
             return {"masks": 0, "median_iou": None, "mean_iou": None, "false_positive_rate": None}
-        return {"masks": int(values.size), "median_iou": round(float(np.median(values)), 4),
-                "mean_iou": round(float(values.mean()), 4),
-                "false_positive_rate": round(float((values < 0.3).mean()), 4)}
+        return {
+            "masks": int(values.size),
+            "median_iou": round(float(np.median(values)), 4),
+            "mean_iou": round(float(values.mean()), 4),
+            "false_positive_rate": round(float((values < 0.3).mean()), 4),
+        }
 
     return {
-        "frames": summary.frames, "pushes": summary.pushes, "seed": seed, "cameras": list(cameras),
-        "definition": ("each flow mask is matched to the ground-truth object (visible pixels in that frame) it "
-                       "overlaps best; false positive: best IoU < 0.3; pairs_with_moving_object: frame pairs in "
-                       "which an object visible with >= 100 px moved > 3 mm"),
+        "frames": summary.frames,
+        "pushes": summary.pushes,
+        "seed": seed,
+        "cameras": list(cameras),
+        "definition": (
+            "each flow mask is matched to the ground-truth object (visible pixels in that frame) it "
+            "overlaps best; false positive: best IoU < 0.3; pairs_with_moving_object: frame pairs in "
+            "which an object visible with >= 100 px moved > 3 mm"
+        ),
         **stats(all_ious),
-        "per_camera": {c: stats(per_camera[c]) | {"pairs_with_moving_object": moved_pairs[c][0],
-                                                  "of_which_gave_a_mask": moved_pairs[c][1]} for c in cameras},
+        "per_camera": {
+            c: stats(per_camera[c])
+            | {"pairs_with_moving_object": moved_pairs[c][0], "of_which_gave_a_mask": moved_pairs[c][1]}
+            for c in cameras
+        },
         "drop_reasons": summary.extractor.get("dropped", {}),
         "rejected_regions": summary.extractor.get("rejected_components", {}),
     }
@@ -99,8 +120,9 @@ def flow_mask_quality(frames: int, seed: int, cameras: tuple[str, ...], width: i
 AIMS = ("planner", "network")
 
 
-def interactions(predictor, count: int, seed: int, width: int, height: int, reset_every: int = 25,
-                 aim: str = "planner") -> dict:
+def interactions(
+    predictor, count: int, seed: int, width: int, height: int, reset_every: int = 25, aim: str = "planner"
+) -> dict:
     """The first ``count`` grasps chosen from ``predictor``'s hypotheses (no online updates),
     aimed by the planner on the mask or at the hypothesis's grasp pixel (see the module docstring)."""
     if aim not in AIMS:
@@ -109,9 +131,9 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
     from interseg.grasping import GraspRejected, GraspSettings
     from interseg.interaction import plan_grasp_and_place
     from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture
-    from interseg.sim.self_filter import SelfFilter
     from interseg.sim.arena import ArenaConfig, SimulatedArena
     from interseg.sim.controller import PickPlaceRejected
+    from interseg.sim.self_filter import SelfFilter
 
     rng = np.random.default_rng([seed, 7])
     settings = GraspSettings()  # the grasp planner's workspace and place region (interseg.constants)
@@ -119,8 +141,16 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
     arena = SimulatedArena(ArenaConfig(width=width, height=height, split="train"), seed=seed)
     camera = arena.cameras[0]
     self_filter = SelfFilter([camera])
-    out = {"grasps": 0, "touched": 0, "lifted": 0, "positives": 0, "no_hypothesis": 0, "rejected": 0,
-           "sim_seconds": 0.0, "wall_seconds": 0.0}
+    out = {
+        "grasps": 0,
+        "touched": 0,
+        "lifted": 0,
+        "positives": 0,
+        "no_hypothesis": 0,
+        "rejected": 0,
+        "sim_seconds": 0.0,
+        "wall_seconds": 0.0,
+    }
     start = time.monotonic()
     try:
         attempt = 0
@@ -141,8 +171,15 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
             for index in order:  # uniformly random; another one if the chosen one is not executable
                 h = hypotheses[int(index)]
                 try:
-                    planned = plan_grasp_and_place((h.grasp_u, h.grasp_v), h.grasp_yaw,
-                                                   h.mask if aim == "planner" else None, depth, camera, settings, rng)
+                    planned = plan_grasp_and_place(
+                        (h.grasp_u, h.grasp_v),
+                        h.grasp_yaw,
+                        h.mask if aim == "planner" else None,
+                        depth,
+                        camera,
+                        settings,
+                        rng,
+                    )
                     plan, place = planned.grasp, planned.place
                     arena.validate_goal(plan.position, plan.yaw, place)
                     break
@@ -153,7 +190,7 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
                 continue
             lifted: dict = {}
 
-            def on_hold() -> bool:
+            def on_hold(lifted: dict = lifted) -> bool:
                 lifted["image"] = arena.render_views(depth=False, cameras=[camera.name]).rgb[camera.name]
                 lifted["arm"] = arena.arm_joint_positions()
                 return True
@@ -168,8 +205,9 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
             out["sim_seconds"] += result.sim_seconds
             if "image" in lifted:
                 robot = self_filter.robot_mask(camera.name, lifted["arm"])
-                labels = labeller.label_view(ViewCapture(camera, before, after, lifted=lifted["image"], robot_mask=robot),
-                                             plan.position)
+                labels = labeller.label_view(
+                    ViewCapture(camera, before, after, lifted=lifted["image"], robot_mask=robot), plan.position
+                )
                 out["positives"] += sum(e.positive and e.kind == "pick" for e in labels.examples)
     finally:
         self_filter.close()
@@ -180,7 +218,9 @@ def interactions(predictor, count: int, seed: int, width: int, height: int, rese
     out["lift_fraction"] = round(out["lifted"] / grasps, 4)
     robot_hours = out["sim_seconds"] / 3600.0
     out["positives_per_robot_hour"] = round(out["positives"] / robot_hours, 1) if robot_hours > 0 else None
-    out["positives_per_wall_hour"] = round(out["positives"] / (out["wall_seconds"] / 3600.0), 1) if out["wall_seconds"] else None
+    out["positives_per_wall_hour"] = (
+        round(out["positives"] / (out["wall_seconds"] / 3600.0), 1) if out["wall_seconds"] else None
+    )
     out["sim_seconds"] = round(out["sim_seconds"], 1)
     return out
 
@@ -194,16 +234,22 @@ def targets(report: dict) -> dict:
         "10k_frames_into_masks_within_30_min": {
             "met": throughput["target_met_masks"],
             "projected_minutes": throughput["projected_10k_frames_masks_minutes"],
-            "note": (f"measured on {throughput['measured_on_frames']} frames on a shared 2-core machine (load average "
-                     f"{report['machine']['load_average_at_start'][0]} at start); with pushing and rendering included: "
-                     f"{throughput['projected_10k_frames_total_minutes']} min"),
+            "note": (
+                f"measured on {throughput['measured_on_frames']} frames on a shared 2-core machine (load average "
+                f"{report['machine']['load_average_at_start'][0]} at start); with pushing and rendering included: "
+                f"{throughput['projected_10k_frames_total_minutes']} min"
+            ),
         },
         "pretraining_doubles_early_touch_fraction": {
             "met": first["target_met_doubles_touches"],
-            "pretrained": first["pretrained"]["touch_fraction"], "random_init": first["random_init"]["touch_fraction"],
+            "pretrained": first["pretrained"]["touch_fraction"],
+            "random_init": first["random_init"]["touch_fraction"],
             "grasps_per_model": report["first_interactions"]["grasps_per_model"],
-            "network_aim": {"met": network["target_met_doubles_touches"], "pretrained": network["pretrained"]["touch_fraction"],
-                            "random_init": network["random_init"]["touch_fraction"]},
+            "network_aim": {
+                "met": network["target_met_doubles_touches"],
+                "pretrained": network["pretrained"]["touch_fraction"],
+                "random_init": network["random_init"]["touch_fraction"],
+            },
         },
     }
 
@@ -222,9 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "pretrain.json")
-    parser.add_argument("--only-interactions", action="store_true",
-                        help="rerun only the first-interactions comparison from WORK_DIR/pretrained.pt (the checkpoint "
-                             "of the run recorded in --out) and update that section of --out")
+    parser.add_argument(
+        "--only-interactions",
+        action="store_true",
+        help="rerun only the first-interactions comparison from WORK_DIR/pretrained.pt (the checkpoint "
+        "of the run recorded in --out) and update that section of --out",
+    )
     args = parser.parse_args(argv)
     command = "python benchmarks/pretrain_bench.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.only_interactions:
@@ -249,28 +298,50 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.work_dir)
     args.work_dir.mkdir(parents=True)
     cameras = DEFAULT_CAMERAS
-    report: dict = {"command": command,
-                    "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-                                "load_average_at_start": [round(v, 2) for v in os.getloadavg()]},
-                    "image_size": [args.width, args.height], "cameras": list(cameras)}
+    report: dict = {
+        "command": command,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "load_average_at_start": [round(v, 2) for v in os.getloadavg()],
+        },
+        "image_size": [args.width, args.height],
+        "cameras": list(cameras),
+    }
 
     # 1. pre-training run (no ground truth anywhere in it): push -> masks -> store -> train
     print(f"[bench] pre-training on {args.frames} push frames, {args.steps} steps", flush=True)
     with ExampleStore(args.work_dir / "examples", writer=True) as store:
-        collection = collect_push_examples(store, args.frames, width=args.width, height=args.height, cameras=cameras,
-                                           seed=args.seed, progress=True)
+        collection = collect_push_examples(
+            store, args.frames, width=args.width, height=args.height, cameras=cameras, seed=args.seed, progress=True
+        )
     t0 = time.monotonic()
-    checkpoint = train_on_store(args.work_dir / "examples", args.work_dir / "run", args.work_dir / "pretrained.pt",
-                                steps=args.steps, width=args.width, height=args.height, batch_size=args.batch_size,
-                                seed=args.seed, metrics={"push_frames": collection.frames})
+    checkpoint = train_on_store(
+        args.work_dir / "examples",
+        args.work_dir / "run",
+        args.work_dir / "pretrained.pt",
+        steps=args.steps,
+        width=args.width,
+        height=args.height,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        metrics={"push_frames": collection.frames},
+    )
     train_seconds = time.monotonic() - t0
     per_frame_masks = collection.mask_seconds / max(collection.frames, 1)
     per_frame_total = collection.seconds / max(collection.frames, 1)
     report["pretraining"] = {
-        "frames": collection.frames, "pushes": collection.pushes, "unreachable_pushes": collection.unreachable_pushes,
-        "positives": collection.positives, "negatives": collection.negatives,
-        "collection_seconds": round(collection.seconds, 1), "mask_seconds": round(collection.mask_seconds, 1),
-        "training_steps": args.steps, "batch_size": args.batch_size, "training_seconds": round(train_seconds, 1),
+        "frames": collection.frames,
+        "pushes": collection.pushes,
+        "unreachable_pushes": collection.unreachable_pushes,
+        "positives": collection.positives,
+        "negatives": collection.negatives,
+        "collection_seconds": round(collection.seconds, 1),
+        "mask_seconds": round(collection.mask_seconds, 1),
+        "training_steps": args.steps,
+        "batch_size": args.batch_size,
+        "training_seconds": round(train_seconds, 1),
         "drop_reasons": collection.extractor.get("dropped", {}),
         "rejected_regions": collection.extractor.get("rejected_components", {}),
     }
@@ -278,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     projected_total = per_frame_total * TARGET_FRAMES
     report["throughput"] = {
         "definition": f"a frame is one recorded instant with {len(cameras)} views; masks = flow + self-filter + regions "
-                      "for every view; total = pushing (physics, rendering) + masks + writing examples",
+        "for every view; total = pushing (physics, rendering) + masks + writing examples",
         "mask_ms_per_frame": round(1000 * per_frame_masks, 1),
         "total_ms_per_frame": round(1000 * per_frame_total, 1),
         "projected_10k_frames_masks_minutes": round(projected_masks / 60, 1),
@@ -292,15 +363,21 @@ def main(argv: list[str] | None = None) -> int:
 
     # 2. flow-mask quality against ground truth (a separate collection, other seed)
     print(f"[bench] flow-mask quality on {args.quality_frames} frames", flush=True)
-    report["flow_mask_quality"] = flow_mask_quality(args.quality_frames, args.seed + 1000, cameras, args.width,
-                                                    args.height, args.work_dir)
-    print(f"[bench] quality: {json.dumps({k: v for k, v in report['flow_mask_quality'].items() if k != 'per_camera'})}", flush=True)
+    report["flow_mask_quality"] = flow_mask_quality(
+        args.quality_frames, args.seed + 1000, cameras, args.width, args.height, args.work_dir
+    )
+    print(
+        f"[bench] quality: {json.dumps({k: v for k, v in report['flow_mask_quality'].items() if k != 'per_camera'})}",
+        flush=True,
+    )
 
     # 3. AP of the pre-trained model alone (and of random weights) on the test split
     eval_set = ensure_eval_set("test", args.eval_dir, args.width, args.height, 5)
     pretrained = HypothesisPredictor.from_checkpoint(checkpoint)
     torch.manual_seed(args.seed)
-    random_init = HypothesisPredictor(HypothesisNetwork(ModelConfig(expected_size=(args.width, args.height))), version=0)
+    random_init = HypothesisPredictor(
+        HypothesisNetwork(ModelConfig(expected_size=(args.width, args.height))), version=0
+    )
     ap = {}
     for name, predictor in (("pretrained", pretrained), ("random_init", random_init)):
         result = evaluate_predictor(predictor.predict, eval_set.images, eval_set.gt_masks)
@@ -328,13 +405,19 @@ def first_interactions(pretrained, args) -> dict:
     from interseg.learning.predictor import HypothesisPredictor
 
     torch.manual_seed(args.seed)
-    random_init = HypothesisPredictor(HypothesisNetwork(ModelConfig(expected_size=(args.width, args.height))), version=0)
-    section: dict = {"grasps_per_model": args.interactions, "note": (
-        "network frozen during these grasps; planner = aimed at the footprint point of the hypothesis's mask where the "
-        "gripper fits (as the loop aims), network = aimed at the hypothesis's own grasp pixel and yaw; touched = an "
-        "object moved > 5 mm or was lifted (ground truth, evaluation only); positives = frame-difference labeller "
-        "positives at the grasp point (cam0, before vs lifted, robot self-filtered); robot hour = simulated time of "
-        "the pick-and-place motions")}
+    random_init = HypothesisPredictor(
+        HypothesisNetwork(ModelConfig(expected_size=(args.width, args.height))), version=0
+    )
+    section: dict = {
+        "grasps_per_model": args.interactions,
+        "note": (
+            "network frozen during these grasps; planner = aimed at the footprint point of the hypothesis's mask where the "
+            "gripper fits (as the loop aims), network = aimed at the hypothesis's own grasp pixel and yaw; touched = an "
+            "object moved > 5 mm or was lifted (ground truth, evaluation only); positives = frame-difference labeller "
+            "positives at the grasp point (cam0, before vs lifted, robot self-filtered); robot hour = simulated time of "
+            "the pick-and-place motions"
+        ),
+    }
     for aim in AIMS:
         part: dict = {}
         for name, predictor in (("pretrained", pretrained), ("random_init", random_init)):

@@ -17,6 +17,7 @@ installed and the current setup.py no longer lists is removed (a manifest in
 ``share/interseg/`` records what was installed). Run it with the Python that should run the
 nodes: the executables' first line names it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,12 +53,14 @@ def read_setup(setup_py: Path) -> dict:
 
 def wrapper_text(python: str, name: str, target: str) -> str:
     module, _, attr = target.partition(":")
-    return (f"#!{python}\n{WRAPPER_TAG}\n"
-            f"# {name} = {target}\n"
-            "import sys\n"
-            f"from {module.strip()} import {attr.strip()} as main\n"
-            "if __name__ == '__main__':\n"
-            "    sys.exit(main())\n")
+    return (
+        f"#!{python}\n{WRAPPER_TAG}\n"
+        f"# {name} = {target}\n"
+        "import sys\n"
+        f"from {module.strip()} import {attr.strip()} as main\n"
+        "if __name__ == '__main__':\n"
+        "    sys.exit(main())\n"
+    )
 
 
 def install(prefix: Path, setup_py: Path = SETUP, python: str | None = None) -> list[Path]:
@@ -104,11 +107,15 @@ def install(prefix: Path, setup_py: Path = SETUP, python: str | None = None) -> 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--prefix", type=Path, default=Path(sys.prefix), help="install prefix (default: this Python's sys.prefix)")
+    parser.add_argument(
+        "--prefix", type=Path, default=Path(sys.prefix), help="install prefix (default: this Python's sys.prefix)"
+    )
     args = parser.parse_args(argv)
     installed = install(args.prefix.absolute())
     executables = sum(1 for p in installed if p.parent.name == "interseg" and p.parent.parent.name == "lib")
-    print(f"interseg: ament index entry, {len(installed) - executables} share files and {executables} executables in {args.prefix}")
+    print(
+        f"interseg: ament index entry, {len(installed) - executables} share files and {executables} executables in {args.prefix}"
+    )
     return 0
 
 

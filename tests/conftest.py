@@ -4,6 +4,7 @@ Every test session gets its own ROS_DOMAIN_ID (so concurrent runs never see each
 the project's loopback-only Fast DDS profile; both are set in os.environ before any test runs,
 so that rclpy in this process and every child process use them.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,8 +54,14 @@ class ProcessGroup:
     def start(self, args: list[str], name: str | None = None, **kwargs) -> subprocess.Popen:
         name = name or Path(args[0]).name
         log = open(self.log_dir / f"{name}-{len(self.procs)}.log", "w+")
-        proc = subprocess.Popen(args, env=kwargs.pop("env", self.env), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, **kwargs)
+        proc = subprocess.Popen(
+            args,
+            env=kwargs.pop("env", self.env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **kwargs,
+        )
         proc.log_file = log  # type: ignore[attr-defined]
         self.procs.append(proc)
         return proc

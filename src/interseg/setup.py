@@ -1,4 +1,5 @@
 """interseg: an ament_python package that also installs with pip (`pip install -e src/interseg`)."""
+
 import os
 from pathlib import Path
 
@@ -50,7 +51,5 @@ setup(
     description="Learning instance segmentation by interaction, on ROS 2.",
     license="Apache-2.0",
     python_requires=">=3.10",
-    entry_points={
-        "console_scripts": ["interseg = interseg.cli:main"] + [f"{k} = {v}" for k, v in NODES.items()],
-    },
+    entry_points={"console_scripts": ["interseg = interseg.cli:main"] + [f"{k} = {v}" for k, v in NODES.items()]},
 )

@@ -3,6 +3,7 @@
 The end-to-end test checks the JSON's shape and that every AP in it is what pycocotools gives
 when it is recomputed from the COCO files the run saved (so the table cannot drift from the
 detections behind it)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -49,8 +50,21 @@ def test_tiny_profile_end_to_end(tmp_path):
     from interseg.evaluation.bench.cli import main
 
     out = tmp_path / "results"
-    code = main(["--profile", "tiny", "--out", str(out), "--work", str(tmp_path / "work"), "--eval-root",
-                 str(tmp_path / "eval"), "--markdown", str(tmp_path / "RESULTS.md"), "--quiet"])
+    code = main(
+        [
+            "--profile",
+            "tiny",
+            "--out",
+            str(out),
+            "--work",
+            str(tmp_path / "work"),
+            "--eval-root",
+            str(tmp_path / "eval"),
+            "--markdown",
+            str(tmp_path / "RESULTS.md"),
+            "--quiet",
+        ]
+    )
     assert code == 0
     numbers = json.loads((out / "bench.json").read_text())
     for key in ("ap", "labels", "throughput", "curve", "machine", "profile", "wall_s"):
@@ -108,13 +122,17 @@ def test_judge_example_scores_against_the_moved_object():
     # something labelled positive where nothing moved: a false positive; on bare table with shadows on
     shadow = np.zeros((40, 40), bool)
     shadow[18:24, 0:6] = True
-    record = judge_example(_example("pick", True, shadow, u=3, v=20), [], before, after, lifted=False, shadows=True, near_px=5)
+    record = judge_example(
+        _example("pick", True, shadow, u=3, v=20), [], before, after, lifted=False, shadows=True, near_px=5
+    )
     assert record["error"] == "false_positive" and record["cause"] == "shadow" and record["iou"] == 0.0
     # a negative where the object did move: a false negative, from a failed grasp
     record = judge_example(_example("pick", False, None), [0], before, after, lifted=False, shadows=True, near_px=5)
     assert record["error"] == "false_negative" and record["cause"] == "failed_grasp"
     # a negative where nothing moved is right
-    record = judge_example(_example("pick", False, None, u=38, v=2), [0], before, after, lifted=False, shadows=True, near_px=5)
+    record = judge_example(
+        _example("pick", False, None, u=38, v=2), [0], before, after, lifted=False, shadows=True, near_px=5
+    )
     assert record["error"] is None
 
 

@@ -1,5 +1,6 @@
 """Observation checks (ROS-free core; the messages here are plain data holders): a consistent
 Observation passes; each way its images, calibrations, depth and poses can disagree is named."""
+
 from __future__ import annotations
 
 import math
@@ -8,13 +9,18 @@ import numpy as np
 import pytest
 
 from interseg.geometry import PinholeCamera, look_at
-from interseg.observation_checks import ObservationRejected, camera_info_problem, image_problem, observation_problems, validate_observation
+from interseg.observation_checks import (
+    ObservationRejected,
+    camera_info_problem,
+    image_problem,
+    observation_problems,
+    validate_observation,
+)
 
 
 def observation(width=160, height=120):
-    from interseg_interfaces.msg import Observation
-
     from interseg.nodes.convert import camera_to_info, image_to_msg, matrix_to_pose
+    from interseg_interfaces.msg import Observation
 
     msg = Observation()
     msg.header.frame_id = "world"
@@ -40,17 +46,29 @@ def _resized(width, height, encoding="rgb8"):
     return image_to_msg(np.zeros(shape, np.uint8 if encoding == "rgb8" else np.float32), encoding)
 
 
-@pytest.mark.parametrize("defect, expected", [
-    (lambda o: o.images.__setitem__(1, _resized(320, 240)), "cam1 image is 320x240, its camera_info 160x120"),
-    (lambda o: setattr(o, "depth", _resized(80, 60, "32FC1")), "depth is 80x60, the main image (cam0) 160x120"),
-    (lambda o: setattr(o.depth, "width", 0), "no depth image"),
-    (lambda o: setattr(o.camera_infos[0], "k", [0.0, 0, 80, 0, 100, 60, 0, 0, 1]), "cam0 camera_info: focal length fx 0"),
-    (lambda o: setattr(o.camera_infos[1], "k", [math.nan, 0, 80, 0, 100, 60, 0, 0, 1]), "cam1 camera_info: k[0] is nan"),
-    (lambda o: setattr(o.camera_poses[1].position, "x", math.nan), "cam1 pose: translation must be 3 finite numbers"),
-    (lambda o: setattr(o.camera_poses[0].orientation, "w", 3.0), "cam0 pose:"),
-    (lambda o: setattr(o.images[0], "height", 100000), "cam0 image: size 160x100000 is outside"),
-    (lambda o: o.camera_infos.pop(), "2 camera names, 2 images, 1 camera_infos, 2 poses"),
-])
+@pytest.mark.parametrize(
+    "defect, expected",
+    [
+        (lambda o: o.images.__setitem__(1, _resized(320, 240)), "cam1 image is 320x240, its camera_info 160x120"),
+        (lambda o: setattr(o, "depth", _resized(80, 60, "32FC1")), "depth is 80x60, the main image (cam0) 160x120"),
+        (lambda o: setattr(o.depth, "width", 0), "no depth image"),
+        (
+            lambda o: setattr(o.camera_infos[0], "k", [0.0, 0, 80, 0, 100, 60, 0, 0, 1]),
+            "cam0 camera_info: focal length fx 0",
+        ),
+        (
+            lambda o: setattr(o.camera_infos[1], "k", [math.nan, 0, 80, 0, 100, 60, 0, 0, 1]),
+            "cam1 camera_info: k[0] is nan",
+        ),
+        (
+            lambda o: setattr(o.camera_poses[1].position, "x", math.nan),
+            "cam1 pose: translation must be 3 finite numbers",
+        ),
+        (lambda o: setattr(o.camera_poses[0].orientation, "w", 3.0), "cam0 pose:"),
+        (lambda o: setattr(o.images[0], "height", 100000), "cam0 image: size 160x100000 is outside"),
+        (lambda o: o.camera_infos.pop(), "2 camera names, 2 images, 1 camera_infos, 2 poses"),
+    ],
+)
 def test_each_defect_is_named(defect, expected):
     msg = observation()
     defect(msg)

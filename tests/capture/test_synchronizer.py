@@ -5,6 +5,7 @@ is followed once nothing else arrives. The policy itself: bad settings are refus
 within slop (inclusive), the closest candidate and the newest complete set win, queues are bounded,
 a set is never formed twice, waiting ends on a new set, a timeout or close, and missing, stale and
 rejecting streams are named."""
+
 from __future__ import annotations
 
 import math
@@ -163,10 +164,18 @@ def test_streams_that_never_match_are_named():
 # -- the policy itself: construction, matching, queues, waiting and health ------------------------
 
 
-@pytest.mark.parametrize("kwargs, message", [({"streams": []}, "at least one stream"), ({"slop": -0.01}, "slop"),
-                                             ({"slop": math.nan}, "slop"), ({"max_ahead": 0.0}, "max_ahead"),
-                                             ({"rebase_after": -1.0}, "rebase_after"), ({"event_window": math.nan}, "event_window"),
-                                             ({"reference": "cam9"}, "reference stream 'cam9'")])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"streams": []}, "at least one stream"),
+        ({"slop": -0.01}, "slop"),
+        ({"slop": math.nan}, "slop"),
+        ({"max_ahead": 0.0}, "max_ahead"),
+        ({"rebase_after": -1.0}, "rebase_after"),
+        ({"event_window": math.nan}, "event_window"),
+        ({"reference": "cam9"}, "reference stream 'cam9'"),
+    ],
+)
 def test_bad_settings_are_refused(kwargs, message):
     settings = {"streams": STREAMS, "slop": 0.05, **kwargs}
     with pytest.raises(ValueError, match=message):

@@ -1,6 +1,7 @@
 """PickPlace goals as every arm backend reads them: top-down poses in `world` are accepted with
 their yaw, anything else is rejected with the reason before the arm moves; the Cartesian stops of
 a pick-and-place go approach -> descend -> lift -> carry -> place -> retreat at the right heights."""
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,9 @@ POSITION = [0.5, -0.1, 0.02]
 def _tilted(degrees: float, yaw: float = 0.0) -> np.ndarray:
     from scipy.spatial.transform import Rotation
 
-    return (Rotation.from_euler("z", yaw) * Rotation.from_euler("x", np.pi) * Rotation.from_euler("y", np.radians(degrees))).as_quat()
+    return (
+        Rotation.from_euler("z", yaw) * Rotation.from_euler("x", np.pi) * Rotation.from_euler("y", np.radians(degrees))
+    ).as_quat()
 
 
 @pytest.mark.parametrize("yaw", [0.0, 0.7, -1.2, math.pi - 1e-6, -math.pi / 2])
@@ -60,8 +63,15 @@ def test_a_position_that_is_not_three_numbers_is_rejected(position):
         validate_top_down_pose("grasp_pose", "world", position, top_down_grasp_quaternion(0.0))
 
 
-@pytest.mark.parametrize("quaternion, reason", [([0.0, 0.0, 0.0, 0.0], "not normalized"), ([1.0, 1.0, 0.0, 0.0], "not normalized"),
-                                                ([math.nan, 0.0, 0.0, 1.0], "finite"), ([0.0, 0.0, 1.0], "4 finite numbers")])
+@pytest.mark.parametrize(
+    "quaternion, reason",
+    [
+        ([0.0, 0.0, 0.0, 0.0], "not normalized"),
+        ([1.0, 1.0, 0.0, 0.0], "not normalized"),
+        ([math.nan, 0.0, 0.0, 1.0], "finite"),
+        ([0.0, 0.0, 1.0], "4 finite numbers"),
+    ],
+)
 def test_a_bad_quaternion_is_rejected(quaternion, reason):
     with pytest.raises(GoalRejected, match=reason):
         validate_top_down_pose("grasp_pose", "world", POSITION, quaternion)
@@ -96,8 +106,14 @@ def test_waypoints_in_order_with_heights_and_yaws():
     grasp, place = _poses()
     steps = pick_place_waypoints(grasp, place, approach_height=0.1, lift_height=0.2)
     assert [phase for phase, _, _ in steps] == ["approach", "descend", "lift", "carry", "place", "retreat"]
-    expected = [([0.5, -0.1, 0.12], 0.3), ([0.5, -0.1, 0.02], 0.3), ([0.5, -0.1, 0.22], 0.3),
-                ([0.45, 0.15, 0.25], -1.0), ([0.45, 0.15, 0.05], -1.0), ([0.45, 0.15, 0.15], -1.0)]
+    expected = [
+        ([0.5, -0.1, 0.12], 0.3),
+        ([0.5, -0.1, 0.02], 0.3),
+        ([0.5, -0.1, 0.22], 0.3),
+        ([0.45, 0.15, 0.25], -1.0),
+        ([0.45, 0.15, 0.05], -1.0),
+        ([0.45, 0.15, 0.15], -1.0),
+    ]
     for (_, position, yaw), (want_position, want_yaw) in zip(steps, expected):
         np.testing.assert_allclose(position, want_position, atol=1e-12)
         assert yaw == want_yaw
@@ -122,8 +138,10 @@ def test_waypoints_are_new_arrays_and_leave_the_poses_alone():
     assert descend is not grasp.position
 
 
-@pytest.mark.parametrize("heights", [{"approach_height": 0.0}, {"lift_height": -0.1}, {"approach_height": math.nan},
-                                     {"lift_height": math.inf}])
+@pytest.mark.parametrize(
+    "heights",
+    [{"approach_height": 0.0}, {"lift_height": -0.1}, {"approach_height": math.nan}, {"lift_height": math.inf}],
+)
 def test_waypoints_refuse_heights_that_are_not_positive_and_finite(heights):
     grasp, place = _poses()
     with pytest.raises(ValueError, match="must be a finite positive number of metres"):

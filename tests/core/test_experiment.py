@@ -2,6 +2,7 @@
 score, robust to scores that are NaN, negative or all zero), the tally of interactions, and the
 reading of an Interact result by its goal status (an aborted goal is never an executed one; a goal
 the server did not know is not counted)."""
+
 from __future__ import annotations
 
 import math
@@ -41,7 +42,9 @@ def test_same_seed_same_choices(policy):
     scores = [0.1, 0.7, 0.3, 0.9, 0.05]
     first = [choose_hypothesis(scores, policy, np.random.default_rng(42)) for _ in range(3)]
     rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
-    assert [choose_hypothesis(scores, policy, rng_a) for _ in range(50)] == [choose_hypothesis(scores, policy, rng_b) for _ in range(50)]
+    assert [choose_hypothesis(scores, policy, rng_a) for _ in range(50)] == [
+        choose_hypothesis(scores, policy, rng_b) for _ in range(50)
+    ]
     assert len(set(first)) == 1
 
 
@@ -71,15 +74,24 @@ def test_score_weighted_never_picks_a_zero_negative_or_nan_score_when_another_is
     assert {choose_hypothesis(scores, "score_weighted", rng) for _ in range(500)} == {3}
 
 
-@pytest.mark.parametrize("scores", [[0.0, 0.0, 0.0], [-1.0, -2.0, -0.5], [math.nan, math.nan, math.nan], [math.nan, -1.0, 0.0]])
+@pytest.mark.parametrize(
+    "scores", [[0.0, 0.0, 0.0], [-1.0, -2.0, -0.5], [math.nan, math.nan, math.nan], [math.nan, -1.0, 0.0]]
+)
 def test_score_weighted_without_a_positive_score_falls_back_to_uniform(scores):
     rng = np.random.default_rng(5)
     counts = Counter(choose_hypothesis(scores, "score_weighted", rng) for _ in range(900))
     assert set(counts) == {0, 1, 2}
 
 
-@pytest.mark.parametrize("scores, allowed", [([0.5, math.inf, 0.2], {1}), ([math.inf, 0.1, math.inf], {0, 2}),
-                                             ([1e308, 1e308, 0.0], {0, 1}), ([1e-300, 0.0], {0})])
+@pytest.mark.parametrize(
+    "scores, allowed",
+    [
+        ([0.5, math.inf, 0.2], {1}),
+        ([math.inf, 0.1, math.inf], {0, 2}),
+        ([1e308, 1e308, 0.0], {0, 1}),
+        ([1e-300, 0.0], {0}),
+    ],
+)
 def test_score_weighted_with_infinite_or_extreme_scores(scores, allowed):
     # inf / inf and an overflowing sum would be NaN probabilities, which numpy refuses
     rng = np.random.default_rng(0)
@@ -97,20 +109,34 @@ def test_the_choice_is_a_plain_int():
 def test_status_values_match_action_msgs():
     goal_status = pytest.importorskip("action_msgs.msg").GoalStatus
     assert (STATUS_UNKNOWN, STATUS_SUCCEEDED, STATUS_CANCELED, STATUS_ABORTED) == (
-        goal_status.STATUS_UNKNOWN, goal_status.STATUS_SUCCEEDED, goal_status.STATUS_CANCELED, goal_status.STATUS_ABORTED)
+        goal_status.STATUS_UNKNOWN,
+        goal_status.STATUS_SUCCEEDED,
+        goal_status.STATUS_CANCELED,
+        goal_status.STATUS_ABORTED,
+    )
     for name in ("accepted", "executing", "canceling"):
         assert STATUS_NAMES[getattr(goal_status, f"STATUS_{name.upper()}")] == name
 
 
 def test_a_succeeded_goal_is_counted_as_reported():
     outcome = read_interact_result(STATUS_SUCCEEDED, True, True, True, "placed; lifted=True, moved=True", 17)
-    assert (outcome.counted, outcome.success, outcome.moved, outcome.lifted, outcome.rejected) == (True, True, True, True, False)
-    failed = read_interact_result(STATUS_SUCCEEDED, False, False, False, "rejected: out of reach; lifted=False, moved=False", 18)
+    assert (outcome.counted, outcome.success, outcome.moved, outcome.lifted, outcome.rejected) == (
+        True,
+        True,
+        True,
+        True,
+        False,
+    )
+    failed = read_interact_result(
+        STATUS_SUCCEEDED, False, False, False, "rejected: out of reach; lifted=False, moved=False", 18
+    )
     assert failed.counted and not failed.success and not failed.rejected
 
 
 def test_an_aborted_goal_is_counted_as_rejected_and_never_as_executed():
-    outcome = read_interact_result(STATUS_ABORTED, True, False, True, "pick-and-place done (ok) but capture failed: timeout")
+    outcome = read_interact_result(
+        STATUS_ABORTED, True, False, True, "pick-and-place done (ok) but capture failed: timeout"
+    )
     assert outcome.counted and outcome.rejected
     assert not outcome.success  # the result's success field does not override the status
     assert outcome.lifted  # what the arm believed is kept
@@ -118,8 +144,14 @@ def test_an_aborted_goal_is_counted_as_rejected_and_never_as_executed():
     assert grasp.counted and grasp.rejected and not grasp.success
 
 
-@pytest.mark.parametrize("message", ["stopped: grasp_planner is shutting down; no Interaction published",
-                                     "not run: no arm backend serves pick_place", "not run: capture failed: no response"])
+@pytest.mark.parametrize(
+    "message",
+    [
+        "stopped: grasp_planner is shutting down; no Interaction published",
+        "not run: no arm backend serves pick_place",
+        "not run: capture failed: no response",
+    ],
+)
 def test_an_aborted_goal_that_never_ran_is_not_counted(message):
     assert message.startswith(NOT_RUN_PREFIXES)
     outcome = read_interact_result(STATUS_ABORTED, False, False, False, message)
@@ -127,9 +159,13 @@ def test_an_aborted_goal_that_never_ran_is_not_counted(message):
 
 
 def test_a_canceled_goal_is_counted_only_when_its_interaction_was_published():
-    before = read_interact_result(STATUS_CANCELED, False, False, False, "cancelled before picking; no Interaction published")
+    before = read_interact_result(
+        STATUS_CANCELED, False, False, False, "cancelled before picking; no Interaction published"
+    )
     assert not before.counted and "cancelled before picking" in before.reason
-    after = read_interact_result(STATUS_CANCELED, True, True, False, "placed; lifted=False, moved=True", interaction_id=99)
+    after = read_interact_result(
+        STATUS_CANCELED, True, True, False, "placed; lifted=False, moved=True", interaction_id=99
+    )
     assert after.counted and after.success and after.moved and not after.rejected
 
 
@@ -165,8 +201,15 @@ def test_record_counts_each_field_and_keeps_the_newest_model_version():
     assert (tally.interactions, tally.executed, tally.positives, tally.lifted, tally.rejected) == (3, 2, 2, 1, 1)
     assert tally.model_version == 3
     record = tally.as_record()
-    assert record == {"interactions": 3, "executed": 2, "positives": 2, "lifted": 1, "rejected": 1, "resets": 0,
-                      "grasp_success": pytest.approx(1 / 3)}
+    assert record == {
+        "interactions": 3,
+        "executed": 2,
+        "positives": 2,
+        "lifted": 1,
+        "rejected": 1,
+        "resets": 0,
+        "grasp_success": pytest.approx(1 / 3),
+    }
     assert tally.summary() == "3 interactions, 2 positive (67%), 1 lifted (33%), 1 rejected, 0 resets"
 
 

@@ -1,5 +1,6 @@
 """The phases of Interact's feedback: every phase the grasp planner (or a test server standing in
 for it) sends is one Interact.action documents, and every documented phase is sent."""
+
 from __future__ import annotations
 
 import re
@@ -29,13 +30,23 @@ def phases_sent(source: str) -> set[str]:
 
 
 def test_the_documented_phases_are_in_order_and_unique():
-    assert documented_phases() == ["capturing_before", "planning", "picking", "capturing_lifted", "placing", "capturing_after", "done"]
+    assert documented_phases() == [
+        "capturing_before",
+        "planning",
+        "picking",
+        "capturing_lifted",
+        "placing",
+        "capturing_after",
+        "done",
+    ]
 
 
 def test_the_grasp_planner_sends_exactly_the_documented_phases():
     documented = set(documented_phases())
     sent = phases_sent(GRASP_PLANNER.read_text())
-    assert sent == documented, f"sent but not documented: {sorted(sent - documented)}; documented but never sent: {sorted(documented - sent)}"
+    assert sent == documented, (
+        f"sent but not documented: {sorted(sent - documented)}; documented but never sent: {sorted(documented - sent)}"
+    )
 
 
 def test_test_servers_send_only_documented_phases():

@@ -1,6 +1,7 @@
 """The interaction step's pure pieces (interseg.interaction): planning a grasp and a place from a
 hypothesis, the labeller's views from an interaction's images, one pass of the runner on small
 stand-in backends, and the mid-grasp capture's bounded wait."""
+
 from __future__ import annotations
 
 import threading
@@ -12,10 +13,23 @@ import pytest
 
 from interseg.constants import PLACE_REGION, WORKSPACE
 from interseg.geometry import PinholeCamera, look_at
-from interseg.grasping import (DEFAULT_PLACE_REGION, DEFAULT_WORKSPACE, GraspRejected, GraspSettings,
-                               choose_place_location, plan_grasp)
-from interseg.interaction import (BackgroundCapture, Hooks, InteractionRunner, Observed, plan_grasp_and_place,
-                                  run_interactions, views_from_images)
+from interseg.grasping import (
+    DEFAULT_PLACE_REGION,
+    DEFAULT_WORKSPACE,
+    GraspRejected,
+    GraspSettings,
+    choose_place_location,
+    plan_grasp,
+)
+from interseg.interaction import (
+    BackgroundCapture,
+    Hooks,
+    InteractionRunner,
+    Observed,
+    plan_grasp_and_place,
+    run_interactions,
+    views_from_images,
+)
 
 WIDTH, HEIGHT = 160, 120
 
@@ -24,7 +38,9 @@ def _camera(name: str = "cam0", eye=(0.55, 0.2, 0.9)) -> PinholeCamera:
     return PinholeCamera.from_fov(name, WIDTH, HEIGHT, 60, look_at(np.array(eye), np.array([0.55, 0.0, 0.0])))
 
 
-def _render_depth(camera: PinholeCamera, block: tuple[float, float, float, float, float]) -> tuple[np.ndarray, np.ndarray]:
+def _render_depth(
+    camera: PinholeCamera, block: tuple[float, float, float, float, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """Depth along the optical axis of a table (z = 0) with one block on it (x0, y0, x1, y1,
     height; its top only), and the block's mask."""
     v, u = np.mgrid[0:HEIGHT, 0:WIDTH]
@@ -40,7 +56,9 @@ def _render_depth(camera: PinholeCamera, block: tuple[float, float, float, float
 def _hypothesis(camera, block):
     depth, mask = _render_depth(camera, block)
     vs, us = np.nonzero(mask)
-    return depth, SimpleNamespace(grasp_u=float(us.mean()), grasp_v=float(vs.mean()), grasp_yaw=0.0, mask=mask, score=1.0)
+    return depth, SimpleNamespace(
+        grasp_u=float(us.mean()), grasp_v=float(vs.mean()), grasp_yaw=0.0, mask=mask, score=1.0
+    )
 
 
 def test_grasp_settings_defaults_come_from_the_constants():
@@ -54,12 +72,15 @@ def test_plan_grasp_and_place_is_plan_grasp_then_a_free_place():
     block = (0.53, -0.03, 0.57, 0.03, 0.04)
     depth, h = _hypothesis(camera, block)
     settings = GraspSettings()
-    planned = plan_grasp_and_place((h.grasp_u, h.grasp_v), h.grasp_yaw, h.mask, depth, camera, settings,
-                                   np.random.default_rng(5))
+    planned = plan_grasp_and_place(
+        (h.grasp_u, h.grasp_v), h.grasp_yaw, h.mask, depth, camera, settings, np.random.default_rng(5)
+    )
     # the same calls the grasp planner made, with the same random state
     rng = np.random.default_rng(5)
     grasp = plan_grasp((h.grasp_u, h.grasp_v), h.grasp_yaw, depth, camera, settings, h.mask)
-    place = choose_place_location(depth, camera, settings, DEFAULT_PLACE_REGION, rng, avoid=grasp.position, clearance=0.06)
+    place = choose_place_location(
+        depth, camera, settings, DEFAULT_PLACE_REGION, rng, avoid=grasp.position, clearance=0.06
+    )
     np.testing.assert_allclose(planned.grasp.position, grasp.position)
     np.testing.assert_allclose(planned.place, place)
     assert planned.grasp.source == "footprint"
@@ -73,8 +94,9 @@ def test_plan_grasp_and_place_rejects_a_grasp_outside_the_workspace():
     block = (0.26, -0.02, 0.29, 0.02, 0.04)  # x < 0.30: outside the workspace (the old default began at 0.25)
     depth, h = _hypothesis(camera, block)
     with pytest.raises(GraspRejected, match="outside the workspace"):
-        plan_grasp_and_place((h.grasp_u, h.grasp_v), h.grasp_yaw, h.mask, depth, camera, GraspSettings(),
-                             np.random.default_rng(0))
+        plan_grasp_and_place(
+            (h.grasp_u, h.grasp_v), h.grasp_yaw, h.mask, depth, camera, GraspSettings(), np.random.default_rng(0)
+        )
 
 
 def _images(cameras, value: int) -> dict:
@@ -93,8 +115,9 @@ def test_views_from_images_before_after_and_lifted():
     assert all(v.before_depth is None and v.after_depth is None for v in views[1:])
     assert views[1].before is before["cam1"] and views[1].after is after["cam1"]
 
-    views = views_from_images(cameras, before, after, before_depth=d_before, after_depth=d_after, lifted=lifted,
-                              lifted_depth=d_lifted)
+    views = views_from_images(
+        cameras, before, after, before_depth=d_before, after_depth=d_after, lifted=lifted, lifted_depth=d_lifted
+    )
     assert [v.lifted is lifted[v.camera.name] for v in views] == [True] * 3
     assert views[0].before_depth is d_before and views[0].after_depth is d_lifted  # compared with the lifted view
 
@@ -148,10 +171,14 @@ def test_runner_one_interaction_with_hooks_and_store():
     depth, h = _hypothesis(cameras.camera, block)
     cameras.depth = depth
     calls = []
-    hooks = Hooks(before_pick=lambda i: calls.append(("before", i.status, i.after)),
-                  after_pick=lambda i: calls.append(("after", i.status, i.after is not None)))
+    hooks = Hooks(
+        before_pick=lambda i: calls.append(("before", i.status, i.after)),
+        after_pick=lambda i: calls.append(("after", i.status, i.after is not None)),
+    )
     arm, sink = _Arm(), _Sink()
-    runner = InteractionRunner(cameras, _Proposer([h]), arm, sink, GraspSettings(), np.random.default_rng(1), hooks=hooks)
+    runner = InteractionRunner(
+        cameras, _Proposer([h]), arm, sink, GraspSettings(), np.random.default_rng(1), hooks=hooks
+    )
     result = runner.run_once(42)
     assert result.status == "executed" and result.interaction_id == 42 and result.model_version == 7
     assert [c[0] for c in calls] == ["before", "after"] and calls[0][2] is None and calls[1][2]
@@ -176,8 +203,9 @@ def test_runner_rejections_and_the_loop():
 
     resets, seen = [], []
     runner = InteractionRunner(cameras, _Proposer([h]), _Arm(), None, GraspSettings(), np.random.default_rng(1))
-    stats = run_interactions(runner, 5, reset=lambda: resets.append(1), reset_every=2,
-                             on_executed=lambda i, s: seen.append(i.interaction_id))
+    stats = run_interactions(
+        runner, 5, reset=lambda: resets.append(1), reset_every=2, on_executed=lambda i, s: seen.append(i.interaction_id)
+    )
     assert seen == [1, 2, 3, 4, 5] and stats.executed == 5 and stats.attempts == 5
     assert stats.resets == len(resets) == 3  # at the start, after 2 and after 4 (not after the last)
 

@@ -1,5 +1,6 @@
 """Progress bars: a log or a pipe gets one plain line every 10 % (at most ~11 lines for any number
 of updates) ending with the 100 % line; a disabled bar writes nothing; a terminal gets tqdm."""
+
 from __future__ import annotations
 
 import io
@@ -80,7 +81,13 @@ def test_an_unknown_total_logs_every_log_every_updates():
         for _ in range(450):
             bar.update()
     lines = stream.getvalue().splitlines()
-    assert [line.split(" [")[0] for line in lines] == ["frames: 100 it", "frames: 200 it", "frames: 300 it", "frames: 400 it", "frames: 450 it"]
+    assert [line.split(" [")[0] for line in lines] == [
+        "frames: 100 it",
+        "frames: 200 it",
+        "frames: 300 it",
+        "frames: 400 it",
+        "frames: 450 it",
+    ]
 
 
 def test_log_every_percent_sets_the_step():

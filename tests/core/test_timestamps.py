@@ -1,6 +1,7 @@
 """Seconds as ROS stamps: nanoseconds carry into seconds, rounding never steps back, bad times
 (NaN, infinite, negative, past an int32 of seconds) are refused with the reason, and ForwardStamps
 never repeats or goes back. nodes/convert.time_msg builds the message from the same pair."""
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,18 @@ from interseg.timestamps import (
 )
 
 
-@pytest.mark.parametrize("seconds, nanoseconds", [(0.0, 0), (1e-9, 1), (0.4e-9, 0), (0.6e-9, 1), (1.5, 1_500_000_000),
-                                                  (123.000000001, 123_000_000_001), (0.1 + 0.2, 300_000_000)])
+@pytest.mark.parametrize(
+    "seconds, nanoseconds",
+    [
+        (0.0, 0),
+        (1e-9, 1),
+        (0.4e-9, 0),
+        (0.6e-9, 1),
+        (1.5, 1_500_000_000),
+        (123.000000001, 123_000_000_001),
+        (0.1 + 0.2, 300_000_000),
+    ],
+)
 def test_nearest_nanosecond(seconds, nanoseconds):
     assert nanoseconds_from_seconds(seconds) == nanoseconds
 
@@ -38,8 +49,16 @@ def test_bad_seconds_are_refused_with_the_value(bad):
         stamp_from_seconds(bad)
 
 
-@pytest.mark.parametrize("nanoseconds, stamp", [(0, (0, 0)), (999_999_999, (0, 999_999_999)), (NANOSECONDS, (1, 0)),
-                                                (5 * NANOSECONDS + 7, (5, 7)), (MAX_SECONDS * NANOSECONDS + 999_999_999, (MAX_SECONDS, 999_999_999))])
+@pytest.mark.parametrize(
+    "nanoseconds, stamp",
+    [
+        (0, (0, 0)),
+        (999_999_999, (0, 999_999_999)),
+        (NANOSECONDS, (1, 0)),
+        (5 * NANOSECONDS + 7, (5, 7)),
+        (MAX_SECONDS * NANOSECONDS + 999_999_999, (MAX_SECONDS, 999_999_999)),
+    ],
+)
 def test_nanoseconds_split_into_sec_and_nanosec(nanoseconds, stamp):
     assert stamp_from_nanoseconds(nanoseconds) == stamp
 

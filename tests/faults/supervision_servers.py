@@ -6,6 +6,7 @@ accepted, while ``DIR/hang`` exists an accepted goal never ends and sends no fee
 is cancelled or the node stops); otherwise a goal takes about 0.3 s with feedback and succeeds
 with interaction ids 1, 2, ...
 """
+
 import sys
 import threading
 import time
@@ -15,10 +16,10 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
+from interseg.nodes.common import run_node
 from interseg_interfaces.action import Interact
 from interseg_interfaces.msg import ObjectHypothesis
 from interseg_interfaces.srv import Capture, ProposeObjects
-from interseg.nodes.common import run_node
 
 
 class Perception(Node):
@@ -44,8 +45,15 @@ class FakeInteract(Node):
         self.flags = flags
         self.count = 0
         self.stopping = threading.Event()
-        self.server = ActionServer(self, Interact, "interact", self.execute, callback_group=ReentrantCallbackGroup(),
-                                   goal_callback=self.on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT)
+        self.server = ActionServer(
+            self,
+            Interact,
+            "interact",
+            self.execute,
+            callback_group=ReentrantCallbackGroup(),
+            goal_callback=self.on_goal,
+            cancel_callback=lambda _g: CancelResponse.ACCEPT,
+        )
 
     def on_goal(self, _goal):
         return GoalResponse.REJECT if (self.flags / "reject").exists() else GoalResponse.ACCEPT
@@ -64,7 +72,9 @@ class FakeInteract(Node):
             time.sleep(0.075)
         self.count += 1
         goal_handle.succeed()
-        return Interact.Result(success=True, something_moved=True, object_lifted=True, interaction_id=self.count, message="ok")
+        return Interact.Result(
+            success=True, something_moved=True, object_lifted=True, interaction_id=self.count, message="ok"
+        )
 
 
 if __name__ == "__main__":

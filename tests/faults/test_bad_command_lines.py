@@ -1,6 +1,7 @@
 """Bad command-line input and bad stores given to the `interseg` commands: one line on stderr that
 says what is wrong, exit code 2 for the command line (1 for a store that fails on the way), no
 traceback and no silent wait."""
+
 from __future__ import annotations
 
 import subprocess
@@ -76,25 +77,37 @@ def test_demo_minutes_must_be_a_real_duration(value):
 # Every numeric option of the commands, each with a value it cannot use (parsed in this process: the
 # command stops before it imports anything heavy or touches a file).
 BAD_OPTIONS = [
-    ("demo", ["--width", "0"]), ("demo", ["--height", "-480"]), ("demo", ["--steps-per-round", "0"]),
-    ("demo", ["--eval-per-background", "0"]), ("demo", ["--seed", "-1"]), ("demo", ["--seed", "1.5"]),
+    ("demo", ["--width", "0"]),
+    ("demo", ["--height", "-480"]),
+    ("demo", ["--steps-per-round", "0"]),
+    ("demo", ["--eval-per-background", "0"]),
+    ("demo", ["--seed", "-1"]),
+    ("demo", ["--seed", "1.5"]),
     ("train", ["--store", "s", "--run-dir", "r", "--rounds", "0"]),
     ("train", ["--store", "s", "--run-dir", "r", "--steps-per-round", "-5"]),
     ("train", ["--store", "s", "--run-dir", "r", "--batch-size", "0"]),
     ("train", ["--store", "s", "--run-dir", "r", "--lr", "nan"]),
     ("train", ["--store", "s", "--run-dir", "r", "--lr", "0"]),
     ("train", ["--store", "s", "--run-dir", "r", "--threads", "0"]),
-    ("pretrain", ["--out", "x.pt", "--frames", "-1"]), ("pretrain", ["--out", "x.pt", "--steps", "-1"]),
-    ("pretrain", ["--out", "x.pt", "--batch-size", "0"]), ("pretrain", ["--out", "x.pt", "--lr", "inf"]),
-    ("pretrain", ["--out", "x.pt", "--input-scale", "nan"]), ("pretrain", ["--out", "x.pt", "--input-scale", "0"]),
-    ("pretrain", ["--out", "x.pt", "--width", "16"]), ("pretrain", ["--out", "x.pt", "--reset-every", "0"]),
-    ("pretrain", ["--out", "x.pt", "--threads", "0"]), ("pretrain", ["--out", "x.pt", "--seed", "-2"]),
+    ("pretrain", ["--out", "x.pt", "--frames", "-1"]),
+    ("pretrain", ["--out", "x.pt", "--steps", "-1"]),
+    ("pretrain", ["--out", "x.pt", "--batch-size", "0"]),
+    ("pretrain", ["--out", "x.pt", "--lr", "inf"]),
+    ("pretrain", ["--out", "x.pt", "--input-scale", "nan"]),
+    ("pretrain", ["--out", "x.pt", "--input-scale", "0"]),
+    ("pretrain", ["--out", "x.pt", "--width", "16"]),
+    ("pretrain", ["--out", "x.pt", "--reset-every", "0"]),
+    ("pretrain", ["--out", "x.pt", "--threads", "0"]),
+    ("pretrain", ["--out", "x.pt", "--seed", "-2"]),
     ("bench", ["--seeds", "0", "-1"]),
     ("make-eval-set", ["--split", "test", "--out", "o", "--per-background", "0"]),
     ("make-eval-set", ["--split", "test", "--out", "o", "--width", "nan"]),
-    ("sim", ["snapshot", "--out", "o", "--width", "0"]), ("sim", ["snapshot", "--out", "o", "--seed", "-1"]),
-    ("record", ["/t", "-o", "b", "--duration", "nan"]), ("record", ["/t", "-o", "b", "--duration", "-1"]),
-    ("record", ["/t", "-o", "b", "--max-messages", "-1"]), ("record", ["/t", "-o", "b", "--wait", "inf"]),
+    ("sim", ["snapshot", "--out", "o", "--width", "0"]),
+    ("sim", ["snapshot", "--out", "o", "--seed", "-1"]),
+    ("record", ["/t", "-o", "b", "--duration", "nan"]),
+    ("record", ["/t", "-o", "b", "--duration", "-1"]),
+    ("record", ["/t", "-o", "b", "--max-messages", "-1"]),
+    ("record", ["/t", "-o", "b", "--wait", "inf"]),
 ]
 
 

@@ -5,6 +5,7 @@ damaged, old ones deleted or overwritten under it), then the trainer is killed a
 as the launch file respawns it. It must keep announcing models; every bad example is quarantined
 in the store with its reason, logged once and counted; the export writes the good ones and says
 how many it skipped."""
+
 from __future__ import annotations
 
 import json
@@ -34,16 +35,39 @@ def quarantined(root) -> dict[str, str]:
 
 def start_trainer(processes, root, run_dir):
     return processes.start(
-        [sys.executable, "-c", "import sys; from interseg.nodes.trainer import main; sys.exit(main())", "--ros-args",
-         "--params-file", str(REPO / "config/trainer.yaml"), "-p", f"store:={root}", "-p", f"run_dir:={run_dir}",
-         "-p", "image_width:=320", "-p", "image_height:=240", "-p", "steps_per_round:=5", "-p", "batch_size:=8",
-         "-p", "min_examples:=4", "-p", "threads:=1", "-p", "device:=cpu"], name="trainer")
+        [
+            sys.executable,
+            "-c",
+            "import sys; from interseg.nodes.trainer import main; sys.exit(main())",
+            "--ros-args",
+            "--params-file",
+            str(REPO / "config/trainer.yaml"),
+            "-p",
+            f"store:={root}",
+            "-p",
+            f"run_dir:={run_dir}",
+            "-p",
+            "image_width:=320",
+            "-p",
+            "image_height:=240",
+            "-p",
+            "steps_per_round:=5",
+            "-p",
+            "batch_size:=8",
+            "-p",
+            "min_examples:=4",
+            "-p",
+            "threads:=1",
+            "-p",
+            "device:=cpu",
+        ],
+        name="trainer",
+    )
 
 
 def test_trainer_keeps_learning_past_damaged_files_and_export_skips_them(processes, ros_node, tmp_path, monkeypatch):
-    from interseg_interfaces.msg import ModelUpdate
-
     from interseg.nodes.common import MODEL_UPDATE_QOS
+    from interseg_interfaces.msg import ModelUpdate
 
     root, run_dir = tmp_path / "examples", tmp_path / "trainer"
     writer = fill_store(root, scenes=8, size=(320, 240))
@@ -64,8 +88,9 @@ def test_trainer_keeps_learning_past_damaged_files_and_export_skips_them(process
     damage(records[9], "image", "flip", "corrupt")
 
     updates: list[tuple[float, ModelUpdate]] = []
-    ros_node.create_subscription(ModelUpdate, "model_updates", lambda m: updates.append((time.monotonic(), m)),
-                                 MODEL_UPDATE_QOS)
+    ros_node.create_subscription(
+        ModelUpdate, "model_updates", lambda m: updates.append((time.monotonic(), m)), MODEL_UPDATE_QOS
+    )
 
     def metric(msg: ModelUpdate, name: str) -> float:
         return dict(zip(msg.metric_names, msg.metric_values))[name]
@@ -77,8 +102,11 @@ def test_trainer_keeps_learning_past_damaged_files_and_export_skips_them(process
     trainer = start_trainer(processes, root, run_dir)
     wait_for(lambda: updates, 180, message=f"a first model\n{processes.output(trainer)[-3000:]}")
     print(f"first model {updates[0][0] - started:.1f} s after the start with {len(damaged)} damaged examples")
-    wait_for(lambda: set(damaged) <= set(quarantined(root)), 120,
-             message=f"the damaged examples quarantined\n{processes.output(trainer)[-3000:]}")
+    wait_for(
+        lambda: set(damaged) <= set(quarantined(root)),
+        120,
+        message=f"the damaged examples quarantined\n{processes.output(trainer)[-3000:]}",
+    )
 
     # while it trains: new examples arrive with damaged files (the disk lost them between the
     # write and the row), and files of examples it has already read are deleted and overwritten
@@ -96,8 +124,18 @@ def test_trainer_keeps_learning_past_damaged_files_and_export_skips_them(process
     damage_time = time.monotonic()
     for record in late:
         image, mask = store_module.read_example(root, record)
-        added.append(writer.add(image=image, u=record.u, v=record.v, positive=record.positive, mask=mask,
-                                reason="late", interaction_id=100 + len(added), view="cam0"))
+        added.append(
+            writer.add(
+                image=image,
+                u=record.u,
+                v=record.v,
+                positive=record.positive,
+                mask=mask,
+                reason="late",
+                interaction_id=100 + len(added),
+                view="cam0",
+            )
+        )
     monkeypatch.setattr(store_module, "_atomic_write_png", real_write)
     damaged[added[1]] = "is truncated"
     damaged[added[3]] = "empty file"
@@ -106,8 +144,11 @@ def test_trainer_keeps_learning_past_damaged_files_and_export_skips_them(process
     damage(under_it[1], "image", "garbage", "not a PNG file")
     damage(under_it[2], "image", "grey", "not 8-bit RGB")
 
-    wait_for(lambda: {added[1], added[3]} <= set(quarantined(root)), 120,
-             message=f"the late damaged examples quarantined\n{processes.output(trainer)[-3000:]}")
+    wait_for(
+        lambda: {added[1], added[3]} <= set(quarantined(root)),
+        120,
+        message=f"the late damaged examples quarantined\n{processes.output(trainer)[-3000:]}",
+    )
     quarantine_time = time.monotonic()
     wait_for(lambda: models_after(quarantine_time), 60, message="a model after the late damage")
     first_after = min(t for t, _ in updates if t > damage_time)
@@ -119,13 +160,24 @@ def test_trainer_keeps_learning_past_damaged_files_and_export_skips_them(process
     trainer.wait(timeout=10)
     restart_time = time.monotonic()
     trainer_again = start_trainer(processes, root, run_dir)
-    wait_for(lambda: models_after(restart_time) and any(m.version > updates[-2][1].version for m in models_after(restart_time)),
-             180, message=f"a model after the restart\n{processes.output(trainer_again)[-3000:]}")
+    wait_for(
+        lambda: (
+            models_after(restart_time) and any(m.version > updates[-2][1].version for m in models_after(restart_time))
+        ),
+        180,
+        message=f"a model after the restart\n{processes.output(trainer_again)[-3000:]}",
+    )
     print(f"first model after the restart: {min(t for t, _ in updates if t > restart_time) - restart_time:.1f} s")
-    wait_for(lambda: set(damaged) <= set(quarantined(root)), 120,
-             message=f"every damaged example quarantined\n{processes.output(trainer_again)[-3000:]}")
-    wait_for(lambda: any(metric(m, "quarantined_examples") == len(damaged) for m in models_after(restart_time)), 60,
-             message="a model counting every quarantined example")
+    wait_for(
+        lambda: set(damaged) <= set(quarantined(root)),
+        120,
+        message=f"every damaged example quarantined\n{processes.output(trainer_again)[-3000:]}",
+    )
+    wait_for(
+        lambda: any(metric(m, "quarantined_examples") == len(damaged) for m in models_after(restart_time)),
+        60,
+        message="a model counting every quarantined example",
+    )
 
     # quarantined with the right reason, logged once (over both runs), files kept, nothing else
     reasons = quarantined(root)
@@ -144,12 +196,15 @@ def test_trainer_keeps_learning_past_damaged_files_and_export_skips_them(process
 
     # export: the good ones, and how many were skipped
     bag = tmp_path / "bag"
-    out = subprocess.run(interseg_command("export-examples", str(root), str(bag)), capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        interseg_command("export-examples", str(root), str(bag)), capture_output=True, text=True, timeout=120
+    )
     good = len(records) + len(late) - len(damaged)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == (f"exported {good} examples to {bag}; skipped {len(damaged)} with bad files "
-                                  f"(0 newly quarantined; reasons in {root / QUARANTINE_NAME})")
+    assert out.stdout.strip() == (
+        f"exported {good} examples to {bag}; skipped {len(damaged)} with bad files "
+        f"(0 newly quarantined; reasons in {root / QUARANTINE_NAME})"
+    )
     from rosbags.rosbag2 import Reader
 
     with Reader(bag) as reader:
@@ -164,11 +219,13 @@ def test_export_finds_and_quarantines_bad_files_itself(tmp_path):
     damage_file(root / records[1].image_path, "delete")
     damage_file(root / [r for r in records if r.positive][1].mask_path, "truncate")
     bag = tmp_path / "bag"
-    out = subprocess.run(interseg_command("export-examples", str(root), str(bag)), capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        interseg_command("export-examples", str(root), str(bag)), capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith(f"exported {len(records) - 2} examples to {bag}; skipped 2 with bad files "
-                                 "(2 newly quarantined")
+    assert out.stdout.startswith(
+        f"exported {len(records) - 2} examples to {bag}; skipped 2 with bad files (2 newly quarantined"
+    )
     assert out.stderr.count("quarantined:") == 2 and "is missing" in out.stderr and "is truncated" in out.stderr
     assert len(quarantined(root)) == 2
     with ExampleStore(root) as store:

@@ -5,6 +5,7 @@ outside (prlimit: every write past it fails with EFBIG, as write() fails with EN
 disk). Nothing may be announced on labelled_examples that is not in the store with readable
 files; the store stays readable throughout; the labeller says why once, keeps what it labelled
 in memory, and writes and announces it when the disk accepts writes again."""
+
 from __future__ import annotations
 
 import resource
@@ -36,9 +37,8 @@ def interaction_message(interaction_id: int, seed: int):
     down elsewhere (what the grasp planner publishes after an interaction)."""
     from geometry_msgs.msg import PoseStamped
 
-    from interseg_interfaces.msg import Interaction, Observation
-
     from interseg.nodes.convert import camera_to_info, image_to_msg, matrix_to_pose
+    from interseg_interfaces.msg import Interaction, Observation
 
     rng = np.random.default_rng(seed)
     objects = random_objects(rng, 3)
@@ -81,13 +81,26 @@ def test_labeller_keeps_examples_while_the_disk_is_full_and_announces_only_store
     root = tmp_path / "examples"
     messages = [interaction_message(i, seed=10 + i) for i in range(1, 6)]
     announced: list[tuple[float, LabelledExample]] = []
-    ros_node.create_subscription(LabelledExample, "labelled_examples",
-                                 lambda m: announced.append((time.monotonic(), m)), 100)
+    ros_node.create_subscription(
+        LabelledExample, "labelled_examples", lambda m: announced.append((time.monotonic(), m)), 100
+    )
     publisher = ros_node.create_publisher(Interaction, "interactions", 10)
     labeller = processes.start(
-        [sys.executable, "-c", "import sys; from interseg.nodes.labeller import main; sys.exit(main())",
-         "--ros-args", "--params-file", str(REPO / "config/labeller.yaml"), "-p", f"store:={root}",
-         "-p", "retry_s:=0.5"], name="labeller", preexec_fn=_ignore_file_size_signal)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from interseg.nodes.labeller import main; sys.exit(main())",
+            "--ros-args",
+            "--params-file",
+            str(REPO / "config/labeller.yaml"),
+            "-p",
+            f"store:={root}",
+            "-p",
+            "retry_s:=0.5",
+        ],
+        name="labeller",
+        preexec_fn=_ignore_file_size_signal,
+    )
     wait_for(lambda: publisher.get_subscription_count() > 0, 60, message="the labeller's subscription")
 
     def announced_for(interaction_id: int) -> list[LabelledExample]:
@@ -96,8 +109,11 @@ def test_labeller_keeps_examples_while_the_disk_is_full_and_announces_only_store
     def publish_and_wait_for_labels(msg, expect_announcements: bool = True) -> None:
         log_before = processes.output(labeller).count(f"interaction {msg.interaction_id}:")
         publisher.publish(msg)
-        wait_for(lambda: processes.output(labeller).count(f"interaction {msg.interaction_id}:") > log_before, 60,
-                 message=f"interaction {msg.interaction_id} labelled\n{processes.output(labeller)[-3000:]}")
+        wait_for(
+            lambda: processes.output(labeller).count(f"interaction {msg.interaction_id}:") > log_before,
+            60,
+            message=f"interaction {msg.interaction_id} labelled\n{processes.output(labeller)[-3000:]}",
+        )
         if expect_announcements:
             wait_for(lambda: announced_for(msg.interaction_id), 10, message="its examples announced")
 
@@ -127,8 +143,11 @@ def test_labeller_keeps_examples_while_the_disk_is_full_and_announces_only_store
     # 3. space is back: what was kept is written and announced, in order, without a new interaction
     resource.prlimit(labeller.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     freed = time.monotonic()
-    wait_for(lambda: announced_for(2) and announced_for(3) and "accepts writes again" in processes.output(labeller),
-             30, message=f"kept examples written\n{processes.output(labeller)[-3000:]}")
+    wait_for(
+        lambda: announced_for(2) and announced_for(3) and "accepts writes again" in processes.output(labeller),
+        30,
+        message=f"kept examples written\n{processes.output(labeller)[-3000:]}",
+    )
     recovered_s = max(t for t, m in announced if m.interaction_id in (2, 3)) - freed
     print(f"kept examples stored and announced {recovered_s:.2f} s after space came back")
     assert recovered_s < 5.0
@@ -153,15 +172,32 @@ def test_labeller_drops_the_oldest_beyond_its_limit_and_says_so(processes, ros_n
     ros_node.create_subscription(LabelledExample, "labelled_examples", announced.append, 100)
     publisher = ros_node.create_publisher(Interaction, "interactions", 10)
     labeller = processes.start(
-        [sys.executable, "-c", "import sys; from interseg.nodes.labeller import main; sys.exit(main())",
-         "--ros-args", "--params-file", str(REPO / "config/labeller.yaml"), "-p", f"store:={root}",
-         "-p", "retry_s:=0.5", "-p", "pending_limit:=4"], name="labeller", preexec_fn=_ignore_file_size_signal)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from interseg.nodes.labeller import main; sys.exit(main())",
+            "--ros-args",
+            "--params-file",
+            str(REPO / "config/labeller.yaml"),
+            "-p",
+            f"store:={root}",
+            "-p",
+            "retry_s:=0.5",
+            "-p",
+            "pending_limit:=4",
+        ],
+        name="labeller",
+        preexec_fn=_ignore_file_size_signal,
+    )
     wait_for(lambda: publisher.get_subscription_count() > 0, 60, message="the labeller's subscription")
     wait_for(lambda: root.joinpath("examples.sqlite3").exists(), 30, message="the store")
     resource.prlimit(labeller.pid, resource.RLIMIT_FSIZE, (FULL_LIMIT, resource.RLIM_INFINITY))
     publisher.publish(interaction_message(7, seed=3))
-    wait_for(lambda: "examples dropped unstored" in processes.output(labeller), 60,
-             message=f"the drop reported\n{processes.output(labeller)[-3000:]}")
+    wait_for(
+        lambda: "examples dropped unstored" in processes.output(labeller),
+        60,
+        message=f"the drop reported\n{processes.output(labeller)[-3000:]}",
+    )
     labelled = int(processes.output(labeller).split("interaction 7: ")[1].split(" examples")[0])
     assert labelled > 4 and not announced
     resource.prlimit(labeller.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))

@@ -2,6 +2,7 @@
 graph per run directory, honest reports of what needed SIGTERM, options after the arguments,
 the experimenter pausing (not counting) while a server it needs is missing, not accepting or
 lost, and the simulator graph stopping cleanly mid-grasp and recovering from dead nodes."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,11 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] if Path(f"/proc/{pid}/stat").exists() else "X"
+    state = (
+        Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if Path(f"/proc/{pid}/stat").exists()
+        else "X"
+    )
     return state not in ("Z", "X")
 
 
@@ -41,21 +46,33 @@ def started_pids(output: str) -> dict[str, int]:
 
 
 def pair_launch(tmp_path: Path, run_dir: Path, name: str = "pair.launch.yaml") -> Path:
-    return write(tmp_path / name, f"""\
+    return write(
+        tmp_path / name,
+        f"""\
         launch:
         - arg: {{name: run_dir, default: {run_dir}}}
         - node: {{pkg: interseg, exec: talker_node, name: talker}}
         - node: {{pkg: interseg, exec: listener_node, name: listener}}
-        """)
+        """,
+    )
 
 
 def test_options_may_follow_the_file_and_the_arguments(tmp_path):
     launch = pair_launch(tmp_path, tmp_path / "run")
-    for argv in (["--print", str(launch), "run_dir:=/x/y"], [str(launch), "--print", "run_dir:=/x/y"], [str(launch), "run_dir:=/x/y", "--print"]):
+    for argv in (
+        ["--print", str(launch), "run_dir:=/x/y"],
+        [str(launch), "--print", "run_dir:=/x/y"],
+        [str(launch), "run_dir:=/x/y", "--print"],
+    ):
         result = subprocess.run(interseg_command("launch", *argv), capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[0].startswith("talker: ") and "listener: " in result.stdout
-    result = subprocess.run(interseg_command("launch", str(launch), "--show-args", "run_dir:=/x/y"), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        interseg_command("launch", str(launch), "--show-args", "run_dir:=/x/y"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "run_dir:=/x/y" in result.stdout, result.stderr
     assert not (tmp_path / "run").exists()  # printing takes no lock and creates nothing
 
@@ -64,30 +81,41 @@ def test_a_killed_supervisor_takes_its_children_and_frees_its_run_dir(tmp_path, 
     run_dir = tmp_path / "run"
     launch = pair_launch(tmp_path, run_dir)
     supervisor = processes.start(interseg_command("launch", str(launch)), name="launch")
-    wait_for(lambda: "message 1:" in processes.output(supervisor), 60, message=f"the pair talking\n{processes.output(supervisor)}")
+    wait_for(
+        lambda: "message 1:" in processes.output(supervisor),
+        60,
+        message=f"the pair talking\n{processes.output(supervisor)}",
+    )
     children = started_pids(processes.output(supervisor))
     assert set(children) == {"talker", "listener"} and all(alive(pid) for pid in children.values())
 
     os.kill(supervisor.pid, signal.SIGKILL)
     supervisor.wait(timeout=10)
     killed = time.monotonic()
-    wait_for(lambda: not any(alive(pid) for pid in children.values()), 10, message="the children to die with the supervisor")
+    wait_for(
+        lambda: not any(alive(pid) for pid in children.values()), 10, message="the children to die with the supervisor"
+    )
     gone_after = time.monotonic() - killed
     assert gone_after < 3.0
 
     again = processes.start(interseg_command("launch", str(launch)), name="relaunch")  # same run dir: free again
-    wait_for(lambda: "message 1:" in processes.output(again), 60, message=f"the relaunched pair\n{processes.output(again)}")
+    wait_for(
+        lambda: "message 1:" in processes.output(again), 60, message=f"the relaunched pair\n{processes.output(again)}"
+    )
     assert again.poll() is None
 
 
 def test_an_orphan_that_outlives_its_supervisor_keeps_its_run_dir_from_a_second_graph(tmp_path, processes, ros_env):
-    launch = write(tmp_path / "deaf.launch.yaml", f"""\
+    launch = write(
+        tmp_path / "deaf.launch.yaml",
+        f"""\
         launch:
         - arg: {{name: run_dir, default: {tmp_path / 'run'}}}
         - executable:
             cmd: {sys.executable} -c "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
             name: deaf
-        """)
+        """,
+    )
     supervisor = processes.start(interseg_command("launch", str(launch)), name="launch")
     wait_for(lambda: "[deaf] ready" in processes.output(supervisor), 30, message=processes.output(supervisor))
     deaf = started_pids(processes.output(supervisor))["deaf"]
@@ -96,7 +124,9 @@ def test_an_orphan_that_outlives_its_supervisor_keeps_its_run_dir_from_a_second_
         supervisor.wait(timeout=10)
         time.sleep(0.5)
         assert alive(deaf)  # it ignores the SIGTERM its supervisor's death sent
-        result = subprocess.run(interseg_command("launch", str(launch)), env=ros_env, capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            interseg_command("launch", str(launch)), env=ros_env, capture_output=True, text=True, timeout=60
+        )
         assert result.returncode == 2 and "started" not in result.stdout
         line = result.stderr.strip()
         assert "\n" not in line and "left by a launch whose supervisor is gone" in line and f"pids {deaf}" in line, line
@@ -109,28 +139,40 @@ def test_a_second_launch_on_a_run_dir_in_use_refuses_with_one_line(tmp_path, pro
     first = processes.start(interseg_command("launch", str(pair_launch(tmp_path, run_dir))), name="first")
     wait_for(lambda: "message 1:" in processes.output(first), 60, message=f"the first graph\n{processes.output(first)}")
     other = pair_launch(tmp_path, run_dir, "other.launch.yaml")
-    result = subprocess.run(interseg_command("launch", str(other)), env=ros_env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        interseg_command("launch", str(other)), env=ros_env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"run directory {run_dir} is in use by interseg launch" in lines[0], result.stderr
     assert f"(pid {first.pid}) and 2 process(es) it started" in lines[0], result.stderr
     assert "started" not in result.stdout
     # the same file on another run dir starts
-    elsewhere = processes.start(interseg_command("launch", str(other), f"run_dir:={tmp_path / 'elsewhere'}"), name="elsewhere")
+    elsewhere = processes.start(
+        interseg_command("launch", str(other), f"run_dir:={tmp_path / 'elsewhere'}"), name="elsewhere"
+    )
     wait_for(lambda: "started talker" in processes.output(elsewhere), 30, message=processes.output(elsewhere))
     assert first.poll() is None
 
 
 def test_a_process_that_needs_sigterm_is_named_and_the_exit_code_is_1(tmp_path, ros_env):
-    launch = write(tmp_path / "stubborn.launch.yaml", f"""\
+    launch = write(
+        tmp_path / "stubborn.launch.yaml",
+        f"""\
         launch:
         - node: {{pkg: interseg, exec: talker_node, name: talker}}
         - executable:
             cmd: {sys.executable} -c "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
             name: stubborn
-        """)
-    proc = subprocess.Popen(interseg_command("launch", str(launch), "--sigterm-timeout", "1.0"), env=ros_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        """,
+    )
+    proc = subprocess.Popen(
+        interseg_command("launch", str(launch), "--sigterm-timeout", "1.0"),
+        env=ros_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     while not any("[stubborn] ready" in line for line in lines) and proc.poll() is None:
         lines.append(proc.stdout.readline())
@@ -150,9 +192,23 @@ def test_the_experimenter_pauses_for_missing_refusing_or_lost_servers_and_counts
     progress = tmp_path / "progress.jsonl"
     processes.python([str(HERE / "supervision_servers.py"), "capture"], name="perception")
     experimenter = processes.python(
-        ["-c", "import sys; from interseg.nodes.experimenter import main; sys.exit(main())", "--ros-args",
-         "--params-file", str(REPO / "config/experimenter.yaml"), "-p", f"progress_file:={progress}", "-p", "pause_s:=0.2",
-         "-p", "reset_every:=0", "-p", "call_timeout:=8.0"], name="experimenter")
+        [
+            "-c",
+            "import sys; from interseg.nodes.experimenter import main; sys.exit(main())",
+            "--ros-args",
+            "--params-file",
+            str(REPO / "config/experimenter.yaml"),
+            "-p",
+            f"progress_file:={progress}",
+            "-p",
+            "pause_s:=0.2",
+            "-p",
+            "reset_every:=0",
+            "-p",
+            "call_timeout:=8.0",
+        ],
+        name="experimenter",
+    )
 
     def log() -> str:
         return processes.output(experimenter)
@@ -160,13 +216,19 @@ def test_the_experimenter_pauses_for_missing_refusing_or_lost_servers_and_counts
     def records() -> list[dict]:
         return [json.loads(line) for line in progress.read_text().splitlines()] if progress.is_file() else []
 
-    wait_for(lambda: "paused: not available: the interact action server" in log(), 60, message=f"a pause naming the missing server\n{log()}")
+    wait_for(
+        lambda: "paused: not available: the interact action server" in log(),
+        60,
+        message=f"a pause naming the missing server\n{log()}",
+    )
     assert not records()
     interact = processes.python([str(HERE / "supervision_servers.py"), "interact", str(flags)], name="interact")
     wait_for(lambda: len(records()) >= 2, 60, message=f"interactions once the server is there\n{log()}")
 
     (flags / "reject").touch()
-    wait_for(lambda: "paused: interact goal not accepted" in log(), 20, message=f"a pause for the refused goal\n{log()}")
+    wait_for(
+        lambda: "paused: interact goal not accepted" in log(), 20, message=f"a pause for the refused goal\n{log()}"
+    )
     during = len(records())
     time.sleep(1.0)
     assert len(records()) == during  # refused goals are not counted
@@ -181,13 +243,19 @@ def test_the_experimenter_pauses_for_missing_refusing_or_lost_servers_and_counts
     wait_for(lambda: len(records()) > before_restart, 60, message=f"interactions with the server back\n{log()}")
 
     (flags / "hang").touch()  # accepted, then nothing: no feedback, no result
-    wait_for(lambda: "paused: interaction lost: interact made no progress for 8 s; not counted" in log(), 30, message=log())
+    wait_for(
+        lambda: "paused: interaction lost: interact made no progress for 8 s; not counted" in log(), 30, message=log()
+    )
     hung = len(records())
     os.kill(interact.pid, signal.SIGKILL)  # the server dies with a goal in flight and is restarted
     interact.wait()
     processes.python([str(HERE / "supervision_servers.py"), "interact", str(flags)], name="interact3")
     # the goal in flight (or one sent to the dead server, never accepted) is given up as soon as the new server shows
-    wait_for(lambda: re.search(r"paused: interact(ion| goal) lost: the interact server was restarted; not counted", log()), 60, message=log())
+    wait_for(
+        lambda: re.search(r"paused: interact(ion| goal) lost: the interact server was restarted; not counted", log()),
+        60,
+        message=log(),
+    )
     assert len(records()) == hung
     (flags / "hang").unlink()
     wait_for(lambda: len(records()) > hung + 1, 40, message=f"interactions after the restart\n{log()}")
@@ -217,8 +285,14 @@ class SimGraph:
 
         self.run_dir = run_dir
         self.lines: list[tuple[float, str]] = []
-        self.proc = subprocess.Popen(interseg_command("launch", str(REPO / "launch/sim.launch.yaml"), f"run_dir:={run_dir}", *SIM_ARGS),
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            interseg_command("launch", str(REPO / "launch/sim.launch.yaml"), f"run_dir:={run_dir}", *SIM_ARGS),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -238,7 +312,10 @@ class SimGraph:
 
     def grasping(self, after: float) -> bool:
         """The grasp planner has sent the arm a goal since ``after`` (it logs the grasp first)."""
-        return any(stamp > after and line.startswith("[grasp_planner] ") and "grasp at (" in line for stamp, line in list(self.lines))
+        return any(
+            stamp > after and line.startswith("[grasp_planner] ") and "grasp at (" in line
+            for stamp, line in list(self.lines)
+        )
 
     def sigint_mid_grasp(self) -> float:
         """SIGINT while the arm is picking; returns how long the supervisor took to exit."""
@@ -275,21 +352,26 @@ def test_ctrl_c_mid_grasp_stops_the_sim_graph_cleanly_in_under_3_s(sim_graphs):
     times = []
     for run in range(2):
         graph = sim_graphs(f"run{run}")
-        wait_for(lambda: len(graph.records()) >= 2 and "model version 1:" in graph.output(), 240,
-                 message=f"interactions and a trained model\n{graph.output()[-3000:]}")
+        wait_for(
+            lambda graph=graph: len(graph.records()) >= 2 and "model version 1:" in graph.output(),
+            240,
+            message=f"interactions and a trained model\n{graph.output()[-3000:]}",
+        )
         pids = {name: graph.pid_of(name) for name in SIM_NODES}
         before = len(graph.records())
         took = graph.sigint_mid_grasp()
         times.append(took)
         out = graph.output()
-        stop = out[out.index("[launch] stopping: received SIGINT"):]
+        stop = out[out.index("[launch] stopping: received SIGINT") :]
         assert graph.proc.returncode == 0, stop
         for name in SIM_NODES:  # every node on SIGINT alone, exit code 0
             assert re.search(rf"\[launch\] {name} exited with code 0 \(\d+\.\d s after SIGINT\)\n", stop + "\n"), stop
         assert "SIGTERM" not in stop and "SIGKILL" not in stop and "not cleanly" not in stop, stop
         assert "terminate called" not in out and "Traceback" not in out, stop
         # the grasp in flight was cancelled and the arm parked by the sim before the result came back
-        assert re.search(r"\[grasp_planner\] .*stopped: grasp_planner is shutting down (during|after) the pick-and-place", stop), stop
+        assert re.search(
+            r"\[grasp_planner\] .*stopped: grasp_planner is shutting down (during|after) the pick-and-place", stop
+        ), stop
         if "during the pick-and-place" in stop:
             assert "the arm backend ended it" in stop, stop
         assert "all processes stopped (exit 0)" in stop
@@ -313,14 +395,25 @@ def test_dead_nodes_are_respawned_or_stop_the_sim_graph(sim_graphs):
         count = len(graph.records())
         killed = time.monotonic()
         os.kill(graph.pid_of(name), signal.SIGKILL)
-        wait_for(lambda: f"respawned {name} (pid" in graph.output(killed), 30, message=f"{name} respawned\n{graph.output(killed)}")
-        wait_for(lambda: len(graph.records()) > count, 120, message=f"an interaction after {name} died\n{graph.output(killed)}")
+        wait_for(
+            lambda: f"respawned {name} (pid" in graph.output(killed),
+            30,
+            message=f"{name} respawned\n{graph.output(killed)}",
+        )
+        wait_for(
+            lambda: len(graph.records()) > count,
+            120,
+            message=f"an interaction after {name} died\n{graph.output(killed)}",
+        )
         recovery[name] = time.monotonic() - killed
         assert f"{name} was killed by signal SIGKILL" in graph.output(killed)
 
     kill_and_recover("grasp_planner", mid_grasp=True)
     lost = graph.output()
-    assert re.search(r"\[experimenter *\] .*paused: interact(ion| goal) lost: the interact server (was restarted|went away); not counted", lost), lost
+    assert re.search(
+        r"\[experimenter *\] .*paused: interact(ion| goal) lost: the interact server (was restarted|went away); not counted",
+        lost,
+    ), lost
     kill_and_recover("capture", mid_grasp=False)
     kill_and_recover("hypotheses", mid_grasp=False)
     kill_and_recover("labeller", mid_grasp=False)
@@ -341,5 +434,8 @@ def test_dead_nodes_are_respawned_or_stop_the_sim_graph(sim_graphs):
     assert "stopping: required process sim was killed by signal SIGKILL" in out
     assert "not cleanly" not in out and "all processes stopped (exit 1)" in out, out
     assert stopped < 5.0
-    print("recovery (SIGKILL to the next counted interaction): "
-          + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in recovery.items()) + f"; sim killed: graph stopped in {stopped:.1f} s")
+    print(
+        "recovery (SIGKILL to the next counted interaction): "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in recovery.items())
+        + f"; sim killed: graph stopped in {stopped:.1f} s"
+    )

@@ -1,5 +1,6 @@
 """The set-up installs interseg into the venv's ament index as colcon would, so that ROS 2 tools
 and `interseg launch` find the same package share, launch files and node executables."""
+
 from __future__ import annotations
 
 import os
@@ -31,7 +32,9 @@ def test_ament_index_finds_the_installed_share():
     assert (share / "package.xml").resolve() == REPO / "src" / "interseg" / "package.xml"
     for folder in ("launch", "config"):
         entries = sorted(p.name for p in (share / folder).iterdir())
-        shipped = sorted(p.name for p in (REPO / folder).glob("*.launch.yaml" if folder == "launch" else "*") if p.is_file())
+        shipped = sorted(
+            p.name for p in (REPO / folder).glob("*.launch.yaml" if folder == "launch" else "*") if p.is_file()
+        )
         assert entries == shipped
         for name in entries:  # symlinks into the checkout: edits are live
             assert (share / folder / name).is_symlink() and (share / folder / name).resolve() == REPO / folder / name
@@ -52,9 +55,14 @@ def test_every_node_executable_runs_its_entry_point():
 
 
 def test_installed_talker_starts_as_a_ros_node(processes, ros_node):
-    talker = processes.start([str(PREFIX / "lib" / "interseg" / "talker_node"), "--ros-args", "-r", "__node:=ament_talker"], name="talker")
-    wait_for(lambda: "ament_talker" in [n for n, _ in ros_node.get_node_names_and_namespaces()] or talker.poll() is not None, 30,
-             message="the installed talker_node in the graph")
+    talker = processes.start(
+        [str(PREFIX / "lib" / "interseg" / "talker_node"), "--ros-args", "-r", "__node:=ament_talker"], name="talker"
+    )
+    wait_for(
+        lambda: "ament_talker" in [n for n, _ in ros_node.get_node_names_and_namespaces()] or talker.poll() is not None,
+        30,
+        message="the installed talker_node in the graph",
+    )
     assert talker.poll() is None, processes.output(talker)
     os.killpg(talker.pid, signal.SIGINT)
     assert talker.wait(timeout=10) == 0
@@ -81,6 +89,8 @@ def test_checkout_without_set_up_gives_a_clear_error(tmp_path, monkeypatch):
     launch.write_text("launch:\n- node: {pkg: interseg, exec: talker_node}\n")
     with pytest.raises(LaunchError, match=r"package 'interseg' not found in the ament index.*make setup"):
         read_launch_file(launch, env={"AMENT_PREFIX_PATH": str(tmp_path)})
-    launch.write_text("launch:\n- log: {message: $(find-pkg-share interseg)}\n- node: {pkg: interseg, exec: talker_node}\n")
+    launch.write_text(
+        "launch:\n- log: {message: $(find-pkg-share interseg)}\n- node: {pkg: interseg, exec: talker_node}\n"
+    )
     with pytest.raises(LaunchError, match=r"package 'interseg' not found.*make setup"):
         read_launch_file(launch, env={"AMENT_PREFIX_PATH": str(tmp_path)})

@@ -10,6 +10,7 @@ statement counted, also those inside functions:
 * ``interseg.learning`` does not import the simulator (``interseg.sim``): learning works on
   images, masks and examples, whichever robot made them.
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,8 +21,22 @@ import interseg
 PACKAGE = Path(interseg.__file__).resolve().parent
 EVALUATION = "interseg.evaluation"
 GROUND_TRUTH = "interseg.evaluation.ground_truth"
-ROS_PACKAGES = {"rclpy", "rcl", "rcutils", "rmw", "rosidl_runtime_py", "rosidl_parser", "ament_index_python", "tf2_ros",
-                "launch", "launch_ros", "message_filters", "cv_bridge", "moveit", "rosbag2_py"}
+ROS_PACKAGES = {
+    "rclpy",
+    "rcl",
+    "rcutils",
+    "rmw",
+    "rosidl_runtime_py",
+    "rosidl_parser",
+    "ament_index_python",
+    "tf2_ros",
+    "launch",
+    "launch_ros",
+    "message_filters",
+    "cv_bridge",
+    "moveit",
+    "rosbag2_py",
+}
 ROS_SUFFIXES = ("_msgs", "_srvs", "_interfaces")  # message packages (interseg_interfaces, rcl_interfaces, ...)
 
 
@@ -108,6 +123,7 @@ def ground_truth_violations(path: Path, forbidden: str = EVALUATION) -> list[str
 
 # -- ROS stays in interseg.nodes ---------------------------------------------------------------
 
+
 def test_ros_is_imported_only_by_the_nodes():
     files = [p for p in _all_modules() if not _inside(p, "nodes")]
     assert any(p.name == "rosenv.py" for p in files) and any(p.name == "synchronizer.py" for p in files)
@@ -116,6 +132,7 @@ def test_ros_is_imported_only_by_the_nodes():
 
 
 # -- the ground truth stays in interseg.evaluation ----------------------------------------------
+
 
 def test_ground_truth_is_imported_only_inside_evaluation():
     files = [p for p in _all_modules() if not _inside(p, "evaluation")]
@@ -133,8 +150,9 @@ def test_learning_and_nodes_never_reach_ground_truth():
 
 
 def test_simulator_package_does_not_reexport_ground_truth():
-    problems = [v for path in _modules("sim") for v in ground_truth_violations(path)
-                if "_physics" not in v]  # the arena itself owns _physics
+    problems = [
+        v for path in _modules("sim") for v in ground_truth_violations(path) if "_physics" not in v
+    ]  # the arena itself owns _physics
     assert not problems, "\n".join(problems)
 
 
@@ -142,11 +160,14 @@ def test_arena_public_api_has_no_object_state():
     from interseg.sim.arena import SimulatedArena
 
     public = {name for name in dir(SimulatedArena) if not name.startswith("_")}
-    leaks = {n for n in public if any(word in n for word in ("object_pose", "segment", "mask", "truth", "physics", "model"))}
+    leaks = {
+        n for n in public if any(word in n for word in ("object_pose", "segment", "mask", "truth", "physics", "model"))
+    }
     assert not leaks, leaks
 
 
 # -- learning does not know the simulator ---------------------------------------------------------
+
 
 def test_learning_does_not_import_the_simulator():
     problems = [v for f in _modules("learning") for v in sim_violations(f)]
@@ -155,16 +176,24 @@ def test_learning_does_not_import_the_simulator():
 
 # -- the checks themselves ----------------------------------------------------------------------
 
+
 def test_the_checks_catch_forbidden_imports(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("from interseg.evaluation import ground_truth\nimport interseg.evaluation.ground_truth as g\n"
-                      "import importlib\nimportlib.import_module('interseg.evaluation.ground_truth')\n"
-                      "from ..evaluation import ground_truth\n"
-                      "def later():\n    import rclpy\n    from sensor_msgs.msg import Image\n    from interseg_interfaces.srv import Capture\n"
-                      "from interseg import sim\nfrom ..sim.arena import SimulatedArena\nimport interseg.sim.scene\n")
+    sample.write_text(
+        "from interseg.evaluation import ground_truth\nimport interseg.evaluation.ground_truth as g\n"
+        "import importlib\nimportlib.import_module('interseg.evaluation.ground_truth')\n"
+        "from ..evaluation import ground_truth\n"
+        "def later():\n    import rclpy\n    from sensor_msgs.msg import Image\n    from interseg_interfaces.srv import Capture\n"
+        "from interseg import sim\nfrom ..sim.arena import SimulatedArena\nimport interseg.sim.scene\n"
+    )
     assert len(ground_truth_violations(sample)) >= 4
     assert len(imports_of(sample, GROUND_TRUTH)) == 3  # the string is not an import
-    assert [v.split("imports ")[1] for v in ros_violations(sample)] == ["rclpy", "sensor_msgs.msg", "sensor_msgs.msg.Image",
-                                                                         "interseg_interfaces.srv", "interseg_interfaces.srv.Capture"]
+    assert [v.split("imports ")[1] for v in ros_violations(sample)] == [
+        "rclpy",
+        "sensor_msgs.msg",
+        "sensor_msgs.msg.Image",
+        "interseg_interfaces.srv",
+        "interseg_interfaces.srv.Capture",
+    ]
     assert len(sim_violations(sample)) >= 3
     assert not (PACKAGE / "learning" / "sample.py").exists()

@@ -8,6 +8,7 @@ runs its packages' ``__init__``, so those are edges too.
 
 Run as a script to print the cycles: ``.venv/bin/python tests/foundation/test_import_graph.py``.
 """
+
 from __future__ import annotations
 
 import ast
@@ -30,7 +31,8 @@ def module_files(root: Path = PACKAGE_ROOT) -> dict[str, Path]:
 
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
@@ -174,8 +176,10 @@ def test_the_graph_sees_imports_inside_functions(tmp_path):
     (package / "sub" / "__init__.py").write_text("")
     (package / "sub" / "a.py").write_text("from interseg.sub import b\n")
     (package / "sub" / "b.py").write_text("def f():\n    from . import c\n")
-    (package / "sub" / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import interseg.sub.b\n"
-                                          "def g():\n    import interseg.sub.a\n")
+    (package / "sub" / "c.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import interseg.sub.b\n"
+        "def g():\n    import interseg.sub.a\n"
+    )
     graph = import_graph(module_files(package))
     assert graph["interseg.sub.a"] == {"interseg.sub.b"}
     assert graph["interseg.sub.b"] == {"interseg.sub.c"}

@@ -5,6 +5,7 @@ Upstream (launch/substitutions/python_expression.py) calls ``eval(text, {}, name
 are there, ``names`` holds the modules of the second argument (default ``math``, whose
 contents are also bound without the prefix); the grammar (launch/frontend/grammar.lark) decides
 what a quoted or unquoted argument may hold."""
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,10 @@ def messages(tmp_path: Path, *logs: str, arguments: dict[str, str] | None = None
 
 def test_parentheses_inside_a_quoted_expression(tmp_path):
     # SINGLE_QUOTED_STRING / DOUBLE_QUOTED_STRING take parentheses and spaces as they are.
-    assert messages(tmp_path, "\"$(eval '(1 + 2) * (3 + 4)')\"", "'$(eval \"min((1, 5), (2, 0))\")'") == ["21", "(1, 5)"]
+    assert messages(tmp_path, "\"$(eval '(1 + 2) * (3 + 4)')\"", "'$(eval \"min((1, 5), (2, 0))\")'") == [
+        "21",
+        "(1, 5)",
+    ]
 
 
 def test_parentheses_in_an_unquoted_argument(tmp_path):
@@ -53,8 +57,10 @@ def test_string_comparison_of_substituted_values(tmp_path):
     - arg: {name: mode, default: sim}
     - node: {pkg: interseg, exec: listener_node, if: "$(eval \\"'$(var mode)' == 'sim'\\")"}
     """
-    compared = ["\"$(eval \\\"'$(var mode)' == 'sim'\\\")\"",  # double-quoted argument, single quotes inside
-                r"'$(eval ''\''$(var mode)\'' != \''sim\'''')'"]  # single-quoted argument, escaped quotes inside
+    compared = [
+        "\"$(eval \\\"'$(var mode)' == 'sim'\\\")\"",  # double-quoted argument, single quotes inside
+        r"'$(eval ''\''$(var mode)\'' != \''sim\'''')'",
+    ]  # single-quoted argument, escaped quotes inside
     assert messages(tmp_path, *compared, head=head) == ["True", "False"]
     assert messages(tmp_path, *compared, head=head, arguments={"mode": "real robot"}) == ["False", "True"]
     plan = read_launch_file(tmp_path / "eval.launch.yaml", {"mode": "sim"})
@@ -64,8 +70,13 @@ def test_string_comparison_of_substituted_values(tmp_path):
 
 
 def test_math_is_there_with_and_without_its_prefix(tmp_path):
-    assert messages(tmp_path, "\"$(eval 'sqrt(16) + floor(pi)')\"", "\"$(eval 'math.hypot(3, 4)')\"",
-                    "\"$(eval 'round(degrees(math.atan2(1, 1)))')\"", "\"$(eval '2 ** 10')\"") == ["7.0", "5.0", "45", "1024"]
+    assert messages(
+        tmp_path,
+        "\"$(eval 'sqrt(16) + floor(pi)')\"",
+        "\"$(eval 'math.hypot(3, 4)')\"",
+        "\"$(eval 'round(degrees(math.atan2(1, 1)))')\"",
+        "\"$(eval '2 ** 10')\"",
+    ) == ["7.0", "5.0", "45", "1024"]
 
 
 def test_only_the_listed_modules_are_bound(tmp_path):
@@ -78,26 +89,34 @@ def test_only_the_listed_modules_are_bound(tmp_path):
         messages(tmp_path, "\"$(eval 'sqrt(4)' 'os')\"")
     with pytest.raises(LaunchError, match=r"NameError: name 'math' is not defined"):
         messages(tmp_path, "\"$(eval 'math.pi' '')\"")  # an empty list: no module at all
-    with pytest.raises(LaunchError, match=r"cannot import module: ModuleNotFoundError: No module named 'no_such_module'"):
+    with pytest.raises(
+        LaunchError, match=r"cannot import module: ModuleNotFoundError: No module named 'no_such_module'"
+    ):
         messages(tmp_path, "\"$(eval '1' 'no_such_module')\"")
 
 
 def test_the_module_list_is_plain_text_checked_before_anything_runs(tmp_path):
     # PythonExpression.parse reads it with perform(None) at parse time: a substitution there
     # cannot work, and 'math,' names an empty module. Both fail even behind a false 'if'.
-    substituted = write(tmp_path, """\
+    substituted = write(
+        tmp_path,
+        """\
         launch:
         - arg: {name: modules, default: math}
         - log: {message: "$(eval 'pi' '$(var modules)')", if: "false"}
         - node: {pkg: interseg, exec: talker_node}
-        """)
+        """,
+    )
     with pytest.raises(LaunchError, match=r"log \(entry 2\):.*module list must be plain text"):
         read_launch_file(substituted)
-    empty = write(tmp_path, """\
+    empty = write(
+        tmp_path,
+        """\
         launch:
         - log: {message: "$(eval 'pi' 'math,')", if: "false"}
         - node: {pkg: interseg, exec: talker_node}
-        """)
+        """,
+    )
     with pytest.raises(LaunchError, match=r"log \(entry 1\):.*modules 'math,': empty module name"):
         read_launch_file(empty)
 
@@ -105,14 +124,22 @@ def test_the_module_list_is_plain_text_checked_before_anything_runs(tmp_path):
 def test_nine_to_the_nine_to_the_nine_fails_within_the_bound(tmp_path, ros_env):
     # Upstream evaluates in the launch process and hangs here. The command must end on its own,
     # with exit 2 and one line naming the file and the entry.
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
         launch:
         - arg: {name: n, default: "9"}
         - node: {pkg: interseg, exec: talker_node, name: "t$(eval '$(var n)**$(var n)**$(var n)')"}
-        """)
+        """,
+    )
     start = time.monotonic()
-    result = subprocess.run(interseg_command("launch", str(path), "--print"), env=ros_env, capture_output=True, text=True,
-                            timeout=python_expression.EVAL_TIMEOUT_S + 40)
+    result = subprocess.run(
+        interseg_command("launch", str(path), "--print"),
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=python_expression.EVAL_TIMEOUT_S + 40,
+    )
     elapsed = time.monotonic() - start
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -124,7 +151,10 @@ def test_nine_to_the_nine_to_the_nine_fails_within_the_bound(tmp_path, ros_env):
 
 def test_memory_blow_up_is_stopped(tmp_path):
     start = time.monotonic()
-    with pytest.raises(LaunchError, match=r"log \(entry 1\): \$\(eval len\('x' \* 2\*\*31\)\) failed: MemoryError: needs more than 1024 MiB"):
+    with pytest.raises(
+        LaunchError,
+        match=r"log \(entry 1\): \$\(eval len\('x' \* 2\*\*31\)\) failed: MemoryError: needs more than 1024 MiB",
+    ):
         messages(tmp_path, "\"$(eval \\\"len('x' * 2**31)\\\")\"")
     assert time.monotonic() - start < 20
 
@@ -141,22 +171,28 @@ def test_builtins_and_attribute_access_work_as_upstream(tmp_path):
     # open and attribute walks all work in ros2 launch. A launch file is code (it can run any
     # `executable`), so they stay; the child process keeps their side effects out of the
     # launch process.
-    assert messages(tmp_path, "\"$(eval \\\"__import__('os').sep\\\")\"",
-                    "\"$(eval '().__class__.__bases__[0].__name__')\"",
-                    "\"$(eval \\\"len([c for c in ().__class__.__mro__[-1].__subclasses__()]) > 10\\\")\"",
-                    "\"$(eval \\\"__import__('os').environ.setdefault('INTERSEG_EVAL_SIDE_EFFECT', 'set')\\\")\"") == ["/", "object", "True", "set"]
+    assert messages(
+        tmp_path,
+        "\"$(eval \\\"__import__('os').sep\\\")\"",
+        "\"$(eval '().__class__.__bases__[0].__name__')\"",
+        "\"$(eval \\\"len([c for c in ().__class__.__mro__[-1].__subclasses__()]) > 10\\\")\"",
+        "\"$(eval \\\"__import__('os').environ.setdefault('INTERSEG_EVAL_SIDE_EFFECT', 'set')\\\")\"",
+    ) == ["/", "object", "True", "set"]
     assert "INTERSEG_EVAL_SIDE_EFFECT" not in os.environ
 
 
 def test_errors_are_one_line_and_name_the_file(tmp_path):
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
         launch:
         - log:
             message: |-
               $(eval '1 +
                  * 2')
         - node: {pkg: interseg, exec: talker_node}
-        """)
+        """,
+    )
     with pytest.raises(LaunchError) as raised:
         read_launch_file(path)
     text = str(raised.value)
@@ -167,4 +203,7 @@ def test_errors_are_one_line_and_name_the_file(tmp_path):
 
 def test_prints_inside_an_expression_do_not_change_its_value(tmp_path):
     # print() returns None; upstream prints to the launch's output and the value stays str(...).
-    assert messages(tmp_path, "\"$(eval \\\"print('noise') or 7\\\")\"", "\"$(eval \\\"print('noise')\\\")\"") == ["7", "None"]
+    assert messages(tmp_path, "\"$(eval \\\"print('noise') or 7\\\")\"", "\"$(eval \\\"print('noise')\\\")\"") == [
+        "7",
+        "None",
+    ]

@@ -3,6 +3,7 @@ parameters the node declares: a node started without its params file behaves as 
 start it. Static: the ``declare(self, "name", default, ...)`` calls are read from each node
 module's source and their defaults evaluated in the imported module's globals; no node is created.
 """
+
 from __future__ import annotations
 
 import ast
@@ -20,9 +21,16 @@ CONFIG = REPO / "config"
 def _node_name(cls: ast.ClassDef) -> str | None:
     """The name a Node subclass passes to ``super().__init__("name")``, if it does."""
     for call in ast.walk(cls):
-        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "__init__"
-                and isinstance(call.func.value, ast.Call) and getattr(call.func.value.func, "id", None) == "super"
-                and call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and call.func.attr == "__init__"
+            and isinstance(call.func.value, ast.Call)
+            and getattr(call.func.value.func, "id", None) == "super"
+            and call.args
+            and isinstance(call.args[0], ast.Constant)
+            and isinstance(call.args[0].value, str)
+        ):
             return call.args[0].value
     return None
 
@@ -34,8 +42,9 @@ def _declares(cls: ast.ClassDef, where: str) -> list[tuple[str, ast.expr]]:
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "declare":
             assert len(call.args) >= 3, f"{where}:{call.lineno}: declare() needs (node, name, default, ...)"
             name = call.args[1]
-            assert isinstance(name, ast.Constant) and isinstance(name.value, str), \
+            assert isinstance(name, ast.Constant) and isinstance(name.value, str), (
                 f"{where}:{call.lineno}: the parameter name must be a string literal for this check"
+            )
             found.append((name.value, call.args[2]))
     return found
 
@@ -55,7 +64,9 @@ def _nodes() -> dict[str, tuple[str, ast.ClassDef]]:
 
 def _yaml_parameters(path: Path) -> tuple[str, dict]:
     data = yaml.safe_load(path.read_text())
-    keys = [k for k, v in data.items() if isinstance(v, dict) and "ros__parameters" in v] if isinstance(data, dict) else []
+    keys = (
+        [k for k, v in data.items() if isinstance(v, dict) and "ros__parameters" in v] if isinstance(data, dict) else []
+    )
     assert len(keys) == 1, f"{path.name}: expected one '/**/<node>: ros__parameters' entry, found {keys}"
     return keys[0].rsplit("/", 1)[-1], data[keys[0]]["ros__parameters"]
 
@@ -95,18 +106,30 @@ def test_declared_defaults_equal_the_params_file(config: Path):
     for name, expression in _declares(cls, module_name):
         try:
             declared[name] = eval(compile(ast.Expression(expression), module.__file__, "eval"), vars(module))  # noqa: S307
-        except Exception as exc:  # noqa: BLE001
-            pytest.fail(f"{where}: the default of '{name}' ({ast.unparse(expression)}) cannot be evaluated from the module: {exc!r}")
-    problems = [f"{where}: parameter '{name}': the node declares {declared[name]!r}, config/{config.name} has {value!r}"
-                for name, value in parameters.items() if name in declared and not _same(declared[name], value)]
-    problems += [f"{where}: config/{config.name} sets '{name}' ({value!r}), which the node does not declare"
-                 for name, value in parameters.items() if name not in declared]
+        except Exception as exc:
+            pytest.fail(
+                f"{where}: the default of '{name}' ({ast.unparse(expression)}) cannot be evaluated from the module: {exc!r}"
+            )
+    problems = [
+        f"{where}: parameter '{name}': the node declares {declared[name]!r}, config/{config.name} has {value!r}"
+        for name, value in parameters.items()
+        if name in declared and not _same(declared[name], value)
+    ]
+    problems += [
+        f"{where}: config/{config.name} sets '{name}' ({value!r}), which the node does not declare"
+        for name, value in parameters.items()
+        if name not in declared
+    ]
     assert not problems, "\n".join(problems)
 
 
 def test_node_modules_name_only_config_files_that_exist():
     import re
 
-    missing = [f"{path.name}: {name}" for path in sorted(NODES.glob("*.py"))
-               for name in sorted(set(re.findall(r"\bconfig/([\w.-]*\w)", path.read_text()))) if not (CONFIG / name).is_file()]
+    missing = [
+        f"{path.name}: {name}"
+        for path in sorted(NODES.glob("*.py"))
+        for name in sorted(set(re.findall(r"\bconfig/([\w.-]*\w)", path.read_text())))
+        if not (CONFIG / name).is_file()
+    ]
     assert not missing, f"node modules name config files that do not exist: {missing}"

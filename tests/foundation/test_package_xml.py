@@ -2,6 +2,7 @@
 module in interseg/nodes, or any interseg module they import (at module level or inside a
 function), imports. ROS packages map 1:1; Python packages map to their rosdep keys. Static (ast).
 """
+
 from __future__ import annotations
 
 import ast
@@ -94,8 +95,9 @@ def imported_packages() -> dict[str, set[str]]:
 def _rosdep_key(package: str) -> str:
     if package in ROSDEP_KEYS:
         return ROSDEP_KEYS[package]
-    assert package in ROS_PACKAGES or package.endswith(("_msgs", "_srvs", "_interfaces")), \
+    assert package in ROS_PACKAGES or package.endswith(("_msgs", "_srvs", "_interfaces")), (
         f"'{package}' is imported by the nodes but neither a ROS package nor in ROSDEP_KEYS: add its rosdep key"
+    )
     return ROS_NAMES.get(package, package)
 
 

@@ -1,8 +1,8 @@
 """The interfaces package, across real process boundaries: topic, service, action (+cancel)."""
+
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,27 +19,49 @@ def test_interfaces_import_with_documented_fields():
     from interseg_interfaces.msg import LabelledExample, ModelUpdate, ObjectHypotheses, ObjectHypothesis, Observation
     from interseg_interfaces.srv import Capture, ProposeObjects, ResetArena
 
-    assert {"id", "score", "mask", "grasp_u", "grasp_v", "grasp_yaw", "bbox"} <= set(ObjectHypothesis.get_fields_and_field_types())
-    assert ObjectHypotheses.get_fields_and_field_types()["hypotheses"] == "sequence<interseg_interfaces/ObjectHypothesis>"
+    assert {"id", "score", "mask", "grasp_u", "grasp_v", "grasp_yaw", "bbox"} <= set(
+        ObjectHypothesis.get_fields_and_field_types()
+    )
+    assert (
+        ObjectHypotheses.get_fields_and_field_types()["hypotheses"] == "sequence<interseg_interfaces/ObjectHypothesis>"
+    )
     assert {"images", "camera_infos", "camera_poses", "depth"} <= set(Observation.get_fields_and_field_types())
-    assert {"version", "checkpoint_path", "training_step", "metric_names", "metric_values"} <= set(ModelUpdate.get_fields_and_field_types())
-    assert {"interaction_id", "view", "positive", "mask_area", "store_key", "reason"} <= set(LabelledExample.get_fields_and_field_types())
+    assert {"version", "checkpoint_path", "training_step", "metric_names", "metric_values"} <= set(
+        ModelUpdate.get_fields_and_field_types()
+    )
+    assert {"interaction_id", "view", "positive", "mask_area", "store_key", "reason"} <= set(
+        LabelledExample.get_fields_and_field_types()
+    )
     assert "observation" in Capture.Response.get_fields_and_field_types()
     assert "image" in ProposeObjects.Request.get_fields_and_field_types()
     assert "num_objects" in ResetArena.Response.get_fields_and_field_types()
-    assert {"success", "something_moved", "grasp_pose", "interaction_id"} <= set(Interact.Result.get_fields_and_field_types())
+    assert {"success", "something_moved", "grasp_pose", "interaction_id"} <= set(
+        Interact.Result.get_fields_and_field_types()
+    )
     assert {"grasp_pose", "place_pose", "gripper_width"} <= set(PickPlace.Goal.get_fields_and_field_types())
     assert {"success", "object_lifted"} <= set(PickPlace.Result.get_fields_and_field_types())
     assert "phase" in PickPlace.Feedback.get_fields_and_field_types()
 
 
 def test_object_hypotheses_published_by_another_process(processes, ros_node):
+    from interseg.nodes.convert import msg_to_image
     from interseg_interfaces.msg import ObjectHypotheses
 
-    from interseg.nodes.convert import msg_to_image
-
-    talker = processes.start([sys.executable, "-c", "import sys; from interseg.nodes.demo_pair import talker_main; sys.exit(talker_main())",
-                              "--ros-args", "-p", "rate:=20.0", "-p", "width:=64", "-p", "height:=48"], name="talker")
+    talker = processes.start(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from interseg.nodes.demo_pair import talker_main; sys.exit(talker_main())",
+            "--ros-args",
+            "-p",
+            "rate:=20.0",
+            "-p",
+            "width:=64",
+            "-p",
+            "height:=48",
+        ],
+        name="talker",
+    )
     received: list = []
     ros_node.create_subscription(ObjectHypotheses, "hypotheses", received.append, 10)
     wait_for(lambda: len(received) >= 3, 20, message=f"3 messages from the talker\n{processes.output(talker)}")
@@ -58,9 +80,8 @@ def servers(processes):
 
 
 def test_service_call_across_processes(servers, processes, ros_node):
-    from interseg_interfaces.srv import ProposeObjects
-
     from interseg.nodes.convert import image_to_msg, msg_to_image
+    from interseg_interfaces.srv import ProposeObjects
 
     client = ros_node.create_client(ProposeObjects, "propose_objects")
     assert client.wait_for_service(timeout_sec=20), processes.output(servers)

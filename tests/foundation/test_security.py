@@ -8,6 +8,7 @@ absent enclave under Permissive runs unsecured), rmw_fastrtps_shared_cpp/rmw_sec
 files an enclave must hold), sros2's keystore/_keystore.py, keystore/_enclave.py and
 policy/templates/dds/permissions.xsl (layout, signatures, DDS names of topics, services,
 actions)."""
+
 from __future__ import annotations
 
 import os
@@ -43,6 +44,7 @@ def openssl(*args: str) -> subprocess.CompletedProcess:
 
 # -- refusing security where the middleware cannot provide it --------------------------------
 
+
 def test_node_asked_for_security_on_the_wheels_refuses_with_one_line(ros_env):
     env = dict(ros_env, ROS_SECURITY_ENABLE="true")
     talker = resolve_executable("interseg", "talker_node", env)
@@ -54,7 +56,9 @@ def test_node_asked_for_security_on_the_wheels_refuses_with_one_line(ros_env):
     assert "without the DDS Security plugins" in lines[0]
     # A ROS tool of the CLI refuses the same way.
     result = interseg("topics", env=env)
-    assert result.returncode == 2 and result.stderr.strip().splitlines() == [lines[0].replace("talker_node:", "interseg:", 1)]
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        lines[0].replace("talker_node:", "interseg:", 1)
+    ]
 
 
 def test_the_wheels_fast_dds_has_no_security_plugins_and_rcl_enables_only_true(tmp_path):
@@ -71,7 +75,9 @@ def test_the_wheels_fast_dds_has_no_security_plugins_and_rcl_enables_only_true(t
     secured.mkdir()
     (secured / "libfastrtps.so.2.14.4").write_bytes(b"\0" * 64 + rosenv.SECURITY_PLUGIN_MARK + b"\0" * 64)
     rosenv.check_security_support({"ROS_SECURITY_ENABLE": "true", "LD_LIBRARY_PATH": str(secured)})
-    rosenv.check_security_support({**os.environ, "ROS_SECURITY_ENABLE": "true", "RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"})
+    rosenv.check_security_support(
+        {**os.environ, "ROS_SECURITY_ENABLE": "true", "RMW_IMPLEMENTATION": "rmw_cyclonedds_cpp"}
+    )
 
 
 SECURE_LAUNCH = """\
@@ -102,19 +108,28 @@ def test_a_secured_launch_stops_on_the_wheels_and_its_enclaves_follow_the_launch
     launch_file.write_text(textwrap.dedent(SECURE_LAUNCH))
     keystore = tmp_path / "keystore"
     assert interseg("security", "keystore", str(keystore)).returncode == 0
-    created = interseg("security", "enclave", str(keystore), "--launch", str(launch_file), "namespace:=robot1", f"keystore:={keystore}")
+    created = interseg(
+        "security", "enclave", str(keystore), "--launch", str(launch_file), "namespace:=robot1", f"keystore:={keystore}"
+    )
     assert created.returncode == 0, created.stderr
     for node in ("talker", "listener"):
         assert (keystore / "enclaves" / "robot1" / node / "permissions.p7s").is_file()
     plain = interseg("launch", str(launch_file), "--print")
     assert "--enclave /talker" in plain.stdout and "--enclave /listener" in plain.stdout
-    result = run(*interseg_command("launch", str(launch_file), "namespace:=robot1", f"keystore:={keystore}"), env=ros_env, timeout=90)
+    result = run(
+        *interseg_command("launch", str(launch_file), "namespace:=robot1", f"keystore:={keystore}"),
+        env=ros_env,
+        timeout=90,
+    )
     assert result.returncode != 0
-    assert re.search(r"talker_node: ROS_SECURITY_ENABLE=true, but the Fast DDS library here .* without the DDS Security plugins",
-                     result.stdout + result.stderr), result.stdout[-3000:]
+    assert re.search(
+        r"talker_node: ROS_SECURITY_ENABLE=true, but the Fast DDS library here .* without the DDS Security plugins",
+        result.stdout + result.stderr,
+    ), result.stdout[-3000:]
 
 
 # -- keystores and enclaves ----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def keystore(tmp_path_factory) -> Path:
@@ -122,7 +137,9 @@ def keystore(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("security") / "keystore"
     env = dict(os.environ, ROS_DOMAIN_ID="42")
     assert interseg("security", "keystore", str(path), env=env).returncode == 0
-    result = interseg("security", "enclave", str(path), "--launch", str(REPO / "launch/sim.launch.yaml"), "namespace:=robot1", env=env)
+    result = interseg(
+        "security", "enclave", str(path), "--launch", str(REPO / "launch/sim.launch.yaml"), "namespace:=robot1", env=env
+    )
     assert result.returncode == 0, result.stderr
     return path
 
@@ -140,7 +157,14 @@ def test_keystore_has_the_sros2_layout(keystore):
     for node in SIM_NODES:
         enclave = keystore / "enclaves" / "robot1" / node
         # what rmw_fastrtps's get_security_file_paths requires, all readable
-        for name in ("identity_ca.cert.pem", "permissions_ca.cert.pem", "governance.p7s", "cert.pem", "key.pem", "permissions.p7s"):
+        for name in (
+            "identity_ca.cert.pem",
+            "permissions_ca.cert.pem",
+            "governance.p7s",
+            "cert.pem",
+            "key.pem",
+            "permissions.p7s",
+        ):
             assert os.access(enclave / name, os.R_OK), f"{enclave}/{name}"
         assert (enclave / "identity_ca.cert.pem").resolve() == (keystore / "public/ca.cert.pem").resolve()
         assert (enclave / "governance.p7s").resolve() == (keystore / "enclaves/governance.p7s").resolve()
@@ -167,11 +191,25 @@ def test_governance_and_permissions_are_signed_by_the_permissions_ca(keystore, t
         assert f"<subject_name>CN=/robot1/{node}</subject_name>" in content and "<default>DENY</default>" in content
     # The check can fail: a changed document, or a CA of another keystore.
     tampered = tmp_path / "tampered.p7s"
-    tampered.write_text((keystore / "enclaves/robot1/labeller/permissions.p7s").read_text().replace("rt/robot1/interactions", "rt/robot1/interactionz"))
+    tampered.write_text(
+        (keystore / "enclaves/robot1/labeller/permissions.p7s")
+        .read_text()
+        .replace("rt/robot1/interactions", "rt/robot1/interactionz")
+    )
     assert openssl("smime", "-verify", "-in", str(tampered), "-CAfile", str(ca), "-text").returncode != 0
     other = tmp_path / "other"
     assert interseg("security", "keystore", str(other)).returncode == 0
-    assert openssl("smime", "-verify", "-in", str(keystore / "enclaves/governance.p7s"), "-CAfile", str(other / "public/ca.cert.pem")).returncode != 0
+    assert (
+        openssl(
+            "smime",
+            "-verify",
+            "-in",
+            str(keystore / "enclaves/governance.p7s"),
+            "-CAfile",
+            str(other / "public/ca.cert.pem"),
+        ).returncode
+        != 0
+    )
 
 
 def test_certificate_chains(keystore, tmp_path):
@@ -192,17 +230,31 @@ def test_certificate_chains(keystore, tmp_path):
         assert public_of_key == public_of_cert and public_of_key.startswith("-----BEGIN PUBLIC KEY-----")
     other = tmp_path / "other"
     assert interseg("security", "keystore", str(other)).returncode == 0
-    assert openssl("verify", "-CAfile", str(other / "public/ca.cert.pem"), str(keystore / "enclaves/robot1/labeller/cert.pem")).returncode != 0
+    assert (
+        openssl(
+            "verify", "-CAfile", str(other / "public/ca.cert.pem"), str(keystore / "enclaves/robot1/labeller/cert.pem")
+        ).returncode
+        != 0
+    )
 
 
-INFRASTRUCTURE_SERVICES = ("describe_parameters", "get_parameter_types", "get_parameters", "get_type_description",
-                           "list_parameters", "set_parameters", "set_parameters_atomically")
+INFRASTRUCTURE_SERVICES = (
+    "describe_parameters",
+    "get_parameter_types",
+    "get_parameters",
+    "get_type_description",
+    "list_parameters",
+    "set_parameters",
+    "set_parameters_atomically",
+)
 
 
 def test_permissions_list_exactly_the_nodes_names(keystore):
     def infrastructure(node: str) -> tuple[set[str], set[str]]:
-        return ({"rt/rosout", "rt/parameter_events"} | {f"rr/robot1/{node}/{s}Reply" for s in INFRASTRUCTURE_SERVICES},
-                {f"rq/robot1/{node}/{s}Request" for s in INFRASTRUCTURE_SERVICES})
+        return (
+            {"rt/rosout", "rt/parameter_events"} | {f"rr/robot1/{node}/{s}Reply" for s in INFRASTRUCTURE_SERVICES},
+            {f"rq/robot1/{node}/{s}Request" for s in INFRASTRUCTURE_SERVICES},
+        )
 
     subject, allowed = read_permissions(keystore / "enclaves/robot1/labeller/permissions.xml")
     publish, subscribe = infrastructure("labeller")
@@ -215,12 +267,19 @@ def test_permissions_list_exactly_the_nodes_names(keystore):
     publish, subscribe = infrastructure("grasp_planner")
     interact = [f"robot1/interact/_action/{s}" for s in ("cancel_goal", "get_result", "send_goal")]
     pick_place = [f"robot1/pick_place/_action/{s}" for s in ("cancel_goal", "get_result", "send_goal")]
-    assert allowed.publish == publish | {"rt/robot1/interactions", "rt/robot1/grasp_planner/markers", "rq/robot1/captureRequest",
-                                         "rt/robot1/interact/_action/feedback", "rt/robot1/interact/_action/status"} \
-        | {f"rr/{s}Reply" for s in interact} | {f"rq/{s}Request" for s in pick_place}
-    assert allowed.subscribe == subscribe | {"rt/robot1/clock", "rr/robot1/captureReply", "rt/robot1/pick_place/_action/feedback",
-                                             "rt/robot1/pick_place/_action/status"} \
-        | {f"rq/{s}Request" for s in interact} | {f"rr/{s}Reply" for s in pick_place}
+    assert allowed.publish == publish | {
+        "rt/robot1/interactions",
+        "rt/robot1/grasp_planner/markers",
+        "rq/robot1/captureRequest",
+        "rt/robot1/interact/_action/feedback",
+        "rt/robot1/interact/_action/status",
+    } | {f"rr/{s}Reply" for s in interact} | {f"rq/{s}Request" for s in pick_place}
+    assert allowed.subscribe == subscribe | {
+        "rt/robot1/clock",
+        "rr/robot1/captureReply",
+        "rt/robot1/pick_place/_action/feedback",
+        "rt/robot1/pick_place/_action/status",
+    } | {f"rq/{s}Request" for s in interact} | {f"rr/{s}Reply" for s in pick_place}
 
     # /tf_static remapped into the namespace by the launch file
     _, allowed = read_permissions(keystore / "enclaves/robot1/capture/permissions.xml")
@@ -235,45 +294,83 @@ def test_an_enclave_made_again_keeps_its_identity_and_updates_its_permissions(ke
     assert (enclave / "cert.pem").read_bytes() == before
     _, allowed = read_permissions(enclave / "permissions.xml")
     assert "rt/robot1/clock" not in allowed.subscribe  # started by hand without use_sim_time now
-    assert interseg("security", "enclave", str(keystore), "--node", "/robot1/labeller", "--sim-time", "--domain-id", "42").returncode == 0
+    assert (
+        interseg(
+            "security", "enclave", str(keystore), "--node", "/robot1/labeller", "--sim-time", "--domain-id", "42"
+        ).returncode
+        == 0
+    )
     _, allowed = read_permissions(enclave / "permissions.xml")
-    assert "rt/clock" in allowed.subscribe and "rt/robot1/clock" not in allowed.subscribe  # rclpy's /clock, not remapped
-    assert interseg("security", "enclave", str(keystore), "--node", "/robot1/labeller", "--sim-time", "--remap", "/clock:=clock",
-                    "--domain-id", "42").returncode == 0
+    assert (
+        "rt/clock" in allowed.subscribe and "rt/robot1/clock" not in allowed.subscribe
+    )  # rclpy's /clock, not remapped
+    assert (
+        interseg(
+            "security",
+            "enclave",
+            str(keystore),
+            "--node",
+            "/robot1/labeller",
+            "--sim-time",
+            "--remap",
+            "/clock:=clock",
+            "--domain-id",
+            "42",
+        ).returncode
+        == 0
+    )
     _, allowed = read_permissions(enclave / "permissions.xml")
-    assert "rt/robot1/clock" in allowed.subscribe and "rt/clock" not in allowed.subscribe  # as the launch files remap it
+    assert (
+        "rt/robot1/clock" in allowed.subscribe and "rt/clock" not in allowed.subscribe
+    )  # as the launch files remap it
     _verified_content(enclave / "permissions.p7s", keystore / "public/permissions_ca.cert.pem")
 
 
 def test_the_robot_launch_files_camera_remaps_reach_the_permissions(tmp_path):
     keystore = tmp_path / "keystore"
     assert interseg("security", "keystore", str(keystore)).returncode == 0
-    result = interseg("security", "enclave", str(keystore), "--launch", str(REPO / "launch/robot.launch.yaml"),
-                      "cam1_ns:=/left/color")
+    result = interseg(
+        "security", "enclave", str(keystore), "--launch", str(REPO / "launch/robot.launch.yaml"), "cam1_ns:=/left/color"
+    )
     assert result.returncode == 0, result.stderr
     _, allowed = read_permissions(keystore / "enclaves/capture/permissions.xml")
     cameras = {t for t in allowed.subscribe if "image_raw" in t or "camera_info" in t}
-    assert cameras == {"rt/camera0/color/image_raw", "rt/camera0/color/camera_info", "rt/camera0/aligned_depth_to_color/image_raw",
-                       "rt/left/color/image_raw", "rt/left/color/camera_info", "rt/camera2/color/image_raw",
-                       "rt/camera2/color/camera_info", "rt/camera3/color/image_raw", "rt/camera3/color/camera_info"}
+    assert cameras == {
+        "rt/camera0/color/image_raw",
+        "rt/camera0/color/camera_info",
+        "rt/camera0/aligned_depth_to_color/image_raw",
+        "rt/left/color/image_raw",
+        "rt/left/color/camera_info",
+        "rt/camera2/color/image_raw",
+        "rt/camera2/color/camera_info",
+        "rt/camera3/color/image_raw",
+        "rt/camera3/color/camera_info",
+    }
     assert "rt/clock" not in allowed.subscribe  # the robot runs on wall time
-    assert sorted(p.name for p in (keystore / "enclaves").iterdir() if p.is_dir()) == \
-        sorted(["moveit_pick_place", "capture", "hypotheses", "grasp_planner", "labeller", "trainer", "experimenter"])
+    assert sorted(p.name for p in (keystore / "enclaves").iterdir() if p.is_dir()) == sorted(
+        ["moveit_pick_place", "capture", "hypotheses", "grasp_planner", "labeller", "trainer", "experimenter"]
+    )
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["keystore", "{ks}"], "already a keystore"),
-    (["enclave", "{tmp}/nothing", "--node", "/capture"], "not a keystore"),
-    (["enclave", "{ks}", "--node", "capture"], "not a fully qualified node name"),
-    (["enclave", "{ks}", "--node", "/robot1/camera"], "no interseg node is named 'camera'"),
-    (["enclave", "{ks}", "--node", "/a=not_a_node"], "unknown interseg executable 'not_a_node'"),
-    (["enclave", "{ks}", "--node", "/a/capture", "--remap", "x"], "bad remap rule 'x'"),
-    (["enclave", "{ks}", "--node", "/capture", "--node", "/b/capture", "--enclave", "/e"], "--enclave names the enclave of a single --node"),
-    (["enclave", "{ks}"], "give either --launch FILE or --node"),
-    (["enclave", "{ks}", "--launch", "{tmp}/missing.launch.yaml"], "launch file not found"),
-    (["enclave", "{ks}", "--node", "/capture", "--enclave", "relative"], "not a valid enclave name"),
-    (["frobnicate"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["keystore", "{ks}"], "already a keystore"),
+        (["enclave", "{tmp}/nothing", "--node", "/capture"], "not a keystore"),
+        (["enclave", "{ks}", "--node", "capture"], "not a fully qualified node name"),
+        (["enclave", "{ks}", "--node", "/robot1/camera"], "no interseg node is named 'camera'"),
+        (["enclave", "{ks}", "--node", "/a=not_a_node"], "unknown interseg executable 'not_a_node'"),
+        (["enclave", "{ks}", "--node", "/a/capture", "--remap", "x"], "bad remap rule 'x'"),
+        (
+            ["enclave", "{ks}", "--node", "/capture", "--node", "/b/capture", "--enclave", "/e"],
+            "--enclave names the enclave of a single --node",
+        ),
+        (["enclave", "{ks}"], "give either --launch FILE or --node"),
+        (["enclave", "{ks}", "--launch", "{tmp}/missing.launch.yaml"], "launch file not found"),
+        (["enclave", "{ks}", "--node", "/capture", "--enclave", "relative"], "not a valid enclave name"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(keystore, tmp_path, args, expected):
     result = interseg("security", *[a.format(ks=keystore, tmp=tmp_path) for a in args])
     assert result.returncode == 2, result.stdout + result.stderr
@@ -282,6 +379,7 @@ def test_bad_input_is_one_line_and_exit_2(keystore, tmp_path, args, expected):
 
 
 # -- the table of names against the running nodes ----------------------------------------------
+
 
 def _dds_names(node, name: str, namespace: str) -> tuple[set[str], set[str]] | None:
     """What the running node publishes and subscribes to on DDS, from graph introspection."""
@@ -297,7 +395,9 @@ def _dds_names(node, name: str, namespace: str) -> tuple[set[str], set[str]] | N
     return publish, subscribe
 
 
-def _stable_graph(node, expected: set[str], timeout: float, describe, ready=lambda: True) -> dict[str, tuple[set[str], set[str]]]:
+def _stable_graph(
+    node, expected: set[str], timeout: float, describe, ready=lambda: True
+) -> dict[str, tuple[set[str], set[str]]]:
     """Every expected node's DDS names, once ``ready()`` holds and five looks a second apart
     agree (a node is in the graph before it has created its publishers, e.g. while torch loads)."""
     seen: list[dict] = []
@@ -314,8 +414,13 @@ def _stable_graph(node, expected: set[str], timeout: float, describe, ready=lamb
 class Launched:
     def __init__(self, args: list[str], log: Path, env: dict):
         self.log = open(log, "w+")
-        self.proc = subprocess.Popen(interseg_command("launch", *args), env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            interseg_command("launch", *args),
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def output(self) -> str:
         self.log.flush()
@@ -365,8 +470,15 @@ def test_each_nodes_permissions_are_exactly_what_it_uses_when_launched(tmp_path,
     included). moveit_pick_place needs moveit_py, which only the full ROS install has."""
     extras = tmp_path / "extras.launch.yaml"
     extras.write_text(textwrap.dedent(EXTRAS_LAUNCH))
-    sim_args = [str(REPO / "launch/sim.launch.yaml"), "namespace:=robot1", f"run_dir:={tmp_path / 'run'}", "image_width:=320",
-                "image_height:=240", "shadows:=false", "steps_per_round:=4"]
+    sim_args = [
+        str(REPO / "launch/sim.launch.yaml"),
+        "namespace:=robot1",
+        f"run_dir:={tmp_path / 'run'}",
+        "image_width:=320",
+        "image_height:=240",
+        "shadows:=false",
+        "steps_per_round:=4",
+    ]
     extras_args = [str(extras), f"store:={tmp_path / 'pushes'}"]
     keystore = tmp_path / "keystore"
     assert interseg("security", "keystore", str(keystore)).returncode == 0
@@ -383,9 +495,15 @@ def test_each_nodes_permissions_are_exactly_what_it_uses_when_launched(tmp_path,
         pushes = tmp_path / "pushes"
         progress = tmp_path / "run" / "progress.jsonl"
         for args, namespace, nodes, ready in (
-                (extras_args, "/robot2", ("talker", "listener", "static_transforms", "push_collector"), lambda: any(pushes.glob("*"))),
-                # the first interaction has used every node of the loop
-                (sim_args, "/robot1", SIM_NODES, lambda: progress.is_file() and progress.read_text().strip())):
+            (
+                extras_args,
+                "/robot2",
+                ("talker", "listener", "static_transforms", "push_collector"),
+                lambda: any(pushes.glob("*")),
+            ),
+            # the first interaction has used every node of the loop
+            (sim_args, "/robot1", SIM_NODES, lambda: progress.is_file() and progress.read_text().strip()),
+        ):
             launched = Launched(args, tmp_path / f"{namespace.strip('/')}.log", ros_env)
             try:
                 expected = {f"{namespace}/{n}" for n in nodes}

@@ -1,11 +1,11 @@
 """Stale Fast DDS shared-memory segments: a participant killed with SIGKILL leaves its segment
 (tens of MB of memory) in /dev/shm; the cleaner removes exactly those whose owner is gone."""
+
 from __future__ import annotations
 
 import fcntl
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
@@ -32,7 +32,7 @@ def _segments() -> set[str]:
 
 def test_only_segments_without_a_living_owner_are_removed(tmp_path):
     old = time.time() - 3600
-    for name, held in (("fastdds_00000000000000aa", False), ("fastdds_00000000000000bb", True)):
+    for name, _held in (("fastdds_00000000000000aa", False), ("fastdds_00000000000000bb", True)):
         (tmp_path / name).write_bytes(b"\0" * 4096)
         (tmp_path / f"{name}_el").touch()
         os.utime(tmp_path / f"{name}_el", (old, old))
@@ -46,8 +46,12 @@ def test_only_segments_without_a_living_owner_are_removed(tmp_path):
     finally:
         os.close(owner)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "fastdds_00000000000000bb", "fastdds_00000000000000bb_el", "fastdds_00000000000000cc",
-        "fastdds_00000000000000cc_el", "fastdds_port7411"]
+        "fastdds_00000000000000bb",
+        "fastdds_00000000000000bb_el",
+        "fastdds_00000000000000cc",
+        "fastdds_00000000000000cc_el",
+        "fastdds_port7411",
+    ]
     assert remove_stale_shared_memory(tmp_path / "missing") == (0, 0)
 
 

@@ -1,5 +1,6 @@
 """`interseg launch`: real processes from YAML launch files, params, remaps, required nodes,
 Ctrl-C, and one-line errors for bad input."""
+
 from __future__ import annotations
 
 import signal
@@ -9,7 +10,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from conftest import REPO, interseg_command, wait_for
 
@@ -25,25 +25,34 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_check_launch_file_runs_to_completion(ros_env):
-    result = subprocess.run(interseg_command("launch", str(REPO / "launch/check.launch.yaml"), "count:=5"), env=ros_env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        interseg_command("launch", str(REPO / "launch/check.launch.yaml"), "count:=5"),
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "[listener] " in result.stdout and "received 5 messages" in result.stdout
     assert "[talker  ] " in result.stdout or "started talker" in result.stdout
 
 
 def test_params_file_params_and_remaps_reach_the_node(tmp_path, processes, ros_node):
+    from interseg.nodes.convert import msg_to_image
     from interseg_interfaces.msg import ObjectHypotheses
 
-    from interseg.nodes.convert import msg_to_image
-
-    params = write(tmp_path / "talker.yaml", """\
+    params = write(
+        tmp_path / "talker.yaml",
+        """\
         /robot/talker_a:
           ros__parameters:
             width: 40
             height: 30
-        """)
-    launch = write(tmp_path / "graph.launch.yaml", f"""\
+        """,
+    )
+    launch = write(
+        tmp_path / "graph.launch.yaml",
+        f"""\
         launch:
         - arg: {{name: topic, default: /unused}}
         - let: {{name: frame, value: "cam_$(var topic)"}}
@@ -61,28 +70,38 @@ def test_params_file_params_and_remaps_reach_the_node(tmp_path, processes, ros_n
             remap:
             - from: hypotheses
               to: $(var topic)
-        """)
+        """,
+    )
     received: list = []
     ros_node.create_subscription(ObjectHypotheses, "/checked/hyps", received.append, 10)
     supervisor = processes.start(interseg_command("launch", str(launch), "topic:=/checked/hyps"), name="launch")
     wait_for(lambda: received, 30, message=f"remapped topic\n{processes.output(supervisor)}")
     assert msg_to_image(received[-1].hypotheses[0].mask).shape == (30, 40)
     assert received[-1].header.frame_id == "5_frame"
-    names = wait_for(lambda: [n for n, ns in ros_node.get_node_names_and_namespaces() if n == "talker_a" and ns == "/robot"], 10, message="node in namespace")
+    names = wait_for(
+        lambda: [n for n, ns in ros_node.get_node_names_and_namespaces() if n == "talker_a" and ns == "/robot"],
+        10,
+        message="node in namespace",
+    )
     assert names
 
 
 def test_dead_required_node_stops_the_graph_with_nonzero_exit(tmp_path, ros_env):
-    launch = write(tmp_path / "dies.launch.yaml", f"""\
+    launch = write(
+        tmp_path / "dies.launch.yaml",
+        f"""\
         launch:
         - node: {{pkg: interseg, exec: talker_node, name: survivor}}
         - executable:
             cmd: {sys.executable} -c "import time, sys; time.sleep(2); sys.exit(3)"
             name: fragile
             on_exit: shutdown
-        """)
+        """,
+    )
     start = time.monotonic()
-    result = subprocess.run(interseg_command("launch", str(launch)), env=ros_env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        interseg_command("launch", str(launch)), env=ros_env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 1, result.stdout
     assert "fragile exited with code 3" in result.stdout
     assert "required process fragile" in result.stdout
@@ -90,12 +109,21 @@ def test_dead_required_node_stops_the_graph_with_nonzero_exit(tmp_path, ros_env)
 
 
 def test_ctrl_c_stops_everything_within_five_seconds(tmp_path, ros_env):
-    launch = write(tmp_path / "pair.launch.yaml", """\
+    launch = write(
+        tmp_path / "pair.launch.yaml",
+        """\
         launch:
         - node: {pkg: interseg, exec: talker_node, name: t1}
         - node: {pkg: interseg, exec: listener_node, name: l1}
-        """)
-    proc = subprocess.Popen(interseg_command("launch", str(launch)), env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        """,
+    )
+    proc = subprocess.Popen(
+        interseg_command("launch", str(launch)),
+        env=ros_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
@@ -115,40 +143,78 @@ def test_ctrl_c_stops_everything_within_five_seconds(tmp_path, ros_env):
     assert "stopping: received SIGINT" in out and "did not stop" not in out
 
 
-@pytest.mark.parametrize("content,args,expected", [
-    ("launch: [ {node: {pkg: interseg, exec: talker_node}", [], "not valid YAML"),
-    ("launch:\n- node: {pkg: interseg, exec: no_such_node}\n", [], "executable 'no_such_node' not found"),
-    ("launch:\n- node: {pkg: interseg, exec: talker_node, param: [{from: /nonexistent/params.yaml}]}\n", [], "params file /nonexistent/params.yaml not found"),
-    ("launch:\n- arg: {name: rate, default: '1'}\n- node: {pkg: interseg, exec: talker_node}\n", ["rate=3"], "bad launch argument 'rate=3'"),
-    ("launch:\n- arg: {name: rate, default: '1'}\n- node: {pkg: interseg, exec: talker_node}\n", ["speed:=3"], "unknown launch argument(s) speed"),
-    ("launch:\n- arg: {name: needed}\n- node: {pkg: interseg, exec: talker_node}\n", [], "argument 'needed' has no default"),
-    ("launch:\n- nod: {pkg: interseg, exec: talker_node}\n", [], "unknown action 'nod'"),
-    ("launch:\n- node: {pkg: interseg, exec: talker_node, name: x}\n- node: {pkg: no_such_pkg, exec: y}\n", [], "executable 'y' not found in package 'no_such_pkg'"),
-])
+@pytest.mark.parametrize(
+    "content,args,expected",
+    [
+        ("launch: [ {node: {pkg: interseg, exec: talker_node}", [], "not valid YAML"),
+        ("launch:\n- node: {pkg: interseg, exec: no_such_node}\n", [], "executable 'no_such_node' not found"),
+        (
+            "launch:\n- node: {pkg: interseg, exec: talker_node, param: [{from: /nonexistent/params.yaml}]}\n",
+            [],
+            "params file /nonexistent/params.yaml not found",
+        ),
+        (
+            "launch:\n- arg: {name: rate, default: '1'}\n- node: {pkg: interseg, exec: talker_node}\n",
+            ["rate=3"],
+            "bad launch argument 'rate=3'",
+        ),
+        (
+            "launch:\n- arg: {name: rate, default: '1'}\n- node: {pkg: interseg, exec: talker_node}\n",
+            ["speed:=3"],
+            "unknown launch argument(s) speed",
+        ),
+        (
+            "launch:\n- arg: {name: needed}\n- node: {pkg: interseg, exec: talker_node}\n",
+            [],
+            "argument 'needed' has no default",
+        ),
+        ("launch:\n- nod: {pkg: interseg, exec: talker_node}\n", [], "unknown action 'nod'"),
+        (
+            "launch:\n- node: {pkg: interseg, exec: talker_node, name: x}\n- node: {pkg: no_such_pkg, exec: y}\n",
+            [],
+            "executable 'y' not found in package 'no_such_pkg'",
+        ),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_and_nothing_started(tmp_path, ros_env, ros_node, content, args, expected):
     launch = tmp_path / "bad.launch.yaml"
     launch.write_text(content)
-    result = subprocess.run(interseg_command("launch", str(launch), *args), env=ros_env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        interseg_command("launch", str(launch), *args), env=ros_env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and expected in lines[0] and (str(launch) in lines[0] or "launch argument" in lines[0]), result.stderr
+    assert len(lines) == 1 and expected in lines[0] and (str(launch) in lines[0] or "launch argument" in lines[0]), (
+        result.stderr
+    )
     assert "started" not in result.stdout
     time.sleep(0.5)
     assert "x" not in [n for n, _ in ros_node.get_node_names_and_namespaces()]
 
 
 def test_missing_launch_file_is_reported(ros_env):
-    result = subprocess.run(interseg_command("launch", "/nonexistent/x.launch.yaml"), env=ros_env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        interseg_command("launch", "/nonexistent/x.launch.yaml"),
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "launch file not found" in result.stderr
 
 
 def test_conditions_groups_and_includes_resolve(tmp_path):
-    inner = write(tmp_path / "inner.launch.yaml", """\
+    inner = write(
+        tmp_path / "inner.launch.yaml",
+        """\
         launch:
         - arg: {name: who, default: nobody}
         - node: {pkg: interseg, exec: listener_node, name: "listener_$(var who)"}
-        """)
-    outer = write(tmp_path / "outer.launch.yaml", f"""\
+        """,
+    )
+    outer = write(
+        tmp_path / "outer.launch.yaml",
+        f"""\
         launch:
         - arg: {{name: with_talker, default: "true"}}
         - node: {{pkg: interseg, exec: talker_node, name: talker, if: $(var with_talker)}}
@@ -159,17 +225,25 @@ def test_conditions_groups_and_includes_resolve(tmp_path):
             - include:
                 file: $(dirname)/{inner.name}
                 arg: [{{name: who, value: alice}}]
-        """)
+        """,
+    )
     plan = read_launch_file(outer, {"with_talker": "true"})
     assert [p.name for p in plan.processes] == ["talker", "arm/listener_alice"]
     assert "__ns:=/arm" in plan.processes[1].command
     plan = read_launch_file(outer, {"with_talker": "false"})
     assert [p.name for p in plan.processes] == ["never", "arm/listener_alice"]
-    with pytest.raises(LaunchError, match="is not a valid condition"):  # evaluate_condition_expression: true/false/1/0 only
+    with pytest.raises(
+        LaunchError, match="is not a valid condition"
+    ):  # evaluate_condition_expression: true/false/1/0 only
         read_launch_file(outer, {"with_talker": "maybe"})
 
 
-SHIPPED = {"sim.launch.yaml": {}, "robot.launch.yaml": {"publish_camera_poses": "true"}, "pretrain.launch.yaml": {}, "check.launch.yaml": {}}
+SHIPPED = {
+    "sim.launch.yaml": {},
+    "robot.launch.yaml": {"publish_camera_poses": "true"},
+    "pretrain.launch.yaml": {},
+    "check.launch.yaml": {},
+}
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -185,5 +259,9 @@ def test_every_shipped_node_is_respawned_or_takes_the_graph_down_for_a_stated_re
             above = index - 1
             while lines[above].strip().startswith("#"):
                 above -= 1
-            reason = lines[above + 1].strip() if above + 1 < index else ""  # first line of the comment block right above
-            assert reason.startswith(("# respawn", "# shutdown")), f"{name}:{index + 1}: {line.strip()} without its reason in a comment above it"
+            reason = (
+                lines[above + 1].strip() if above + 1 < index else ""
+            )  # first line of the comment block right above
+            assert reason.startswith(("# respawn", "# shutdown")), (
+                f"{name}:{index + 1}: {line.strip()} without its reason in a comment above it"
+            )

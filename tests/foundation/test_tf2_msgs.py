@@ -2,6 +2,7 @@
 wheels lack it): the types import with upstream's fields, a TFMessage crosses two real process
 boundaries unchanged, and the type hashes are upstream's, so that rviz, tf2_ros and recorded bags
 of a full ROS install accept /tf and /tf_static from this stack."""
+
 from __future__ import annotations
 
 import json
@@ -35,11 +36,18 @@ def test_tf2_msgs_imports_with_upstream_fields():
     assert FrameGraph.Request.get_fields_and_field_types() == {}
     assert FrameGraph.Response.get_fields_and_field_types() == {"frame_yaml": "string"}
     assert LookupTransform.Goal.get_fields_and_field_types() == {
-        "target_frame": "string", "source_frame": "string", "source_time": "builtin_interfaces/Time",
-        "timeout": "builtin_interfaces/Duration", "target_time": "builtin_interfaces/Time",
-        "fixed_frame": "string", "advanced": "boolean"}
+        "target_frame": "string",
+        "source_frame": "string",
+        "source_time": "builtin_interfaces/Time",
+        "timeout": "builtin_interfaces/Duration",
+        "target_time": "builtin_interfaces/Time",
+        "fixed_frame": "string",
+        "advanced": "boolean",
+    }
     assert LookupTransform.Result.get_fields_and_field_types() == {
-        "transform": "geometry_msgs/TransformStamped", "error": "tf2_msgs/TF2Error"}
+        "transform": "geometry_msgs/TransformStamped",
+        "error": "tf2_msgs/TF2Error",
+    }
 
 
 def _type_description(kind: str, name: str) -> dict:
@@ -51,14 +59,23 @@ def _type_description(kind: str, name: str) -> dict:
 
 
 def test_type_hashes_equal_upstream():
-    hashes = {entry["type_name"]: entry["hash_string"] for entry in _type_description("msg", "TFMessage")["type_hashes"]}
+    hashes = {
+        entry["type_name"]: entry["hash_string"] for entry in _type_description("msg", "TFMessage")["type_hashes"]
+    }
     assert hashes["tf2_msgs/msg/TFMessage"] == TF_MESSAGE_HASH
     errors = {entry["type_name"]: entry["hash_string"] for entry in _type_description("msg", "TF2Error")["type_hashes"]}
     assert errors["tf2_msgs/msg/TF2Error"] == TF2_ERROR_HASH
     # The hash covers the nested geometry_msgs types too: they are the wheels', referenced by name.
-    referenced = {t["type_name"] for t in _type_description("msg", "TFMessage")["type_description_msg"]["referenced_type_descriptions"]}
-    assert {"geometry_msgs/msg/TransformStamped", "geometry_msgs/msg/Transform", "std_msgs/msg/Header",
-            "builtin_interfaces/msg/Time"} <= referenced
+    referenced = {
+        t["type_name"]
+        for t in _type_description("msg", "TFMessage")["type_description_msg"]["referenced_type_descriptions"]
+    }
+    assert {
+        "geometry_msgs/msg/TransformStamped",
+        "geometry_msgs/msg/Transform",
+        "std_msgs/msg/Header",
+        "builtin_interfaces/msg/Time",
+    } <= referenced
 
 
 def _transforms():
@@ -68,7 +85,12 @@ def _transforms():
     first.header.stamp.sec, first.header.stamp.nanosec = 1_700_000_000, 123_456_789
     first.header.frame_id, first.child_frame_id = "world", "panda_link0"
     first.transform.translation.x, first.transform.translation.y, first.transform.translation.z = 0.25, -0.5, 1e-9
-    first.transform.rotation.x, first.transform.rotation.y, first.transform.rotation.z, first.transform.rotation.w = 0.0, 0.0, 0.38268343236508984, 0.9238795325112867
+    first.transform.rotation.x, first.transform.rotation.y, first.transform.rotation.z, first.transform.rotation.w = (
+        0.0,
+        0.0,
+        0.38268343236508984,
+        0.9238795325112867,
+    )
     second = TransformStamped()
     second.header.stamp.sec, second.header.stamp.nanosec = 1_700_000_001, 7
     second.header.frame_id, second.child_frame_id = "panda_link7", "panda_grasp_point"
@@ -79,8 +101,19 @@ def _transforms():
 
 def _as_tuple(t):
     tr, rot = t.transform.translation, t.transform.rotation
-    return (t.header.stamp.sec, t.header.stamp.nanosec, t.header.frame_id, t.child_frame_id,
-            tr.x, tr.y, tr.z, rot.x, rot.y, rot.z, rot.w)
+    return (
+        t.header.stamp.sec,
+        t.header.stamp.nanosec,
+        t.header.frame_id,
+        t.child_frame_id,
+        tr.x,
+        tr.y,
+        tr.z,
+        rot.x,
+        rot.y,
+        rot.z,
+        rot.w,
+    )
 
 
 def test_tf_message_round_trip_across_processes(processes, ros_node):
@@ -105,8 +138,11 @@ def test_tf_message_round_trip_across_processes(processes, ros_node):
     assert [_as_tuple(t) for t in message.transforms] == [_as_tuple(t) for t in sent.transforms]  # bit-exact
 
     # Both processes advertise the upstream type hash on the graph (what a full ROS install checks).
-    endpoints = wait_for(lambda: [e for e in ros_node.get_publishers_info_by_topic("tf_out") if e.node_name == "tf2_echo"],
-                         10, message="the echo process's publisher on the graph")
+    endpoints = wait_for(
+        lambda: [e for e in ros_node.get_publishers_info_by_topic("tf_out") if e.node_name == "tf2_echo"],
+        10,
+        message="the echo process's publisher on the graph",
+    )
     assert endpoints[0].topic_type == "tf2_msgs/msg/TFMessage"
     assert str(endpoints[0].topic_type_hash) == TF_MESSAGE_HASH
     subscriptions = [e for e in ros_node.get_subscriptions_info_by_topic("tf_in") if e.node_name == "tf2_echo"]

@@ -1,10 +1,9 @@
 """The static_transforms node across a real process: a calibration file on /tf_static, latched
 for late subscribers; a bad file stops it at start with one line naming the entry."""
+
 from __future__ import annotations
 
-
 import numpy as np
-
 import pytest
 from conftest import REPO, wait_for
 
@@ -34,7 +33,11 @@ def test_published_latched_for_a_late_subscriber(processes, ros_node):
     from interseg.transforms import TransformTree, load_transforms_file
 
     node = processes.python(_node_args(REPO / "config" / "cameras.yaml"), name="static_transforms")
-    wait_for(lambda: "publishing 8 static transform(s)" in processes.output(node) or node.poll() is not None, 30, message="node start")
+    wait_for(
+        lambda: "publishing 8 static transform(s)" in processes.output(node) or node.poll() is not None,
+        30,
+        message="node start",
+    )
     assert node.poll() is None, processes.output(node)
     messages: list = []
     ros_node.create_subscription(TFMessage, "/tf_static", messages.append, STATIC_LISTENER_QOS)  # after the publish
@@ -44,7 +47,11 @@ def test_published_latched_for_a_late_subscriber(processes, ros_node):
     expected = TransformTree()
     expected.set_all(load_transforms_file(REPO / "config" / "cameras.yaml"))
     for camera in ("cam0", "cam1", "cam2", "cam3"):
-        assert np.allclose(received.lookup("world", f"{camera}_optical_frame"), expected.lookup("world", f"{camera}_optical_frame"), atol=1e-9)
+        assert np.allclose(
+            received.lookup("world", f"{camera}_optical_frame"),
+            expected.lookup("world", f"{camera}_optical_frame"),
+            atol=1e-9,
+        )
 
 
 def test_bad_file_stops_the_node_with_one_line(processes, tmp_path):

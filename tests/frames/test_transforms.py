@@ -1,4 +1,5 @@
 """The ROS-free transform tree, camera frames, the measured-poses file, and forward-only stamps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,13 @@ from scipy.spatial.transform import Rotation
 from interseg.geometry import PinholeCamera, look_at
 from interseg.timestamps import ForwardStamps, stamp_from_seconds
 from interseg.transforms import (
-    LINK_FROM_OPTICAL, Transform, TransformError, TransformTree, camera_transforms, load_transforms_file, transform_from_pose,
+    LINK_FROM_OPTICAL,
+    Transform,
+    TransformError,
+    TransformTree,
+    camera_transforms,
+    load_transforms_file,
+    transform_from_pose,
 )
 
 
@@ -61,11 +68,14 @@ def test_unknown_and_disconnected_frames_are_named():
         tree.lookup("world", "gripper")
 
 
-@pytest.mark.parametrize("matrix, message", [
-    (np.full((4, 4), np.nan), "finite"),
-    (np.diag([1.0, 1.0, -1.0, 1.0]), "proper rotation"),
-    (np.diag([2.0, 1.0, 1.0, 1.0]), "proper rotation"),
-])
+@pytest.mark.parametrize(
+    "matrix, message",
+    [
+        (np.full((4, 4), np.nan), "finite"),
+        (np.diag([1.0, 1.0, -1.0, 1.0]), "proper rotation"),
+        (np.diag([2.0, 1.0, 1.0, 1.0]), "proper rotation"),
+    ],
+)
 def test_malformed_transforms_are_refused(matrix, message):
     with pytest.raises(TransformError, match=message):
         Transform("world", "cam", matrix)
@@ -104,19 +114,34 @@ transforms:
     assert np.allclose(transforms[0].matrix[:3, 0], [0.0, 0.0, -1.0], atol=1e-6)  # pitched down 90 degrees
 
 
-@pytest.mark.parametrize("body, message", [
-    ("transforms: []", "non-empty 'transforms'"),
-    ("transforms: [{parent: world, child: cam, translation: [0, 0, 0]}]", "exactly one of 'rotation'"),
-    ("transforms: [{parent: world, child: cam, translation: [0, 0], rotation: [0, 0, 0, 1]}]", "3 finite numbers"),
-    ("transforms: [{parent: world, child: cam, translation: [0, 0, .nan], rotation: [0, 0, 0, 1]}]", "3 finite numbers"),
-    ("transforms: [{parent: world, child: cam, translation: [0, 0, 0], rotation: [0, 0, 0, 2]}]", "not normalized"),
-    ("transforms: [{parent: world, child: cam, translation: [0, 0, 0], rotation: [0, 0, 0, 1], scale: 2}]", "unknown key"),
-    ("transforms:\n- {parent: world, child: cam, translation: [0, 0, 0], rotation: [0, 0, 0, 1]}\n"
-     "- {parent: base, child: cam, translation: [0, 0, 0], rotation: [0, 0, 0, 1]}", "parent twice"),
-    ("transforms:\n- {parent: a, child: b, translation: [0, 0, 0], rotation: [0, 0, 0, 1]}\n"
-     "- {parent: b, child: a, translation: [0, 0, 0], rotation: [0, 0, 0, 1]}", "loop"),
-    ("transforms: [ {parent: world", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ("transforms: []", "non-empty 'transforms'"),
+        ("transforms: [{parent: world, child: cam, translation: [0, 0, 0]}]", "exactly one of 'rotation'"),
+        ("transforms: [{parent: world, child: cam, translation: [0, 0], rotation: [0, 0, 0, 1]}]", "3 finite numbers"),
+        (
+            "transforms: [{parent: world, child: cam, translation: [0, 0, .nan], rotation: [0, 0, 0, 1]}]",
+            "3 finite numbers",
+        ),
+        ("transforms: [{parent: world, child: cam, translation: [0, 0, 0], rotation: [0, 0, 0, 2]}]", "not normalized"),
+        (
+            "transforms: [{parent: world, child: cam, translation: [0, 0, 0], rotation: [0, 0, 0, 1], scale: 2}]",
+            "unknown key",
+        ),
+        (
+            "transforms:\n- {parent: world, child: cam, translation: [0, 0, 0], rotation: [0, 0, 0, 1]}\n"
+            "- {parent: base, child: cam, translation: [0, 0, 0], rotation: [0, 0, 0, 1]}",
+            "parent twice",
+        ),
+        (
+            "transforms:\n- {parent: a, child: b, translation: [0, 0, 0], rotation: [0, 0, 0, 1]}\n"
+            "- {parent: b, child: a, translation: [0, 0, 0], rotation: [0, 0, 0, 1]}",
+            "loop",
+        ),
+        ("transforms: [ {parent: world", "not valid YAML"),
+    ],
+)
 def test_bad_transforms_files_name_the_problem(tmp_path, body, message):
     path = tmp_path / "bad.yaml"
     path.write_text(body)

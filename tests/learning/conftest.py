@@ -1,4 +1,5 @@
 """Learning-core tests run on 1 thread: the machine's cores are shared with other suites."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """Generated training data for the learning tests (synthetic tabletop, top camera)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,17 +17,33 @@ def fill_store(root, scenes: int = 3, size=(320, 240), seed: int = 0, negatives_
         objects = random_objects(rng, 3)
         image, masks = render(cam, objects, table_texture(seed * 100 + scene), noise_sigma=2.0, rng=rng)
         occupied = np.zeros(image.shape[:2], bool)
-        for k, mask in enumerate(masks):
+        for _k, mask in enumerate(masks):
             if mask.sum() < 50:
                 continue
             vs, us = np.nonzero(mask)
-            store.add(image=image, u=float(us.mean()), v=float(vs.mean()), positive=True, mask=mask,
-                      reason="generated: true mask", interaction_id=scene, view=cam.name)
+            store.add(
+                image=image,
+                u=float(us.mean()),
+                v=float(vs.mean()),
+                positive=True,
+                mask=mask,
+                reason="generated: true mask",
+                interaction_id=scene,
+                view=cam.name,
+            )
             occupied |= mask
         free_v, free_u = np.nonzero(~occupied)
         for j in rng.choice(len(free_u), negatives_per_scene, replace=False):
-            store.add(image=image, u=float(free_u[j]), v=float(free_v[j]), positive=False, mask=None,
-                      reason="generated: background", interaction_id=scene, view=cam.name)
+            store.add(
+                image=image,
+                u=float(free_u[j]),
+                v=float(free_v[j]),
+                positive=False,
+                mask=None,
+                reason="generated: background",
+                interaction_id=scene,
+                view=cam.name,
+            )
     return store
 
 

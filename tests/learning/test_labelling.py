@@ -23,8 +23,15 @@ def capture(scene, before_objects, after_objects, *, gain_after=0.85, noise=3.0,
     views, masks_before, masks_after = [], [], []
     for cam in scene["cameras"]:
         b, mb = render(cam, before_objects, scene["texture"], shadow_offset=SHADOW, noise_sigma=noise, rng=scene["rng"])
-        a, ma = render(cam, after_objects, scene["texture"], shadow_offset=shadow_after, gain=gain_after,
-                       noise_sigma=noise, rng=scene["rng"])
+        a, ma = render(
+            cam,
+            after_objects,
+            scene["texture"],
+            shadow_offset=shadow_after,
+            gain=gain_after,
+            noise_sigma=noise,
+            rng=scene["rng"],
+        )
         views.append(ViewCapture(cam, b, a))
         masks_before.append(mb)
         masks_after.append(ma)
@@ -36,8 +43,9 @@ def test_pick_and_place_give_positives_matching_the_true_masks(scene):
     target = objects[0]
     placed = target.moved_to(0.3, 0.3)
     views, before_masks, after_masks = capture(scene, objects, objects[1:] + [placed])
-    labels = FrameDifferenceLabeller().label_interaction(views, np.array([target.x, target.y, 0.0]),
-                                                         np.array([0.3, 0.3, 0.0]))
+    labels = FrameDifferenceLabeller().label_interaction(
+        views, np.array([target.x, target.y, 0.0]), np.array([0.3, 0.3, 0.0])
+    )
     assert [v.view for v in labels] == ["cam0", "cam1", "cam2", "cam3"]
     for view, truth_before, truth_after in zip(labels, before_masks, after_masks):
         picks = [e for e in view.examples if e.kind == "pick"]
@@ -87,8 +95,9 @@ def test_lifted_image_with_robot_mask(scene):
     before, truth = render(cam, objects, scene["texture"], shadow_offset=SHADOW, noise_sigma=2, rng=scene["rng"])
     gripper = FlatObject(target.x + 0.17, target.y, 0.1, 0.015, 0.0, (40, 40, 40), "box")  # the arm
     rest = [o for o in objects if o is not target]
-    lifted, lifted_masks = render(cam, rest + [gripper], scene["texture"], shadow_offset=SHADOW, noise_sigma=2,
-                                  rng=scene["rng"])
+    lifted, lifted_masks = render(
+        cam, rest + [gripper], scene["texture"], shadow_offset=SHADOW, noise_sigma=2, rng=scene["rng"]
+    )
     robot = lifted_masks[-1]
     after, _ = render(cam, rest, scene["texture"], shadow_offset=SHADOW, noise_sigma=2, rng=scene["rng"])
     view = ViewCapture(cam, before, after, lifted=lifted, robot_mask=robot)
@@ -119,11 +128,11 @@ def test_bad_inputs_are_rejected(scene):
         labeller.label_interaction([view], np.array([np.nan, 0.0, 0.0]))
     nan_depth = np.full((H, W), np.nan, np.float32)
     with pytest.raises(ValueError, match="NaN"):
-        labeller.label_view(ViewCapture(view.camera, view.before, view.after, before_depth=nan_depth,
-                                        after_depth=nan_depth), point)
+        labeller.label_view(
+            ViewCapture(view.camera, view.before, view.after, before_depth=nan_depth, after_depth=nan_depth), point
+        )
     with pytest.raises(ValueError, match="lifted"):
-        labeller.label_view(ViewCapture(view.camera, view.before, view.after, robot_mask=np.zeros((H, W), bool)),
-                            point)
+        labeller.label_view(ViewCapture(view.camera, view.before, view.after, robot_mask=np.zeros((H, W), bool)), point)
 
 
 def test_depth_with_some_nan_pixels_is_used(scene):
@@ -137,7 +146,8 @@ def test_depth_with_some_nan_pixels_is_used(scene):
     view = views[0]
     labels = FrameDifferenceLabeller().label_view(
         ViewCapture(view.camera, view.before, view.after, before_depth=depth_before, after_depth=depth_after),
-        np.array([target.x, target.y, 0.0]))
+        np.array([target.x, target.y, 0.0]),
+    )
     assert labels.examples[0].positive
     assert iou(labels.examples[0].mask, truth[0][0]) > 0.75
 
@@ -147,14 +157,14 @@ def test_config_scales_with_resolution():
     assert params["crop"] == 120 and params["min_area"] == 250
 
 
-
 def test_whole_crop_changed_gives_no_label(scene):
     objects = scene["objects"]
     views, _, _ = capture(scene, objects, objects)
     view = views[0]
     other = np.ascontiguousarray(view.after[::-1, ::-1])  # as if the camera had been knocked
-    labels = FrameDifferenceLabeller().label_view(ViewCapture(view.camera, view.before, other),
-                                                  np.array([objects[0].x, objects[0].y, 0.0]))
+    labels = FrameDifferenceLabeller().label_view(
+        ViewCapture(view.camera, view.before, other), np.array([objects[0].x, objects[0].y, 0.0])
+    )
     assert labels.examples == [] and "camera motion" in labels.notes[0]
 
 
@@ -166,7 +176,8 @@ def test_a_view_that_misses_the_move_gives_no_negative_when_another_saw_it(scene
     # cam1 sees nothing change (as when the object is hidden from it): its after image is its before image
     views[1] = ViewCapture(views[1].camera, views[1].before, views[1].before.copy())
     labels = FrameDifferenceLabeller(LabellerConfig(views_agree=views_agree)).label_interaction(
-        views, np.array([target.x, target.y, 0.0]))
+        views, np.array([target.x, target.y, 0.0])
+    )
     assert labels[0].examples[0].positive
     if views_agree:
         assert labels[1].examples == []

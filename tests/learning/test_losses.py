@@ -92,11 +92,11 @@ def test_batch_matches_single_images_and_reference():
     logits = torch.randn(3, 32, 32) * 0.5
     batch_target, _, _ = robust_set_target(logits, masks)
     for i in range(3):
-        single, _, _ = robust_set_target(logits[i:i + 1], masks[i:i + 1])
+        single, _, _ = robust_set_target(logits[i : i + 1], masks[i : i + 1])
         assert torch.equal(single[0], batch_target[i])
         assert np.array_equal(reference_target(logits[i], masks[i]), batch_target[i].numpy() > 0.5)
     loss_batch = robust_set_loss(logits, masks)
-    loss_singles = torch.stack([robust_set_loss(logits[i:i + 1], masks[i:i + 1]) for i in range(3)]).mean()
+    loss_singles = torch.stack([robust_set_loss(logits[i : i + 1], masks[i : i + 1]) for i in range(3)]).mean()
     assert torch.allclose(loss_batch, loss_singles, atol=1e-6)
 
 

@@ -48,7 +48,7 @@ def test_predict_returns_valid_hypotheses():
         assert h.mask[int(round(h.grasp_v)), int(round(h.grasp_u))]
         assert -math.pi / 2 <= h.grasp_yaw < math.pi / 2
         u0, v0, u1, v1 = h.bbox
-        assert h.mask[v0:v1 + 1, u0:u1 + 1].sum() == h.mask.sum()
+        assert h.mask[v0 : v1 + 1, u0 : u1 + 1].sum() == h.mask.sum()
 
 
 def test_decoding_pastes_windows_where_the_cells_are():
@@ -65,13 +65,16 @@ def test_decoding_pastes_windows_where_the_cells_are():
     assert abs(best.grasp_u - 111.5) < 1 and abs(best.grasp_v - 79.5) < 1
 
 
-@pytest.mark.parametrize("bad, message", [
-    (np.zeros((120, 160, 3), np.float32), "uint8"),
-    (np.zeros((120, 160), np.uint8), r"\(H, W, 3\)"),
-    (np.zeros((120, 160, 4), np.uint8), "RGBA"),
-    (np.zeros((240, 320, 3), np.uint8), "expects 160x120"),
-    ("not an image", "numpy array"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (np.zeros((120, 160, 3), np.float32), "uint8"),
+        (np.zeros((120, 160), np.uint8), r"\(H, W, 3\)"),
+        (np.zeros((120, 160, 4), np.uint8), "RGBA"),
+        (np.zeros((240, 320, 3), np.uint8), "expects 160x120"),
+        ("not an image", "numpy array"),
+    ],
+)
 def test_bad_images_are_rejected(bad, message):
     predictor = HypothesisPredictor(HypothesisNetwork(SMALL))
     with pytest.raises(ValueError, match=message):

@@ -24,8 +24,9 @@ def add_positive(store, **kw):
 def test_roundtrip_and_incremental_reads(tmp_path):
     with ExampleStore(tmp_path / "s", writer=True) as store:
         key = add_positive(store)
-        store.add(image=IMAGE, u=5.0, v=5.0, positive=False, mask=None, reason="nothing moved", interaction_id=1,
-                  view="cam1")
+        store.add(
+            image=IMAGE, u=5.0, v=5.0, positive=False, mask=None, reason="nothing moved", interaction_id=1, view="cam1"
+        )
         records = store.records()
         assert [r.key for r in records][0] == key and len(records) == 2
         assert records[0].positive and records[0].mask_area == 400 and not records[1].positive
@@ -45,8 +46,10 @@ def test_single_writer_and_readers_in_other_processes(tmp_path):
     with pytest.raises(StoreError, match="already has a writer"):
         ExampleStore(root, writer=True)
     add_positive(writer)
-    code = ("import sys; from interseg.learning.store import ExampleStore; "
-            "s = ExampleStore(sys.argv[1]); print(s.count(), s.records()[-1].reason)")
+    code = (
+        "import sys; from interseg.learning.store import ExampleStore; "
+        "s = ExampleStore(sys.argv[1]); print(s.count(), s.records()[-1].reason)"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["1", "test"]
@@ -57,17 +60,20 @@ def test_single_writer_and_readers_in_other_processes(tmp_path):
     ExampleStore(root, writer=True).close()  # the lock is released on close
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(mask=np.zeros((60, 80), bool)), "empty"),
-    (dict(mask=np.ones((60, 80), bool)), "whole image"),
-    (dict(mask=None), "needs a mask"),
-    (dict(mask=MASK[:30]), "does not match"),
-    (dict(image=IMAGE.astype(np.float32)), "uint8"),
-    (dict(image=IMAGE[..., :2]), "RGB"),
-    (dict(u=float("nan")), "inside"),
-    (dict(u=200.0), "inside"),
-    (dict(positive=False), "must not carry"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(mask=np.zeros((60, 80), bool)), "empty"),
+        (dict(mask=np.ones((60, 80), bool)), "whole image"),
+        (dict(mask=None), "needs a mask"),
+        (dict(mask=MASK[:30]), "does not match"),
+        (dict(image=IMAGE.astype(np.float32)), "uint8"),
+        (dict(image=IMAGE[..., :2]), "RGB"),
+        (dict(u=float("nan")), "inside"),
+        (dict(u=200.0), "inside"),
+        (dict(positive=False), "must not carry"),
+    ],
+)
 def test_bad_examples_leave_the_store_untouched(tmp_path, kwargs, message):
     with ExampleStore(tmp_path / "s", writer=True) as store:
         add_positive(store)

@@ -1,6 +1,7 @@
 """Damaged example files and a disk that refuses writes, at the store and the dataset: bad
 examples are found, quarantined with their reason (once, shared by every reader process), skipped,
 and never deleted; a refused write leaves the store as it was and can be retried."""
+
 import json
 import logging
 import re
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 
 from interseg.learning.dataset import WindowDataset
-from interseg.learning.model import ModelConfig
 from interseg.learning.example_files import BadExampleError, read_example
+from interseg.learning.model import ModelConfig
 from interseg.learning.quarantine import QUARANTINE_NAME
 from interseg.learning.store import ExampleStore
 from interseg.learning.store_errors import NoReadableExamplesError
@@ -26,8 +27,16 @@ CONFIG = ModelConfig(expected_size=None, window=48, mask_size=8, input_scale=0.5
 
 
 def add(store, positive=True, interaction_id=1):
-    return store.add(image=IMAGE, u=40.0, v=30.0, positive=positive, mask=MASK if positive else None, reason="test",
-                     interaction_id=interaction_id, view="cam0")
+    return store.add(
+        image=IMAGE,
+        u=40.0,
+        v=30.0,
+        positive=positive,
+        mask=MASK if positive else None,
+        reason="test",
+        interaction_id=interaction_id,
+        view="cam0",
+    )
 
 
 @pytest.fixture
@@ -38,19 +47,22 @@ def store(tmp_path):
         yield store
 
 
-@pytest.mark.parametrize("target, damage, reason", [
-    ("image", "delete", "is missing"),
-    ("image", "truncate", "is truncated"),
-    ("image", "garbage", "not a PNG file"),
-    ("image", "flip", "corrupt: bad CRC"),
-    ("image", "empty", "empty file"),
-    ("image", "resize", "its row says 80x60"),
-    ("image", "grey", "not 8-bit RGB"),
-    ("mask", "delete", "is missing"),
-    ("mask", "truncate", "is truncated"),
-    ("mask", "resize", "its row says 80x60"),
-    ("mask", "other_mask", "its row says 400"),
-])
+@pytest.mark.parametrize(
+    "target, damage, reason",
+    [
+        ("image", "delete", "is missing"),
+        ("image", "truncate", "is truncated"),
+        ("image", "garbage", "not a PNG file"),
+        ("image", "flip", "corrupt: bad CRC"),
+        ("image", "empty", "empty file"),
+        ("image", "resize", "its row says 80x60"),
+        ("image", "grey", "not 8-bit RGB"),
+        ("mask", "delete", "is missing"),
+        ("mask", "truncate", "is truncated"),
+        ("mask", "resize", "its row says 80x60"),
+        ("mask", "other_mask", "its row says 400"),
+    ],
+)
 def test_every_kind_of_damage_is_named(store, target, damage, reason):
     record = store.records()[0]
     assert record.positive
@@ -77,10 +89,13 @@ def test_bad_example_is_quarantined_once_with_its_reason_and_its_files_kept(stor
     assert [r.key for r in store.records()] == [r.key for i, r in enumerate(records) if i != 2]
     assert len(store.records(include_quarantined=True)) == 6 and store.count() == 6
     # another process reading the same store skips it without reading its files again
-    code = ("import sys; from interseg.learning.store import ExampleStore; s = ExampleStore(sys.argv[1]); "
-            "print(len(s.records()), s.quarantine.reasons[sys.argv[2]])")
-    out = subprocess.run([sys.executable, "-c", code, str(store.root), records[2].key], capture_output=True, text=True,
-                         timeout=60)
+    code = (
+        "import sys; from interseg.learning.store import ExampleStore; s = ExampleStore(sys.argv[1]); "
+        "print(len(s.records()), s.quarantine.reasons[sys.argv[2]])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(store.root), records[2].key], capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("5 image images/") and "truncated" in out.stdout
 
@@ -175,12 +190,15 @@ with ExampleStore(root) as reader:
 """
 
 
-@pytest.mark.parametrize("limit, message", [("png", "could not write images/.*File too large"),
-                                            ("wal", "could not add the row to examples.sqlite3")])
+@pytest.mark.parametrize(
+    "limit, message",
+    [("png", "could not write images/.*File too large"), ("wal", "could not add the row to examples.sqlite3")],
+)
 def test_a_refused_write_leaves_the_store_as_it_was(tmp_path, limit, message):
     root = tmp_path / "s"
-    out = subprocess.run([sys.executable, "-c", _FULL_DISK, str(root), limit], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(root), limit], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith("refused:"), out.stdout
@@ -188,4 +206,3 @@ def test_a_refused_write_leaves_the_store_as_it_was(tmp_path, limit, message):
     assert lines[1:] == ["rows 10", "rows 11", "readable 11 [9, 100]"]
     # no file of the refused example, no temporary file
     assert len(list((root / "images").iterdir())) == 11 and len(list((root / "masks").iterdir())) == 11
-

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from interseg.learning.dataset import WindowDataset
 from interseg.learning.checkpoint import CheckpointError, list_checkpoints, load_network
+from interseg.learning.dataset import WindowDataset
 from interseg.learning.model import ModelConfig
 from interseg.learning.predictor import HypothesisPredictor
 from interseg.learning.trainer import NonFiniteLossError, Trainer
@@ -16,8 +16,15 @@ from .helpers import fill_store
 
 pytestmark = pytest.mark.slow
 
-CONFIG = ModelConfig(expected_size=(320, 240), window=48, mask_size=8, input_scale=0.5,
-                     context_channels=32, reduce_channels=32, min_mask_area=50)
+CONFIG = ModelConfig(
+    expected_size=(320, 240),
+    window=48,
+    mask_size=8,
+    input_scale=0.5,
+    context_channels=32,
+    reduce_channels=32,
+    min_mask_area=50,
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +113,13 @@ def test_corrupt_or_foreign_checkpoints_leave_the_model_untouched(tmp_path, stor
     data["model_config"]["mask_size"] = 12  # weights no longer fit
     torch.save(data, other_config)
 
-    for path, message in [(truncated, "not a readable checkpoint"), (foreign, "foreign"),
-                          (unsafe, "not a readable checkpoint"), (other_config, "does not fit"),
-                          (tmp_path / "missing.pt", "does not exist")]:
+    for path, message in [
+        (truncated, "not a readable checkpoint"),
+        (foreign, "foreign"),
+        (unsafe, "not a readable checkpoint"),
+        (other_config, "does not fit"),
+        (tmp_path / "missing.pt", "does not exist"),
+    ]:
         with pytest.raises(CheckpointError, match=message):
             trainer.load_checkpoint(path)
         with pytest.raises(CheckpointError):
@@ -145,8 +156,16 @@ def test_online_mode_sees_new_examples_and_announces_checkpoints(tmp_path, store
         announced.append(info)
         if len(announced) == 1:  # the labeller appends while the trainer runs
             record = writer.records()[0]
-            writer.add(image=writer.load_image(record), u=record.u, v=record.v, positive=record.positive,
-                       mask=writer.load_mask(record), reason="late", interaction_id=99, view="cam0")
+            writer.add(
+                image=writer.load_image(record),
+                u=record.u,
+                v=record.v,
+                positive=record.positive,
+                mask=writer.load_mask(record),
+                reason="late",
+                interaction_id=99,
+                view="cam0",
+            )
 
     trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=4, steps_per_round=2, min_examples=4))
     rounds = trainer.run_online(root, on_checkpoint=on_checkpoint, max_rounds=2)
@@ -185,13 +204,24 @@ def test_online_training_goes_on_past_damaged_example_files(tmp_path, store_root
         if len(announced) == 1:  # new examples arrive, and one of them is damaged before it is read
             for k in range(3):
                 record = records[5 + k]
-                writer.add(image=writer.load_image(record), u=record.u, v=record.v, positive=record.positive,
-                           mask=writer.load_mask(record), reason="late", interaction_id=99, view="cam0")
+                writer.add(
+                    image=writer.load_image(record),
+                    u=record.u,
+                    v=record.v,
+                    positive=record.positive,
+                    mask=writer.load_mask(record),
+                    reason="late",
+                    interaction_id=99,
+                    view="cam0",
+                )
             damage_file(root / writer.records()[-1].image_path, "garbage")
 
     # enough steps per round that every example is drawn
-    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=8, steps_per_round=20, min_steps_per_round=20,
-                                                              min_examples=4))
+    trainer = Trainer(
+        tmp_path / "run",
+        CONFIG,
+        TrainerConfig(batch_size=8, steps_per_round=20, min_steps_per_round=20, min_examples=4),
+    )
     with caplog.at_level(logging.WARNING, logger="interseg.learning.quarantine"):
         rounds = trainer.run_online(root, on_checkpoint=on_checkpoint, max_rounds=2)
     writer.close()
@@ -238,8 +268,11 @@ def test_online_mode_warns_when_the_store_does_not_appear(tmp_path, caplog):
 
 
 def test_online_rounds_are_shorter_while_the_store_is_small(tmp_path):
-    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=32, steps_per_round=100,
-                                                              max_epochs_per_round=8, min_steps_per_round=10))
+    trainer = Trainer(
+        tmp_path / "run",
+        CONFIG,
+        TrainerConfig(batch_size=32, steps_per_round=100, max_epochs_per_round=8, min_steps_per_round=10),
+    )
     assert trainer.round_steps(8) == 10
     assert trainer.round_steps(100) == 25
     assert trainer.round_steps(10000) == 100
@@ -323,8 +356,12 @@ def test_checkpoints_the_disk_refuses_are_retried_and_training_goes_on(tmp_path,
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", _FULL_DISK_TRAINER, str(store_root), str(tmp_path / "run")],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_TRAINER, str(store_root), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "announced [1, 2] files [1, 2] tmp []"
     assert out.stderr.count("not written: File too large; training goes on") == 1, out.stderr

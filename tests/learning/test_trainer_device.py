@@ -1,5 +1,6 @@
 """The trainer's device choice: names torch knows, GPUs that exist, and device-independent
 checkpoints (what a GPU-trained checkpoint needs to load on a CPU-only robot computer)."""
+
 from __future__ import annotations
 
 import pytest
@@ -29,9 +30,13 @@ def test_checkpoint_written_by_a_trainer_loads_on_the_cpu(tmp_path):
     trainer = Trainer(tmp_path / "run", config, TrainerConfig(batch_size=2, device="auto", seed=3))
     assert next(trainer.model.parameters()).device.type == trainer.device.type
     window = config.window
-    batch = {"image": torch.rand(2, 3, window, window), "objectness": torch.tensor([1.0, 0.0]),
-             "mask": torch.zeros(2, config.mask_size, config.mask_size), "has_mask": torch.tensor([1.0, 0.0]),
-             "example_id": torch.tensor([1, 2])}
+    batch = {
+        "image": torch.rand(2, 3, window, window),
+        "objectness": torch.tensor([1.0, 0.0]),
+        "mask": torch.zeros(2, config.mask_size, config.mask_size),
+        "has_mask": torch.tensor([1.0, 0.0]),
+        "example_id": torch.tensor([1, 2]),
+    }
     batch["mask"][0, 8:24, 8:24] = 1.0
     trainer.train_one_epoch([batch, batch], progress=False)
     info = trainer.save_checkpoint({"loss": 1.0})

@@ -3,6 +3,7 @@
 ``pick_place``, which reports the "hold" phase (the grasp planner then asks for the mid-grasp
 capture) and finishes at once. The capture requested while the arm holds answers only after
 ``--lifted-delay`` seconds, after the planner's "after" capture has been answered."""
+
 import argparse
 import sys
 import threading
@@ -15,11 +16,11 @@ from rclpy.node import Node
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "ros_helpers"))
 
-from observation_server import observation  # noqa: E402
+from observation_server import observation
 
-from interseg_interfaces.action import PickPlace  # noqa: E402
-from interseg_interfaces.srv import Capture  # noqa: E402
-from interseg.nodes.common import run_node  # noqa: E402
+from interseg.nodes.common import run_node
+from interseg_interfaces.action import PickPlace
+from interseg_interfaces.srv import Capture
 
 
 class SlowLiftedServer(Node):
@@ -29,9 +30,15 @@ class SlowLiftedServer(Node):
         self.holding = threading.Event()
         group = ReentrantCallbackGroup()
         self.create_service(Capture, "capture", self.on_capture, callback_group=group)
-        self.server = ActionServer(self, PickPlace, "pick_place", self.execute, callback_group=group,
-                                   goal_callback=lambda _g: GoalResponse.ACCEPT,
-                                   cancel_callback=lambda _g: CancelResponse.ACCEPT)
+        self.server = ActionServer(
+            self,
+            PickPlace,
+            "pick_place",
+            self.execute,
+            callback_group=group,
+            goal_callback=lambda _g: GoalResponse.ACCEPT,
+            cancel_callback=lambda _g: CancelResponse.ACCEPT,
+        )
 
     def on_capture(self, request, response):
         if self.holding.is_set():  # the mid-grasp capture: answered late

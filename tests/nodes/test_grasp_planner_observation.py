@@ -2,13 +2,13 @@
 inconsistent one (an image not its calibration's size, depth not the main view's size or missing,
 a non-positive focal length, a pose that is not finite) ends the Interact goal as rejected with
 the reason, and the arm (a test process serving capture and pick_place) never gets a goal."""
+
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, wait_for
 
 pytestmark = pytest.mark.slow
@@ -32,29 +32,48 @@ def _interact(ros_node, timeout: float = 30.0):
     return wait_for(lambda: result.result(), timeout, message="Interact result").result
 
 
-@pytest.mark.parametrize("defect, reason", [
-    ("none", None),
-    ("main-image-size", "cam0 image is 320x240, its camera_info 160x120"),
-    ("depth-size", "depth is 80x60, the main image (cam0) 160x120"),
-    ("no-depth", "no depth image"),
-    ("info-fx-zero", "cam1 camera_info: focal length fx 0"),
-    ("pose-nan", "cam2 pose: translation must be 3 finite numbers"),
-])
+@pytest.mark.parametrize(
+    "defect, reason",
+    [
+        ("none", None),
+        ("main-image-size", "cam0 image is 320x240, its camera_info 160x120"),
+        ("depth-size", "depth is 80x60, the main image (cam0) 160x120"),
+        ("no-depth", "no depth image"),
+        ("info-fx-zero", "cam1 camera_info: focal length fx 0"),
+        ("pose-nan", "cam2 pose: translation must be 3 finite numbers"),
+    ],
+)
 def test_an_inconsistent_observation_is_rejected_before_the_arm_moves(processes, ros_node, defect, reason):
     from interseg_interfaces.srv import Capture
 
-    server = processes.start([sys.executable, str(HELPERS / "observation_server.py"), "--defect", defect], name="capture_and_arm")
+    server = processes.start(
+        [sys.executable, str(HELPERS / "observation_server.py"), "--defect", defect], name="capture_and_arm"
+    )
     assert ros_node.create_client(Capture, "capture").wait_for_service(timeout_sec=60), "capture not discovered"
-    planner = processes.start([sys.executable, "-c", "import sys; from interseg.nodes.grasp_planner import main; sys.exit(main())",
-                               "--ros-args", "--params-file", str(REPO / "config/grasp_planner.yaml"), "-p", "hold_lifted_s:=0.0"],
-                              name="grasp_planner")
+    planner = processes.start(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from interseg.nodes.grasp_planner import main; sys.exit(main())",
+            "--ros-args",
+            "--params-file",
+            str(REPO / "config/grasp_planner.yaml"),
+            "-p",
+            "hold_lifted_s:=0.0",
+        ],
+        name="grasp_planner",
+    )
     result = _interact(ros_node)
     for _ in range(2):  # the planner's first capture request can go out before its client has matched the service
         if "capture failed: no response" not in result.message:
             break
         result = _interact(ros_node)
     if reason is None:  # the control: a consistent Observation reaches the arm
-        wait_for(lambda: "pick_place goal received" in processes.output(server), 10, message=f"a pick_place goal ({result.message})")
+        wait_for(
+            lambda: "pick_place goal received" in processes.output(server),
+            10,
+            message=f"a pick_place goal ({result.message})",
+        )
         return
     assert not result.success
     assert result.message.startswith("rejected: observation: ") and reason in result.message, result.message
@@ -72,12 +91,24 @@ def test_the_published_interaction_waits_for_a_late_mid_grasp_view(processes, ro
 
     received = []
     ros_node.create_subscription(Interaction, "interactions", received.append, 10)
-    server = processes.start([sys.executable, str(Path(__file__).resolve().parent / "lifted_capture_server.py"),
-                              "--lifted-delay", "2.0"], name="slow_lifted_capture")
+    server = processes.start(
+        [sys.executable, str(Path(__file__).resolve().parent / "lifted_capture_server.py"), "--lifted-delay", "2.0"],
+        name="slow_lifted_capture",
+    )
     assert ros_node.create_client(Capture, "capture").wait_for_service(timeout_sec=60), "capture not discovered"
-    processes.start([sys.executable, "-c", "import sys; from interseg.nodes.grasp_planner import main; sys.exit(main())",
-                     "--ros-args", "--params-file", str(REPO / "config/grasp_planner.yaml"), "-p", "hold_lifted_s:=0.3"],
-                    name="grasp_planner")
+    processes.start(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from interseg.nodes.grasp_planner import main; sys.exit(main())",
+            "--ros-args",
+            "--params-file",
+            str(REPO / "config/grasp_planner.yaml"),
+            "-p",
+            "hold_lifted_s:=0.3",
+        ],
+        name="grasp_planner",
+    )
     result = _interact(ros_node)
     for _ in range(2):  # the planner's first capture request can go out before its client has matched the service
         if "capture failed: no response" not in result.message:

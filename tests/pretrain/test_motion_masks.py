@@ -1,13 +1,22 @@
 """Motion masks from frame pairs: a synthetic moving pattern, the real robot's self-filter, and
 bad input that must be dropped with a counted reason (never a crash, never a wrong mask)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from interseg.learning.motion_masks import (
-    BAD_IMAGE, CAMERA_SHAKE, MISSING_JOINT_STATE, NAN_FLOW, OUT_OF_ORDER, SIZE_MISMATCH, TOO_LITTLE_MOTION,
-    MotionFrame, MotionMaskConfig, MotionMaskExtractor,
+    BAD_IMAGE,
+    CAMERA_SHAKE,
+    MISSING_JOINT_STATE,
+    NAN_FLOW,
+    OUT_OF_ORDER,
+    SIZE_MISMATCH,
+    TOO_LITTLE_MOTION,
+    MotionFrame,
+    MotionMaskConfig,
+    MotionMaskExtractor,
 )
 from interseg.sim.self_filter import SelfFilter
 
@@ -38,10 +47,10 @@ def pattern_frames(shift: tuple[int, int] = (5, 2), seed: int = 0):
     frames, masks = [], []
     for dx, dy in ((0, 0), shift):
         image = background.copy()
-        image[y0 + dy:y0 + dy + 40, x0 + dx:x0 + dx + 40] = square
+        image[y0 + dy : y0 + dy + 40, x0 + dx : x0 + dx + 40] = square
         noisy = np.clip(image + rng.normal(0, 2.0, image.shape), 0, 255).astype(np.uint8)
         mask = np.zeros((H, W), bool)
-        mask[y0 + dy:y0 + dy + 40, x0 + dx:x0 + dx + 40] = True
+        mask[y0 + dy : y0 + dy + 40, x0 + dx : x0 + dx + 40] = True
         frames.append(noisy)
         masks.append(mask)
     return frames, masks
@@ -103,8 +112,12 @@ def test_missing_joint_state_is_dropped():
     with SelfFilter([camera]) as self_filter:
         extractor = MotionMaskExtractor(self_filter=self_filter)
         q = np.zeros(7)
-        for arm_a, arm_b, fingers in ((None, q, None), (q, np.full(7, np.nan), None), (q, q[:6], None),
-                                      (q, q, np.array([0.04]))):
+        for arm_a, arm_b, fingers in (
+            (None, q, None),
+            (q, np.full(7, np.nan), None),
+            (q, q[:6], None),
+            (q, q, np.array([0.04])),
+        ):
             result = extractor.process(MotionFrame(a, 0.0, arm_a, fingers), MotionFrame(b, 0.1, arm_b), camera)
             assert result.masks == [] and result.dropped == MISSING_JOINT_STATE
         assert extractor.drop_counts[MISSING_JOINT_STATE] == 4

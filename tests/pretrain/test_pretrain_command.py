@@ -1,5 +1,6 @@
 """`interseg pretrain` on a tiny budget writes a checkpoint that the trainer and the hypotheses
 node start from (the sim launch file's `checkpoint` argument), and push examples in the store."""
+
 from __future__ import annotations
 
 import json
@@ -20,9 +21,28 @@ W, H = 320, 240
 def pretrained(tmp_path_factory, ros_env):
     folder = tmp_path_factory.mktemp("pretrain")
     out = folder / "pretrained.pt"
-    proc = subprocess.run(interseg_command("pretrain", "--frames", "120", "--steps", "2", "--batch-size", "4",
-                                           "--width", str(W), "--height", str(H), "--out", str(out), "--quiet"),
-                          env=ros_env, capture_output=True, text=True, timeout=400)
+    proc = subprocess.run(
+        interseg_command(
+            "pretrain",
+            "--frames",
+            "120",
+            "--steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--width",
+            str(W),
+            "--height",
+            str(H),
+            "--out",
+            str(out),
+            "--quiet",
+        ),
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out, proc.stdout
 
@@ -50,15 +70,17 @@ def test_pretrain_writes_checkpoint_and_push_examples(pretrained):
 
 
 def test_hypotheses_node_starts_from_the_pretrained_checkpoint(pretrained, processes, ros_node):
-    from interseg_interfaces.srv import ProposeObjects
-
     from interseg.nodes.convert import image_to_msg
+    from interseg_interfaces.srv import ProposeObjects
 
     out, _ = pretrained
     executable = str(Path(sys.executable).parent / "hypotheses_node")  # the installed node entry point
     proc = processes.start([executable, "--ros-args", "-p", f"checkpoint:={out}"], name="hypotheses")
-    wait_for(lambda: "serving model version 1 (checkpoint" in processes.output(proc) or proc.poll() is not None, 90,
-             message="the hypotheses node to load the checkpoint")
+    wait_for(
+        lambda: "serving model version 1 (checkpoint" in processes.output(proc) or proc.poll() is not None,
+        90,
+        message="the hypotheses node to load the checkpoint",
+    )
     assert proc.poll() is None, processes.output(proc)
     client = ros_node.create_client(ProposeObjects, "propose_objects")
     assert client.wait_for_service(timeout_sec=30)
@@ -72,11 +94,35 @@ def test_pretrain_trains_on_an_existing_store_without_collecting(pretrained, tmp
     out, _ = pretrained
     store = out.with_name("pretrained-pretrain") / "examples"  # e.g. what the push_collector node filled
     second = tmp_path / "again.pt"
-    proc = subprocess.run(interseg_command("pretrain", "--store", str(store), "--steps", "2", "--batch-size", "4",
-                                           "--width", str(W), "--height", str(H), "--out", str(second), "--quiet"),
-                          env=ros_env, capture_output=True, text=True, timeout=200)
+    proc = subprocess.run(
+        interseg_command(
+            "pretrain",
+            "--store",
+            str(store),
+            "--steps",
+            "2",
+            "--batch-size",
+            "4",
+            "--width",
+            str(W),
+            "--height",
+            str(H),
+            "--out",
+            str(second),
+            "--quiet",
+        ),
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=200,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "training on" in proc.stdout and "frames from" not in proc.stdout and second.is_file()
-    missing = subprocess.run(interseg_command("pretrain", "--store", str(tmp_path / "nothing"), "--out", str(second)),
-                             env=ros_env, capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        interseg_command("pretrain", "--store", str(tmp_path / "nothing"), "--out", str(second)),
+        env=ros_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == 2 and "no examples store" in missing.stderr

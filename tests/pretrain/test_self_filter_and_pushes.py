@@ -1,6 +1,7 @@
 """On the real simulator: random pushes are recorded at a fixed rate with the robot's joint
 states, and the self-filter (the robot's own model rendered from the calibrated camera) covers
 the arm, so that an arm moving over a still scene gives no object mask."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,7 +42,7 @@ def _arm_frames(arena, camera: str):
         return out
 
     frames = arena.run_motion(program)
-    physics = ground_truth._physics(arena)  # noqa: SLF001  (the test scores against ground truth)
+    physics = ground_truth._physics(arena)
     arm_ids = [physics.model.body(name).id for name in ARM_BODIES]
     truth = []
     for *_, seg in frames:

@@ -14,15 +14,16 @@ publishes that stream wrongly, only while ``--fault-file`` exists when one is gi
 ``image-size`` (image twice its camera_info's size), ``info-fx-zero``, ``info-nan`` (NaN in K),
 ``frame-id-empty``, ``huge`` (the header claims 100000 x 100000 pixels, the data is the usual),
 ``stamp-negative``; for depth ``size`` (half the main image's size)."""
+
 import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from tf2_msgs.msg import TFMessage
@@ -42,9 +43,18 @@ class Cameras(Node):
         self.args = args
         self.start = time.monotonic()
         eyes = [[0.55, 0.0, 0.9], [0.55, 0.6, 0.6], [1.1, 0.0, 0.6], [0.55, -0.6, 0.6]]
-        self.cameras = [PinholeCamera.from_fov(n, args.width, args.height, 50, look_at(eye, [0.55, 0.0, 0.0])) for n, eye in zip(CAMERAS, eyes)]
-        self.image_pubs = {c.name: self.create_publisher(Image, f"cameras/{c.name}/image_raw", qos_profile_sensor_data) for c in self.cameras}
-        self.info_pubs = {c.name: self.create_publisher(CameraInfo, f"cameras/{c.name}/camera_info", qos_profile_sensor_data) for c in self.cameras}
+        self.cameras = [
+            PinholeCamera.from_fov(n, args.width, args.height, 50, look_at(eye, [0.55, 0.0, 0.0]))
+            for n, eye in zip(CAMERAS, eyes)
+        ]
+        self.image_pubs = {
+            c.name: self.create_publisher(Image, f"cameras/{c.name}/image_raw", qos_profile_sensor_data)
+            for c in self.cameras
+        }
+        self.info_pubs = {
+            c.name: self.create_publisher(CameraInfo, f"cameras/{c.name}/camera_info", qos_profile_sensor_data)
+            for c in self.cameras
+        }
         self.depth_pub = self.create_publisher(Image, "cameras/cam0/depth/image_raw", qos_profile_sensor_data)
         self.tf_static_pub = self.create_publisher(TFMessage, "/tf_static", STATIC_BROADCASTER_QOS)
         self.tf_sent = False
@@ -56,11 +66,17 @@ class Cameras(Node):
     def stamp(self, elapsed: float):
         seconds = elapsed if self.args.sim_time else self.get_clock().now().nanoseconds * 1e-9
         seconds += self.args.stamp_offset
-        if (self.args.future_count and elapsed >= self.args.future_at and self.future_sent < self.args.future_count
-                and (not self.args.future_file or Path(self.args.future_file).exists())):
+        if (
+            self.args.future_count
+            and elapsed >= self.args.future_at
+            and self.future_sent < self.args.future_count
+            and (not self.args.future_file or Path(self.args.future_file).exists())
+        ):
             self.future_sent += 1
             seconds += self.args.future_by
-            self.get_logger().info(f"future frame {self.future_sent} of {self.args.future_count}: stamped {self.args.future_by:g} s ahead")
+            self.get_logger().info(
+                f"future frame {self.future_sent} of {self.args.future_count}: stamped {self.args.future_by:g} s ahead"
+            )
         sec = int(seconds)
         return Time(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
 
@@ -71,12 +87,16 @@ class Cameras(Node):
         elapsed = time.monotonic() - self.start
         stamp = self.stamp(elapsed)
         if not self.tf_sent and elapsed >= self.args.tf_after:
-            transforms = [t for camera in self.cameras for t in camera_transforms(camera.name, camera.world_from_camera)]
+            transforms = [
+                t for camera in self.cameras for t in camera_transforms(camera.name, camera.world_from_camera)
+            ]
             self.tf_static_pub.publish(tf_message(transforms, stamp))
             self.tf_sent = True
         for camera in self.cameras:
-            if camera.name == self.args.drop and (self.args.drop_from <= elapsed < self.args.drop_until
-                                                  or (self.args.drop_file and Path(self.args.drop_file).exists())):
+            if camera.name == self.args.drop and (
+                self.args.drop_from <= elapsed < self.args.drop_until
+                or (self.args.drop_file and Path(self.args.drop_file).exists())
+            ):
                 continue
             name = camera.name
             scale = 2 if self.faulty(name, "image-size") else 1
@@ -84,7 +104,9 @@ class Cameras(Node):
             if name == self.args.bad_encoding:
                 msg = image_to_msg(image[..., 0], "mono8")
             else:
-                msg = image_to_msg(image[..., ::-1] if self.args.colour_encoding == "bgr8" else image, self.args.colour_encoding)
+                msg = image_to_msg(
+                    image[..., ::-1] if self.args.colour_encoding == "bgr8" else image, self.args.colour_encoding
+                )
             frame = f"{name}_optical_frame"
             msg.header = Header(stamp=stamp, frame_id=frame)
             info = camera_to_info(camera, Header(stamp=stamp, frame_id=frame))
@@ -107,7 +129,11 @@ class Cameras(Node):
                     millimetres[0, :] = 0  # no return
                     depth = image_to_msg(millimetres, "16UC1", Header(stamp=stamp, frame_id=frame))
                 else:
-                    size = (camera.height // 2, camera.width // 2) if self.faulty("depth", "size") else (camera.height, camera.width)
+                    size = (
+                        (camera.height // 2, camera.width // 2)
+                        if self.faulty("depth", "size")
+                        else (camera.height, camera.width)
+                    )
                     depth = image_to_msg(np.full(size, 0.9, np.float32), "32FC1", Header(stamp=stamp, frame_id=frame))
                 self.depth_pub.publish(depth)
 

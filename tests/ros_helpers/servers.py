@@ -1,21 +1,21 @@
 """A test process serving ProposeObjects and PickPlace (``--arm-only``: PickPlace only), to
 exercise the interfaces across a real process boundary. ProposeObjects returns one hypothesis per bright connected region of the
 image; PickPlace walks through timed phases with feedback and honours cancel."""
+
 import sys
 import time
 
 import cv2
 import numpy as np
-import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
+from interseg.nodes.common import run_node
+from interseg.nodes.convert import image_to_msg, msg_to_image
 from interseg_interfaces.action import PickPlace
 from interseg_interfaces.msg import ObjectHypothesis
 from interseg_interfaces.srv import ProposeObjects
-from interseg.nodes.common import run_node
-from interseg.nodes.convert import image_to_msg, msg_to_image
 
 PHASES = ["approach", "descend", "close", "lift", "carry", "place", "release", "park"]
 
@@ -26,8 +26,15 @@ class Servers(Node):
         group = ReentrantCallbackGroup()
         if not arm_only:
             self.create_service(ProposeObjects, "propose_objects", self.propose, callback_group=group)
-        self.server = ActionServer(self, PickPlace, "pick_place", self.execute, callback_group=group,
-                                   goal_callback=self.accept, cancel_callback=lambda _g: CancelResponse.ACCEPT)
+        self.server = ActionServer(
+            self,
+            PickPlace,
+            "pick_place",
+            self.execute,
+            callback_group=group,
+            goal_callback=self.accept,
+            cancel_callback=lambda _g: CancelResponse.ACCEPT,
+        )
 
     def propose(self, request, response):
         image = msg_to_image(request.image, "rgb8")
@@ -35,8 +42,15 @@ class Servers(Node):
         for label in range(1, count):
             mask = (labels == label).astype(np.uint8) * 255
             v, u = np.nonzero(mask)
-            response.hypotheses.hypotheses.append(ObjectHypothesis(id=label - 1, score=1.0, grasp_u=float(u.mean()), grasp_v=float(v.mean()),
-                                                                   mask=image_to_msg(mask, "mono8", request.image.header)))
+            response.hypotheses.hypotheses.append(
+                ObjectHypothesis(
+                    id=label - 1,
+                    score=1.0,
+                    grasp_u=float(u.mean()),
+                    grasp_v=float(v.mean()),
+                    mask=image_to_msg(mask, "mono8", request.image.header),
+                )
+            )
         response.hypotheses.header = request.image.header
         response.success = True
         response.message = f"{count - 1} regions"

@@ -1,5 +1,6 @@
 """A test process that republishes every tf2_msgs/TFMessage it receives on ``tf_in`` unchanged on
 ``tf_out``: the other half of a round trip across a real process boundary."""
+
 import sys
 
 from rclpy.node import Node

@@ -1,4 +1,5 @@
 """The simulated arena: deterministic scenes, calibrated cameras, the arm parked out of view."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,8 +22,12 @@ def test_fixed_seed_gives_the_same_scene_and_images(small_arena):
     try:
         assert other.num_objects == small_arena.num_objects
         assert other.background_id == small_arena.background_id
-        assert [t.object_id for t in ground_truth.objects(other)] == [t.object_id for t in ground_truth.objects(small_arena)]
-        np.testing.assert_allclose(ground_truth.object_positions(other), ground_truth.object_positions(small_arena), atol=1e-9)
+        assert [t.object_id for t in ground_truth.objects(other)] == [
+            t.object_id for t in ground_truth.objects(small_arena)
+        ]
+        np.testing.assert_allclose(
+            ground_truth.object_positions(other), ground_truth.object_positions(small_arena), atol=1e-9
+        )
         a, b = small_arena.render_views(), other.render_views()
         assert a.rgb["cam0"].shape == (120, 160, 3) and a.rgb["cam0"].dtype == np.uint8
         assert np.array_equal(a.rgb["cam1"], b.rgb["cam1"])
@@ -58,7 +63,7 @@ def test_cameras_are_calibrated_against_the_renderer(small_arena):
             uv, front = camera.project(t.centre[None])
             col, row = np.round(uv[0]).astype(int)
             assert front[0] and camera.in_image(uv)[0]
-            window = ids[max(0, row - 2): row + 3, max(0, col - 2): col + 3]
+            window = ids[max(0, row - 2) : row + 3, max(0, col - 2) : col + 3]
             assert (window == t.index + 1).any() or camera.name != "cam0"
 
 

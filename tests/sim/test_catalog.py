@@ -1,4 +1,5 @@
 """The paper's splits: sizes, disjointness, determinism; objects graspable and varied."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,10 @@ from interseg.sim import catalog
 
 
 def test_object_and_background_splits_are_disjoint_with_paper_sizes():
-    for split_fn, sizes, total in ((catalog.object_split, catalog.OBJECT_SPLIT_SIZES, catalog.NUM_OBJECTS),
-                                   (catalog.background_split, catalog.BACKGROUND_SPLIT_SIZES, catalog.NUM_BACKGROUNDS)):
+    for split_fn, sizes, total in (
+        (catalog.object_split, catalog.OBJECT_SPLIT_SIZES, catalog.NUM_OBJECTS),
+        (catalog.background_split, catalog.BACKGROUND_SPLIT_SIZES, catalog.NUM_BACKGROUNDS),
+    ):
         ids = {name: set(split_fn(name)) for name in catalog.SPLITS}
         assert {name: len(v) for name, v in ids.items()} == sizes
         assert not ids["train"] & ids["val"] and not ids["train"] & ids["test"] and not ids["val"] & ids["test"]
@@ -33,8 +36,11 @@ def test_every_split_has_varied_objects_the_gripper_can_hold():
         spec = catalog.make_object(object_id)
         assert 0.01 < spec.height < 0.1, spec.name
         assert spec.footprint_radius < 0.12, spec.name
-    multicoloured = [o for o in map(catalog.make_object, range(catalog.NUM_OBJECTS))
-                     if len(o.parts) > 1 or any(p.pattern != "plain" for p in o.parts)]
+    multicoloured = [
+        o
+        for o in map(catalog.make_object, range(catalog.NUM_OBJECTS))
+        if len(o.parts) > 1 or any(p.pattern != "plain" for p in o.parts)
+    ]
     assert len(multicoloured) > catalog.NUM_OBJECTS // 2
 
 

@@ -1,4 +1,5 @@
 """`interseg sim snapshot` and `interseg make-eval-set` write what they promise."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,10 @@ from interseg.cli import main as interseg_main
 
 
 def test_snapshot_writes_four_views_and_a_grid(tmp_path):
-    assert interseg_main(["sim", "snapshot", "--out", str(tmp_path), "--width", "96", "--height", "72", "--seed", "2"]) == 0
+    assert (
+        interseg_main(["sim", "snapshot", "--out", str(tmp_path), "--width", "96", "--height", "72", "--seed", "2"])
+        == 0
+    )
     import cv2
 
     for name in ("cam0", "cam1", "cam2", "cam3"):
@@ -22,8 +26,24 @@ def test_make_eval_set_writes_coco_masks_for_unseen_objects(tmp_path):
 
     from interseg.sim.catalog import background_split
 
-    assert interseg_main(["make-eval-set", "--split", "val", "--out", str(tmp_path), "--per-background", "1",
-                          "--width", "160", "--height", "120"]) == 0
+    assert (
+        interseg_main(
+            [
+                "make-eval-set",
+                "--split",
+                "val",
+                "--out",
+                str(tmp_path),
+                "--per-background",
+                "1",
+                "--width",
+                "160",
+                "--height",
+                "120",
+            ]
+        )
+        == 0
+    )
     coco = COCO(str(tmp_path / "instances_cam0.json"))
     assert len(coco.getImgIds()) == len(background_split("val")) == 6
     assert {img["background_id"] for img in coco.loadImgs(coco.getImgIds())} == set(background_split("val"))

@@ -1,4 +1,5 @@
 """graspable_point and plan_grasp: where a segmentation-based picker aims on composite shapes (synthetic depth)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ def _top_down_camera() -> PinholeCamera:
 
 def _render(camera: PinholeCamera, boxes: list[tuple[float, float, float, float, float]]):
     """Depth and mask of axis-aligned boxes (x0, x1, y0, y1, height) on a table at z = 0."""
-    v, u = np.mgrid[0:camera.height, 0:camera.width]
+    v, u = np.mgrid[0 : camera.height, 0 : camera.width]
     table = camera.intersect_plane_z(np.stack([u.ravel(), v.ravel()], 1).astype(float), 0.0)
     depth = np.full(len(table), np.nan)
     mask = np.zeros(len(table), bool)
@@ -49,8 +50,9 @@ def test_l_shape_is_grasped_on_an_arm_across_its_narrow_side():
 def test_dumbbell_is_grasped_on_its_bar_below_the_knobs():
     camera = _top_down_camera()
     # knobs 4 cm tall at both ends, a 1.6 cm bar 2.6 cm tall between them
-    mask, depth = _render(camera, [(0.44, 0.48, -0.02, 0.02, 0.04), (0.52, 0.56, -0.02, 0.02, 0.04),
-                                   (0.48, 0.52, -0.008, 0.008, 0.026)])
+    mask, depth = _render(
+        camera, [(0.44, 0.48, -0.02, 0.02, 0.04), (0.52, 0.56, -0.02, 0.02, 0.04), (0.48, 0.52, -0.008, 0.008, 0.026)]
+    )
     plan = graspable_point(mask, depth, camera, GraspSettings())
     assert abs(plan.position[0] - 0.5) < 0.006 and abs(plan.position[1]) < 0.006
     assert abs(np.cos(plan.yaw)) > 0.95  # finger width along the bar, closing across it
@@ -65,6 +67,7 @@ def test_object_wider_than_the_open_gripper_everywhere_is_rejected():
 
 
 # -- plan_grasp: the grasp the grasp planner node and the benchmarks execute for a hypothesis --
+
 
 def _hypothesis_grasp(mask: np.ndarray) -> tuple[tuple[float, float], float]:
     from interseg.learning.hypothesis import grasp_from_mask

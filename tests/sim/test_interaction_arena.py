@@ -2,6 +2,7 @@
 runner observes, takes a hypothesis (here a visible object's ground-truth mask), plans with the
 grasp planner's step, picks and places, labels every view and stores the examples; the hooks see
 the scene before and after the pick."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -49,11 +50,23 @@ def test_one_interaction_on_the_arena():
             seen["moved"] = float(np.max(np.linalg.norm(ground_truth.object_positions(arena) - seen["before"], axis=1)))
 
         sink = _Sink()
-        runner = InteractionRunner(ArenaCameras(arena), _OracleProposer(arena, rng), ArenaArm(arena), sink, GraspSettings(), rng,
-                                   hooks=Hooks(before_pick=before_pick, after_pick=after_pick))
+        runner = InteractionRunner(
+            ArenaCameras(arena),
+            _OracleProposer(arena, rng),
+            ArenaArm(arena),
+            sink,
+            GraspSettings(),
+            rng,
+            hooks=Hooks(before_pick=before_pick, after_pick=after_pick),
+        )
         executed = []
-        stats = run_interactions(runner, 1, max_attempts=8, reset=lambda: arena.reset(int(rng.integers(2**31))),
-                                 on_executed=lambda interaction, _s: executed.append(interaction))
+        stats = run_interactions(
+            runner,
+            1,
+            max_attempts=8,
+            reset=lambda: arena.reset(int(rng.integers(2**31))),
+            on_executed=lambda interaction, _s: executed.append(interaction),
+        )
         assert stats.executed == 1 and len(executed) == 1
         interaction = executed[0]
         assert interaction.status == "executed" and interaction.interaction_id == 1 and interaction.model_version == 3

@@ -1,15 +1,16 @@
 """Pick-and-place in the real simulator: lifts a centred object, parks exactly, rejects bad goals."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from interseg.arm_goals import GoalRejected, validate_top_down_pose
 from interseg.evaluation import ground_truth
+from interseg.geometry import top_down_grasp_quaternion
 from interseg.sim.arena import ArenaConfig, SimulatedArena
 from interseg.sim.catalog import make_object, object_split
-from interseg.arm_goals import GoalRejected, validate_top_down_pose
 from interseg.sim.controller import PARK_CONFIGURATION, PickPlaceRejected
-from interseg.geometry import top_down_grasp_quaternion
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,13 @@ def test_pick_and_place_of_a_centred_object_lifts_and_moves_it(block_arena):
     spot = max(candidates, key=lambda c: min(np.linalg.norm(c - o) for o in others + [target.centre[:2]]))
     place = np.array([spot[0], spot[1], grasp[2] + 0.01])
     phases, held_at_hold = [], []
-    result = block_arena.pick_place(grasp, 0.0, place, phase_callback=lambda p, f: phases.append(p) or True,
-                                    hold_callback=lambda: held_at_hold.append(ground_truth.objects(block_arena)[0].top_z) or True)
+    result = block_arena.pick_place(
+        grasp,
+        0.0,
+        place,
+        phase_callback=lambda p, f: phases.append(p) or True,
+        hold_callback=lambda: held_at_hold.append(ground_truth.objects(block_arena)[0].top_z) or True,
+    )
     assert result.success and result.object_lifted, result.message
     assert held_at_hold and held_at_hold[0] > target.top_z + 0.08  # it was up in the air while holding
     moved = ground_truth.objects(block_arena)[0]

@@ -1,6 +1,7 @@
 """The Panda's URDF written from the simulator's MuJoCo model, and forward kinematics over it: the
 URDF's chain (parsed from its text) must put every link where MuJoCo's own kinematics puts the
 corresponding body, for random joint configurations."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -14,12 +15,24 @@ from scipy.spatial.transform import Rotation
 
 from interseg.sim import panda_description
 from interseg.sim.kinematics import RobotChain, matrix_from_rpy, rpy_from_matrix
-from interseg.sim.panda_description import GRASP_POINT_LINK, LINK_OF_BODY, MUJOCO_JOINT_OF, PANDA_JOINT_NAMES, panda_urdf
+from interseg.sim.panda_description import (
+    GRASP_POINT_LINK,
+    LINK_OF_BODY,
+    MUJOCO_JOINT_OF,
+    PANDA_JOINT_NAMES,
+    panda_urdf,
+)
 from interseg.sim.robot_model import link_transforms, panda_joint_state, static_link_transforms
 from interseg.sim.scene import ARM_BODIES, ARM_JOINTS, FINGER_JOINTS
 
-EXPECTED_LINKS = {"world", *(f"panda_link{i}" for i in range(9)), "panda_hand", "panda_leftfinger",
-                  "panda_rightfinger", "panda_grasp_point"}
+EXPECTED_LINKS = {
+    "world",
+    *(f"panda_link{i}" for i in range(9)),
+    "panda_hand",
+    "panda_leftfinger",
+    "panda_rightfinger",
+    "panda_grasp_point",
+}
 
 
 @pytest.fixture(scope="module")
@@ -88,15 +101,23 @@ def test_urdf_is_a_tree_of_the_expected_links_and_joints(robot):
             seen.add(link)
             link = parent_of[link]
     types = {joint.get("name"): joint.get("type") for joint in joints}
-    assert types == {**{f"panda_joint{i}": "revolute" for i in range(1, 8)},
-                     "panda_finger_joint1": "prismatic", "panda_finger_joint2": "prismatic",
-                     "panda_base_joint": "fixed", "panda_joint8": "fixed", "panda_hand_joint": "fixed",
-                     "panda_grasp_point_joint": "fixed"}
+    assert types == {
+        **{f"panda_joint{i}": "revolute" for i in range(1, 8)},
+        "panda_finger_joint1": "prismatic",
+        "panda_finger_joint2": "prismatic",
+        "panda_base_joint": "fixed",
+        "panda_joint8": "fixed",
+        "panda_hand_joint": "fixed",
+        "panda_grasp_point_joint": "fixed",
+    }
     assert parent_of["panda_leftfinger"] == parent_of["panda_rightfinger"] == "panda_hand"
 
 
 def test_name_mappings():
-    assert PANDA_JOINT_NAMES == tuple(f"panda_joint{i}" for i in range(1, 8)) + ("panda_finger_joint1", "panda_finger_joint2")
+    assert PANDA_JOINT_NAMES == tuple(f"panda_joint{i}" for i in range(1, 8)) + (
+        "panda_finger_joint1",
+        "panda_finger_joint2",
+    )
     assert [MUJOCO_JOINT_OF[n] for n in PANDA_JOINT_NAMES] == list(ARM_JOINTS + FINGER_JOINTS)
     assert LINK_OF_BODY["panda0_link0"] == "panda_link0" and LINK_OF_BODY["panda0_leftfinger"] == "panda_leftfinger"
     assert set(LINK_OF_BODY) == set(ARM_BODIES)
@@ -106,7 +127,9 @@ def _read_binary_stl(path: Path) -> np.ndarray:
     raw = path.read_bytes()
     count = int(np.frombuffer(raw, "<u4", 1, 80)[0])
     assert len(raw) == 84 + 50 * count, f"{path} is not a binary STL"
-    triangles = np.frombuffer(raw, np.dtype([("normal", "<f4", 3), ("vertices", "<f4", (3, 3)), ("attr", "<u2")]), count, 84)
+    triangles = np.frombuffer(
+        raw, np.dtype([("normal", "<f4", 3), ("vertices", "<f4", (3, 3)), ("attr", "<u2")]), count, 84
+    )
     return triangles["vertices"].reshape(-1, 3).astype(np.float64)
 
 
@@ -115,12 +138,17 @@ def test_visual_meshes_are_existing_files_placed_as_mujoco_places_them(model, ro
     at_zero = chain.link_poses({name: 0.0 for name in PANDA_JOINT_NAMES})
     data = _qpos(model, {name: 0.0 for name in PANDA_JOINT_NAMES})
     # MuJoCo's visual geoms of the arm: mesh geoms that take no part in contacts.
-    visual_geoms = [g for g in range(model.ngeom) if model.geom_type[g] == int(mujoco.mjtGeom.mjGEOM_MESH)
-                    and model.geom_contype[g] == 0 and model.geom_conaffinity[g] == 0]
+    visual_geoms = [
+        g
+        for g in range(model.ngeom)
+        if model.geom_type[g] == int(mujoco.mjtGeom.mjGEOM_MESH)
+        and model.geom_contype[g] == 0
+        and model.geom_conaffinity[g] == 0
+    ]
     mujoco_boxes = []
     for g in visual_geoms:
         mesh = model.geom_dataid[g]
-        vertices = model.mesh_vert[model.mesh_vertadr[mesh]:model.mesh_vertadr[mesh] + model.mesh_vertnum[mesh]]
+        vertices = model.mesh_vert[model.mesh_vertadr[mesh] : model.mesh_vertadr[mesh] + model.mesh_vertnum[mesh]]
         world = data.geom_xpos[g] + vertices @ data.geom_xmat[g].reshape(3, 3).T
         mujoco_boxes.append(np.concatenate([world.min(axis=0), world.max(axis=0)]))
     urdf_boxes = []
@@ -176,12 +204,22 @@ def test_module_level_transforms_are_the_default_urdfs(model):
     positions = _random_positions(model, rng)
     movable = link_transforms(positions)
     assert [(p, c) for p, c, _ in movable] == [
-        ("panda_link0", "panda_link1"), ("panda_link1", "panda_link2"), ("panda_link2", "panda_link3"),
-        ("panda_link3", "panda_link4"), ("panda_link4", "panda_link5"), ("panda_link5", "panda_link6"),
-        ("panda_link6", "panda_link7"), ("panda_hand", "panda_leftfinger"), ("panda_hand", "panda_rightfinger")]
+        ("panda_link0", "panda_link1"),
+        ("panda_link1", "panda_link2"),
+        ("panda_link2", "panda_link3"),
+        ("panda_link3", "panda_link4"),
+        ("panda_link4", "panda_link5"),
+        ("panda_link5", "panda_link6"),
+        ("panda_link6", "panda_link7"),
+        ("panda_hand", "panda_leftfinger"),
+        ("panda_hand", "panda_rightfinger"),
+    ]
     assert [(p, c) for p, c, _ in static_link_transforms()] == [
-        ("world", "panda_link0"), ("panda_link7", "panda_link8"), ("panda_link8", "panda_hand"),
-        ("panda_hand", "panda_grasp_point")]
+        ("world", "panda_link0"),
+        ("panda_link7", "panda_link8"),
+        ("panda_link8", "panda_hand"),
+        ("panda_hand", "panda_grasp_point"),
+    ]
     # A sequence in PANDA_JOINT_NAMES order is the same as the mapping.
     by_order = link_transforms([positions[n] for n in PANDA_JOINT_NAMES])
     for (_, _, a), (_, _, b) in zip(movable, by_order):
@@ -219,8 +257,11 @@ def test_joint_limits_and_efforts_are_the_models(model, robot):
 def test_inertials_put_mass_and_centres_of_mass_where_mujoco_does(model, robot):
     chain = RobotChain.from_urdf(ET.tostring(robot, encoding="unicode"))
     arm_mass = sum(model.body_mass[model.body(b).id] for b in ARM_BODIES)
-    masses = {link.get("name"): float(link.find("inertial/mass").get("value")) for link in robot.findall("link")
-              if link.find("inertial") is not None}
+    masses = {
+        link.get("name"): float(link.find("inertial/mass").get("value"))
+        for link in robot.findall("link")
+        if link.find("inertial") is not None
+    }
     assert sum(masses.values()) == pytest.approx(arm_mass, rel=1e-9)
     rng = np.random.default_rng(11)
     positions = _random_positions(model, rng)
@@ -237,8 +278,9 @@ def test_inertials_put_mass_and_centres_of_mass_where_mujoco_does(model, robot):
         principal = np.diag([float(element.get(k)) for k in ("ixx", "iyy", "izz")])
         axes = poses[link][:3, :3] @ matrix_from_rpy(*(float(v) for v in origin.get("rpy").split()))
         mujoco_axes = data.ximat[b].reshape(3, 3)
-        np.testing.assert_allclose(axes @ principal @ axes.T, mujoco_axes @ np.diag(model.body_inertia[b]) @ mujoco_axes.T,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            axes @ principal @ axes.T, mujoco_axes @ np.diag(model.body_inertia[b]) @ mujoco_axes.T, atol=1e-12
+        )
 
 
 def test_joint_state_from_simulator_positions():
@@ -281,8 +323,10 @@ def test_chain_parses_other_urdfs_with_mimic_and_rejects_malformed_ones():
     np.testing.assert_allclose(poses["twin"][:3, 3], [0.4, 0, 1], atol=1e-12)  # arm's y is world -x; -2 * 0.25 + 0.1
     assert [c for _, c, _ in chain.static_link_transforms()] == []
 
-    cycle = urdf.replace('<joint name="spin" type="continuous"><parent link="base"/>',
-                         '<joint name="spin" type="continuous"><parent link="twin"/>')
+    cycle = urdf.replace(
+        '<joint name="spin" type="continuous"><parent link="base"/>',
+        '<joint name="spin" type="continuous"><parent link="twin"/>',
+    )
     with pytest.raises(ValueError, match="root|cycle"):
         RobotChain.from_urdf(cycle)
     with pytest.raises(ValueError, match="not defined"):

@@ -1,20 +1,36 @@
 """The sim node across a real process boundary: cameras and depth as drivers publish them, the
 camera frames on /tf_static, the arm on /tf and joint_states, robot_description, PickPlace,
 reset, and stamps that only move forward on every stream."""
+
 from __future__ import annotations
 
 import time
 
 import numpy as np
 import pytest
-
 from conftest import REPO, wait_for
 
 pytestmark = pytest.mark.slow
 
-NODE_ARGS = ["-m", "interseg.nodes.sim_node", "--ros-args", "--params-file", str(REPO / "config" / "sim.yaml"),
-             "-p", "image_width:=160", "-p", "image_height:=120", "-p", "shadows:=false", "-p", "seed:=21",
-             "-p", "calibration_error_m:=0.0", "-p", "camera_rate_hz:=5.0"]
+NODE_ARGS = [
+    "-m",
+    "interseg.nodes.sim_node",
+    "--ros-args",
+    "--params-file",
+    str(REPO / "config" / "sim.yaml"),
+    "-p",
+    "image_width:=160",
+    "-p",
+    "image_height:=120",
+    "-p",
+    "shadows:=false",
+    "-p",
+    "seed:=21",
+    "-p",
+    "calibration_error_m:=0.0",
+    "-p",
+    "camera_rate_hz:=5.0",
+]
 
 
 def _pose(xyz, yaw=0.0, frame="world", quaternion=None):
@@ -26,7 +42,9 @@ def _pose(xyz, yaw=0.0, frame="world", quaternion=None):
     msg.header.frame_id = frame
     msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in xyz)
     q = top_down_grasp_quaternion(yaw) if quaternion is None else quaternion
-    msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = (float(v) for v in q)
+    msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = (
+        float(v) for v in q
+    )
     return msg
 
 
@@ -53,8 +71,6 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     from std_msgs.msg import String
     from tf2_msgs.msg import TFMessage
 
-    from interseg_interfaces.action import PickPlace
-    from interseg_interfaces.srv import ResetArena
     from interseg.evaluation import ground_truth
     from interseg.nodes.convert import msg_to_transform
     from interseg.nodes.tf import DYNAMIC_QOS, STATIC_LISTENER_QOS
@@ -62,6 +78,8 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     from interseg.sim.panda_description import PANDA_JOINT_NAMES
     from interseg.sim.scene import default_camera_rig
     from interseg.transforms import TransformTree
+    from interseg_interfaces.action import PickPlace
+    from interseg_interfaces.srv import ResetArena
 
     node = processes.python(NODE_ARGS, name="sim_node")
     images: dict[str, Image] = {}
@@ -78,22 +96,49 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
             stamps[name].append(_nanoseconds(msg.header.stamp))
 
     for cam in ("cam0", "cam1", "cam2", "cam3"):
-        ros_node.create_subscription(Image, f"/cameras/{cam}/image_raw", lambda m, c=cam: on_image(c, m), qos_profile_sensor_data)
-        ros_node.create_subscription(CameraInfo, f"/cameras/{cam}/camera_info", lambda m, c=cam: infos.__setitem__(c, m), qos_profile_sensor_data)
-    ros_node.create_subscription(Image, "/cameras/cam0/depth/image_raw", lambda m: on_image("depth", m), qos_profile_sensor_data)
-    ros_node.create_subscription(CameraInfo, "/cameras/cam0/depth/camera_info", lambda m: infos.__setitem__("depth", m), qos_profile_sensor_data)
+        ros_node.create_subscription(
+            Image, f"/cameras/{cam}/image_raw", lambda m, c=cam: on_image(c, m), qos_profile_sensor_data
+        )
+        ros_node.create_subscription(
+            CameraInfo, f"/cameras/{cam}/camera_info", lambda m, c=cam: infos.__setitem__(c, m), qos_profile_sensor_data
+        )
+    ros_node.create_subscription(
+        Image, "/cameras/cam0/depth/image_raw", lambda m: on_image("depth", m), qos_profile_sensor_data
+    )
+    ros_node.create_subscription(
+        CameraInfo, "/cameras/cam0/depth/camera_info", lambda m: infos.__setitem__("depth", m), qos_profile_sensor_data
+    )
     ros_node.create_subscription(TFMessage, "/tf_static", static.append, STATIC_LISTENER_QOS)
-    ros_node.create_subscription(TFMessage, "/tf", lambda m: (dynamic.append(m), stamps["tf"].append(_nanoseconds(m.transforms[0].header.stamp))), DYNAMIC_QOS)
-    ros_node.create_subscription(JointState, "/joint_states", lambda m: (joint_states.append(m), stamps["joint_states"].append(_nanoseconds(m.header.stamp))), 100)
+    ros_node.create_subscription(
+        TFMessage,
+        "/tf",
+        lambda m: (dynamic.append(m), stamps["tf"].append(_nanoseconds(m.transforms[0].header.stamp))),
+        DYNAMIC_QOS,
+    )
+    ros_node.create_subscription(
+        JointState,
+        "/joint_states",
+        lambda m: (joint_states.append(m), stamps["joint_states"].append(_nanoseconds(m.header.stamp))),
+        100,
+    )
     ros_node.create_subscription(String, "/robot_description", descriptions.append, STATIC_LISTENER_QOS)
     ros_node.create_subscription(Clock, "/clock", lambda m: stamps["clock"].append(_nanoseconds(m.clock)), 100)
-    wait_for(lambda: len(images) == 5 and len(infos) == 5 and static and joint_states and descriptions or node.poll() is not None, 40.0,
-             message="camera, TF, joint state and robot description topics from the sim node")
+    wait_for(
+        lambda: (
+            len(images) == 5 and len(infos) == 5 and static and joint_states and descriptions or node.poll() is not None
+        ),
+        40.0,
+        message="camera, TF, joint state and robot description topics from the sim node",
+    )
     assert node.poll() is None, processes.output(node)
     assert images["cam0"].encoding == "rgb8" and (images["cam0"].width, images["cam0"].height) == (160, 120)
     assert images["cam2"].header.frame_id == "cam2_optical_frame"
-    assert images["depth"].encoding == "32FC1" and images["depth"].header.frame_id == "cam0_optical_frame"  # registered (REP 118)
-    assert list(infos["depth"].k) == list(infos["cam0"].k) and infos["depth"].header.stamp == images["depth"].header.stamp
+    assert (
+        images["depth"].encoding == "32FC1" and images["depth"].header.frame_id == "cam0_optical_frame"
+    )  # registered (REP 118)
+    assert (
+        list(infos["depth"].k) == list(infos["cam0"].k) and infos["depth"].header.stamp == images["depth"].header.stamp
+    )
     assert infos["cam1"].k[0] > 0 and infos["cam1"].header.stamp == images["cam1"].header.stamp
     assert list(joint_states[-1].name) == list(PANDA_JOINT_NAMES)
 
@@ -114,7 +159,9 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
 
     # Bad goals: not executed, with a reason.
     outside = PickPlace.Goal(grasp_pose=_pose([1.3, 0.0, 0.03]), place_pose=_pose([0.5, 0.0, 0.03]))
-    bad_quaternion = PickPlace.Goal(grasp_pose=_pose([0.5, 0.0, 0.03], quaternion=[0.0, 0.0, 0.0, 3.0]), place_pose=_pose([0.5, 0.0, 0.03]))
+    bad_quaternion = PickPlace.Goal(
+        grasp_pose=_pose([0.5, 0.0, 0.03], quaternion=[0.0, 0.0, 0.0, 3.0]), place_pose=_pose([0.5, 0.0, 0.03])
+    )
     nan_goal = PickPlace.Goal(grasp_pose=_pose([np.nan, 0.0, 0.03]), place_pose=_pose([0.5, 0.0, 0.03]))
     for goal, reason in ((outside, "outside the workspace"), (bad_quaternion, "not normalized"), (nan_goal, "finite")):
         _, future, _ = _result(client, goal)
@@ -139,8 +186,12 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
         if msg.feedback.phase == "hold":
             lifted_frames.append(time.monotonic())
 
-    goal = PickPlace.Goal(grasp_pose=_pose(grasp), place_pose=_pose([spot[0], spot[1], grasp[2] + 0.01]),
-                          gripper_width=0.08, hold_lifted_s=0.4)
+    goal = PickPlace.Goal(
+        grasp_pose=_pose(grasp),
+        place_pose=_pose([spot[0], spot[1], grasp[2] + 0.01]),
+        gripper_width=0.08,
+        hold_lifted_s=0.4,
+    )
     stamp_before = images["cam0"].header.stamp.sec + images["cam0"].header.stamp.nanosec * 1e-9
     _, future, _ = _result(client, goal, feedback=on_feedback)
     wait_for(future.done, 60.0, message="pick-and-place result")

@@ -2,19 +2,23 @@
 increasing stamps that equal the simulator's clock to the nanosecond (the old arithmetic took the
 nanoseconds modulo 1e9 without carrying into the seconds and stepped back a second once every
 few dozen frames)."""
+
 from __future__ import annotations
 
 import pytest
 import yaml
-
 from conftest import REPO
+
 from interseg.sim.arena import ArenaConfig, SimulatedArena
 from interseg.timestamps import NANOSECONDS, stamp_from_seconds
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("rate_hz", [yaml.safe_load((REPO / "config" / "sim.yaml").read_text())["/**/sim"]["ros__parameters"]["camera_rate_hz"], 10.0])
+@pytest.mark.parametrize(
+    "rate_hz",
+    [yaml.safe_load((REPO / "config" / "sim.yaml").read_text())["/**/sim"]["ros__parameters"]["camera_rate_hz"], 10.0],
+)
 def test_stamps_of_thousands_of_frames_strictly_increase(rate_hz):
     with SimulatedArena(ArenaConfig(width=32, height=24, min_objects=1, max_objects=1, shadows=False), seed=4) as arena:
         previous = None

@@ -6,6 +6,7 @@ rejected, with a reason, before anything moves when a pose is not in `world`, no
 quaternion is not normalized or it is not top-down; each backend also rejects poses outside its
 workspace.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ class TopDownPose:
     yaw: float
 
 
-def validate_top_down_pose(name: str, frame_id: str, position, quaternion_xyzw, max_tilt_deg: float = 5.0) -> TopDownPose:
+def validate_top_down_pose(
+    name: str, frame_id: str, position, quaternion_xyzw, max_tilt_deg: float = 5.0
+) -> TopDownPose:
     try:
         in_world = normalize_frame_id(frame_id) == WORLD_FRAME
     except TransformError:
@@ -48,12 +51,16 @@ def validate_top_down_pose(name: str, frame_id: str, position, quaternion_xyzw, 
     tool_z = rotation[:, 2]
     tilt = np.degrees(np.arccos(np.clip(-tool_z[2], -1.0, 1.0)))
     if tilt > max_tilt_deg:
-        raise GoalRejected(f"{name}: not top-down (tool axis {tilt:.1f} deg from straight down, at most {max_tilt_deg:g})")
+        raise GoalRejected(
+            f"{name}: not top-down (tool axis {tilt:.1f} deg from straight down, at most {max_tilt_deg:g})"
+        )
     yaw = float(np.arctan2(rotation[1, 0], rotation[0, 0]))
     return TopDownPose(position, yaw)
 
 
-def pick_place_waypoints(grasp: TopDownPose, place: TopDownPose, approach_height: float = 0.12, lift_height: float = 0.15) -> list[tuple[str, np.ndarray, float]]:
+def pick_place_waypoints(
+    grasp: TopDownPose, place: TopDownPose, approach_height: float = 0.12, lift_height: float = 0.15
+) -> list[tuple[str, np.ndarray, float]]:
     """(phase, fingertip position (a new array), yaw) for every Cartesian stop of a top-down pick-and-place:
     approach and descend to the grasp, lift, carry at lift height, place, retreat. Heights must
     be finite and positive (a stop below the grasp or place point would push into the table)."""

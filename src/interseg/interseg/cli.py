@@ -1,5 +1,6 @@
 """The `interseg` command. Each subcommand lives in its own module and is imported on use, so
 that `interseg launch` does not pay for torch and `interseg bench` does not need a ROS graph."""
+
 from __future__ import annotations
 
 import importlib
@@ -8,16 +9,28 @@ import sys
 # name -> ("module:function", one-line help). The function takes argv (list[str]) and returns an
 # exit code. Keep the table sorted by name.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "bench": ("interseg.evaluation.bench.cli:main", "Table 1 / Figure 2 benchmark on the test split with baselines (JSON, plots, HTML)"),
+    "bench": (
+        "interseg.evaluation.bench.cli:main",
+        "Table 1 / Figure 2 benchmark on the test split with baselines (JSON, plots, HTML)",
+    ),
     "demo": ("interseg.evaluation.demo:main", "the simulator demo: collect, train, evaluate, write a report"),
     "echo": ("interseg.nodes.introspection:echo_main", "print a summary of messages on a topic"),
     "export-examples": ("interseg.learning.commands:export_main", "export an examples store to a rosbag2 MCAP bag"),
     "launch": ("interseg.supervision.supervisor:main", "run a YAML launch file (ROS 2 launch format)"),
-    "make-eval-set": ("interseg.evaluation.eval_set:main", "render the val/test evaluation images with COCO ground truth"),
+    "make-eval-set": (
+        "interseg.evaluation.eval_set:main",
+        "render the val/test evaluation images with COCO ground truth",
+    ),
     "record": ("interseg.nodes.recorder:record_main", "record topics to a rosbag2 MCAP bag"),
     "pretrain": ("interseg.pretrain_command:main", "pre-train the network on optical-flow masks of random pushes"),
-    "rviz-config": ("interseg.rviz:main", "write the rviz configuration for a robot in a namespace (and the rviz2 command)"),
-    "security": ("interseg.security.cli:main", "SROS2 keystore and per-node enclaves for a secured graph (full ROS 2 install)"),
+    "rviz-config": (
+        "interseg.rviz:main",
+        "write the rviz configuration for a robot in a namespace (and the rviz2 command)",
+    ),
+    "security": (
+        "interseg.security.cli:main",
+        "SROS2 keystore and per-node enclaves for a secured graph (full ROS 2 install)",
+    ),
     "sim": ("interseg.sim.cli:main", "simulator tools: `sim snapshot --out DIR` writes the four views"),
     "topics": ("interseg.nodes.introspection:topics_main", "list topics, types and publisher counts"),
     "train": ("interseg.learning.commands:train_main", "train the hypothesis network online from an examples store"),

@@ -5,12 +5,14 @@ are one line.
 option typed with one of these is refused by argparse itself, with one line naming the option
 and the value, and exit code 2, before any work starts.
 """
+
 from __future__ import annotations
 
 import argparse
 import math
 import sys
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -25,7 +27,9 @@ def _number(text: str, kind: type) -> float | int:
     try:
         value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{'an integer' if kind is int else 'a number'} is needed, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"{'an integer' if kind is int else 'a number'} is needed, got {text!r}"
+        ) from None
     if kind is float and not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
@@ -44,8 +48,9 @@ def int_range(minimum: int | None = None, maximum: int | None = None) -> Callabl
     return parse
 
 
-def float_range(minimum: float | None = None, maximum: float | None = None, *,
-                exclusive_minimum: bool = False) -> Callable[[str], float]:
+def float_range(
+    minimum: float | None = None, maximum: float | None = None, *, exclusive_minimum: bool = False
+) -> Callable[[str], float]:
     """A finite number in [minimum, maximum] ((minimum, maximum] with ``exclusive_minimum``)."""
 
     def parse(text: str) -> float:
@@ -53,7 +58,8 @@ def float_range(minimum: float | None = None, maximum: float | None = None, *,
         below = minimum is not None and (value <= minimum if exclusive_minimum else value < minimum)
         if below or (maximum is not None and value > maximum):
             raise argparse.ArgumentTypeError(
-                f"must be a finite number {_bounds(minimum, maximum, exclusive_minimum)}, got {text!r}")
+                f"must be a finite number {_bounds(minimum, maximum, exclusive_minimum)}, got {text!r}"
+            )
         return value
 
     parse.__name__ = "number"

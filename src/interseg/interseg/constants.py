@@ -5,6 +5,7 @@ from here or is checked against it by a test.
 Boxes are ``(x_min, y_min, z_min, x_max, y_max, z_max)`` in the world frame, metres: the layout
 of the ``workspace`` and ``place_region`` parameters in config/*.yaml.
 """
+
 from __future__ import annotations
 
 WORLD_FRAME = "world"  # the fixed frame every camera pose, grasp and place pose is expressed in

@@ -1,4 +1,5 @@
 """Bookkeeping and choice policy of the experimenter (ROS-free)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,7 +34,15 @@ STATUS_UNKNOWN = 0
 STATUS_SUCCEEDED = 4
 STATUS_CANCELED = 5
 STATUS_ABORTED = 6
-STATUS_NAMES = {0: "unknown", 1: "accepted", 2: "executing", 3: "canceling", 4: "succeeded", 5: "canceled", 6: "aborted"}
+STATUS_NAMES = {
+    0: "unknown",
+    1: "accepted",
+    2: "executing",
+    3: "canceling",
+    4: "succeeded",
+    5: "canceled",
+    6: "aborted",
+}
 # Messages of Interact results whose goal the grasp planner ended before anything moved.
 NOT_RUN_PREFIXES = ("stopped:", "not run:")
 
@@ -50,8 +59,9 @@ class InteractOutcome:
     reason: str = ""  # why it is not counted
 
 
-def read_interact_result(status: int, success: bool, something_moved: bool, object_lifted: bool, message: str,
-                         interaction_id: int = 0) -> InteractOutcome:
+def read_interact_result(
+    status: int, success: bool, something_moved: bool, object_lifted: bool, message: str, interaction_id: int = 0
+) -> InteractOutcome:
     """Count an Interact result by the goal's final status, not by its fields alone.
 
     succeeded: counted, executed when ``success``. aborted: counted as rejected and never as
@@ -88,7 +98,15 @@ class ExperimentTally:
     def resets_due(self, reset_every: int) -> bool:
         return self.resets <= self.interactions // reset_every
 
-    def record(self, *, success: bool = False, moved: bool = False, lifted: bool = False, rejected: bool = False, model_version: int = 0) -> None:
+    def record(
+        self,
+        *,
+        success: bool = False,
+        moved: bool = False,
+        lifted: bool = False,
+        rejected: bool = False,
+        model_version: int = 0,
+    ) -> None:
         self.interactions += 1
         self.executed += int(success)
         self.positives += int(moved)
@@ -98,15 +116,21 @@ class ExperimentTally:
 
     def as_record(self) -> dict:
         return {
-            "interactions": self.interactions, "executed": self.executed, "positives": self.positives,
-            "lifted": self.lifted, "rejected": self.rejected, "resets": self.resets,
+            "interactions": self.interactions,
+            "executed": self.executed,
+            "positives": self.positives,
+            "lifted": self.lifted,
+            "rejected": self.rejected,
+            "resets": self.resets,
             "grasp_success": self.lifted / self.interactions if self.interactions else 0.0,
         }
 
     def summary(self) -> str:
         n = max(1, self.interactions)
-        return (f"{self.interactions} interactions, {self.positives} positive ({100 * self.positives / n:.0f}%), "
-                f"{self.lifted} lifted ({100 * self.lifted / n:.0f}%), {self.rejected} rejected, {self.resets} resets")
+        return (
+            f"{self.interactions} interactions, {self.positives} positive ({100 * self.positives / n:.0f}%), "
+            f"{self.lifted} lifted ({100 * self.lifted / n:.0f}%), {self.rejected} rejected, {self.resets} resets"
+        )
 
     def progress_bar(self, target: int, width: int = 20) -> str:
         filled = int(width * min(1.0, self.interactions / max(1, target)))

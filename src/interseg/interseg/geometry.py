@@ -5,6 +5,7 @@ Conventions (REP 103/105): the world frame is z-up; a camera's optical frame has
 optical frame to world coordinates. Pixels are (u, v) = (column, row), with pixel centres at
 integer coordinates.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -49,7 +50,9 @@ class PinholeCamera:
         return self.world_from_camera[:3, 3].copy()
 
     @classmethod
-    def from_fov(cls, name: str, width: int, height: int, fovy_deg: float, world_from_camera: np.ndarray) -> "PinholeCamera":
+    def from_fov(
+        cls, name: str, width: int, height: int, fovy_deg: float, world_from_camera: np.ndarray
+    ) -> PinholeCamera:
         """Square pixels, principal point at the image centre, vertical field of view in degrees."""
         fy = 0.5 * height / np.tan(np.deg2rad(fovy_deg) / 2.0)
         return cls(name, width, height, fy, fy, (width - 1) / 2.0, (height - 1) / 2.0, world_from_camera)
@@ -66,8 +69,10 @@ class PinholeCamera:
     def in_image(self, uv: np.ndarray, margin: float = 0.0) -> np.ndarray:
         uv = np.atleast_2d(uv)
         return (
-            (uv[:, 0] >= -0.5 + margin) & (uv[:, 0] <= self.width - 0.5 - margin)
-            & (uv[:, 1] >= -0.5 + margin) & (uv[:, 1] <= self.height - 0.5 - margin)
+            (uv[:, 0] >= -0.5 + margin)
+            & (uv[:, 0] <= self.width - 0.5 - margin)
+            & (uv[:, 1] >= -0.5 + margin)
+            & (uv[:, 1] <= self.height - 0.5 - margin)
         )
 
     def pixel_rays(self, uv: np.ndarray) -> np.ndarray:
@@ -117,7 +122,7 @@ def invert_transform(transform: np.ndarray) -> np.ndarray:
     return inverse
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
+def look_at(eye: np.ndarray, target: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     """world_from_camera for an optical frame at ``eye`` looking at ``target`` (image y down)."""
     eye, target, up = (np.asarray(a, dtype=np.float64) for a in (eye, target, up))
     z = target - eye

@@ -12,6 +12,7 @@ object's top surface, never below the table, and the grasp must lie inside the w
 within the arm's reach. The place location is a random table point in the place region whose
 surroundings look empty in the depth image.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,7 +64,9 @@ def image_yaw_to_world(camera: PinholeCamera, pixel: tuple[float, float], image_
     """World yaw of an image-plane direction at ``pixel``, measured on the plane z = plane_z."""
     u, v = pixel
     step = 10.0
-    points = camera.intersect_plane_z(np.array([[u, v], [u + step * np.cos(image_yaw), v + step * np.sin(image_yaw)]]), plane_z)
+    points = camera.intersect_plane_z(
+        np.array([[u, v], [u + step * np.cos(image_yaw), v + step * np.sin(image_yaw)]]), plane_z
+    )
     if not np.all(np.isfinite(points)):
         raise GraspRejected("the grasp pixel's ray does not meet the table plane")
     direction = points[1] - points[0]
@@ -76,14 +79,20 @@ def wrap_yaw(yaw: float) -> float:
     return float(np.pi / 2 if np.isclose(yaw, -np.pi / 2) else yaw)
 
 
-def _check_images(depth: np.ndarray, camera: PinholeCamera, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+def _check_images(
+    depth: np.ndarray, camera: PinholeCamera, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
     depth = np.asarray(depth, dtype=np.float32)
     if depth.shape != (camera.height, camera.width):
-        raise GraspRejected(f"depth image is {depth.shape[1]}x{depth.shape[0]}, camera is {camera.width}x{camera.height}")
+        raise GraspRejected(
+            f"depth image is {depth.shape[1]}x{depth.shape[0]}, camera is {camera.width}x{camera.height}"
+        )
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != depth.shape:
-            raise GraspRejected(f"hypothesis mask is {mask.shape[1]}x{mask.shape[0]}, camera is {camera.width}x{camera.height}")
+            raise GraspRejected(
+                f"hypothesis mask is {mask.shape[1]}x{mask.shape[0]}, camera is {camera.width}x{camera.height}"
+            )
     return depth, mask
 
 
@@ -95,13 +104,24 @@ def grasp_height(surface_above_table, settings: GraspSettings):
 
 def _check_reachable(position: np.ndarray, settings: GraspSettings) -> None:
     if not settings.workspace.contains(position):
-        raise GraspRejected(f"grasp point ({position[0]:.3f}, {position[1]:.3f}, {position[2]:.3f}) is outside the workspace ({settings.workspace.describe()})")
+        raise GraspRejected(
+            f"grasp point ({position[0]:.3f}, {position[1]:.3f}, {position[2]:.3f}) is outside the workspace ({settings.workspace.describe()})"
+        )
     reach = float(np.linalg.norm(position - np.asarray(settings.robot_base)))
     if reach > settings.max_reach:
-        raise GraspRejected(f"grasp point is {reach:.2f} m from the robot base, beyond its reach of {settings.max_reach:.2f} m")
+        raise GraspRejected(
+            f"grasp point is {reach:.2f} m from the robot base, beyond its reach of {settings.max_reach:.2f} m"
+        )
 
 
-def plan_grasp(pixel: tuple[float, float], image_yaw: float, depth: np.ndarray, camera: PinholeCamera, settings: GraspSettings, mask: np.ndarray | None = None) -> GraspPlan:
+def plan_grasp(
+    pixel: tuple[float, float],
+    image_yaw: float,
+    depth: np.ndarray,
+    camera: PinholeCamera,
+    settings: GraspSettings,
+    mask: np.ndarray | None = None,
+) -> GraspPlan:
     """The grasp for a hypothesis (grasp pixel, image yaw, mask in the main view); raises
     GraspRejected with the reason.
 
@@ -133,15 +153,21 @@ def plan_grasp(pixel: tuple[float, float], image_yaw: float, depth: np.ndarray, 
     return plan
 
 
-def _pixel_grasp(pixel: tuple[float, float], image_yaw: float, depth: np.ndarray, camera: PinholeCamera,
-                 settings: GraspSettings, mask: np.ndarray | None) -> GraspPlan:
+def _pixel_grasp(
+    pixel: tuple[float, float],
+    image_yaw: float,
+    depth: np.ndarray,
+    camera: PinholeCamera,
+    settings: GraspSettings,
+    mask: np.ndarray | None,
+) -> GraspPlan:
     """The grasp pixel back-projected with the median depth around it (on the mask where the
     window meets it), yaw from the image yaw."""
     u, v = pixel
     iu, iv, r = int(round(u)), int(round(v)), settings.depth_window
-    window = depth[max(0, iv - r):iv + r + 1, max(0, iu - r):iu + r + 1]
+    window = depth[max(0, iv - r) : iv + r + 1, max(0, iu - r) : iu + r + 1]
     if mask is not None:
-        window_mask = mask[max(0, iv - r):iv + r + 1, max(0, iu - r):iu + r + 1]
+        window_mask = mask[max(0, iv - r) : iv + r + 1, max(0, iu - r) : iu + r + 1]
         if window_mask.any():
             window = window[window_mask]
     valid = window[np.isfinite(window) & (window > 0)]
@@ -155,20 +181,31 @@ def _pixel_grasp(pixel: tuple[float, float], image_yaw: float, depth: np.ndarray
     return GraspPlan(position, yaw, surface_height, (u, v), source="pixel")
 
 
-def choose_place_location(depth: np.ndarray, camera: PinholeCamera, settings: GraspSettings, place_region: Box, rng: np.random.Generator,
-                          avoid: np.ndarray | None = None, clearance: float = 0.06, min_distance: float = 0.12, tries: int = 200) -> np.ndarray:
+def choose_place_location(
+    depth: np.ndarray,
+    camera: PinholeCamera,
+    settings: GraspSettings,
+    place_region: Box,
+    rng: np.random.Generator,
+    avoid: np.ndarray | None = None,
+    clearance: float = 0.06,
+    min_distance: float = 0.12,
+    tries: int = 200,
+) -> np.ndarray:
     """A table point in ``place_region`` whose surroundings (``clearance`` m) look empty in the
     depth image and that is at least ``min_distance`` from ``avoid`` (the grasp point)."""
     depth = np.asarray(depth, dtype=np.float32)
     # Height above the table of every pixel, from depth: where it is > 1 cm something stands.
-    v, u = np.mgrid[0:camera.height, 0:camera.width]
+    v, u = np.mgrid[0 : camera.height, 0 : camera.width]
     points = camera.backproject(np.stack([u.ravel(), v.ravel()], axis=1), depth.ravel())
     occupied = np.isfinite(points[:, 2]) & (points[:, 2] > settings.table_height + 0.01)
     occupied_xy = points[occupied, :2]
     low, high = np.asarray(place_region.low), np.asarray(place_region.high)
     best, best_score = None, -np.inf
     for _ in range(tries):
-        candidate = np.array([rng.uniform(low[0], high[0]), rng.uniform(low[1], high[1]), settings.table_height + settings.min_height])
+        candidate = np.array(
+            [rng.uniform(low[0], high[0]), rng.uniform(low[1], high[1]), settings.table_height + settings.min_height]
+        )
         if avoid is not None and np.linalg.norm(candidate[:2] - np.asarray(avoid)[:2]) < min_distance:
             continue
         uv, in_front = camera.project(candidate[None])
@@ -190,9 +227,17 @@ FINGER_TIP_BELOW_GRASP = 0.007  # the fingertips end this far below the grasp po
 MAX_OPENING = 0.08  # between the fingers, metres
 
 
-def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, settings: GraspSettings,
-                    clearance: float = 0.004, yaw_steps: int = 18, spacing: float = 0.003,
-                    max_edge_slope: float = 0.8, max_offset: float = 0.06) -> GraspPlan:
+def graspable_point(
+    mask: np.ndarray,
+    depth: np.ndarray,
+    camera: PinholeCamera,
+    settings: GraspSettings,
+    clearance: float = 0.004,
+    yaw_steps: int = 18,
+    spacing: float = 0.003,
+    max_edge_slope: float = 0.8,
+    max_offset: float = 0.06,
+) -> GraspPlan:
     """The grasp a segmentation-based picker aims at: the point of the mask's top-down footprint
     nearest its centroid where the open fingers clear the object and close across it, with the
     yaw across the narrowest side there.
@@ -212,7 +257,9 @@ def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, 
     depth = np.asarray(depth, dtype=np.float32)
     mask = np.asarray(mask, dtype=bool)
     if depth.shape != (camera.height, camera.width) or mask.shape != depth.shape:
-        raise GraspRejected(f"mask {mask.shape} and depth {depth.shape} must match the {camera.width}x{camera.height} camera")
+        raise GraspRejected(
+            f"mask {mask.shape} and depth {depth.shape} must match the {camera.width}x{camera.height} camera"
+        )
     v, u = np.nonzero(mask & np.isfinite(depth) & (depth > 0))
     if len(u) < 10:
         raise GraspRejected("the mask has too few pixels with depth")
@@ -240,7 +287,7 @@ def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, 
     for start in range(0, len(cells), 32):
         if distance[start] > reach:
             break
-        batch = cells[start:start + 32]
+        batch = cells[start : start + 32]
         offsets = xy[None, :, :] - batch[:, None, :]  # (C, N, 2)
         near = np.linalg.norm(offsets, axis=2) < 0.006
         surface = np.array([np.percentile(z[n], 90) if n.any() else np.nan for n in near])
@@ -252,27 +299,34 @@ def graspable_point(mask: np.ndarray, depth: np.ndarray, camera: PinholeCamera, 
         inf = np.inf
         hi = np.where(band, across, -inf).max(axis=2)
         lo = np.where(band, across, inf).min(axis=2)
-        supported = (np.where(band, along, inf).min(axis=2) < -0.005) & (np.where(band, along, -inf).max(axis=2) > 0.005)
+        supported = (np.where(band, along, inf).min(axis=2) < -0.005) & (
+            np.where(band, along, -inf).max(axis=2) > 0.005
+        )
         # Opposed contacts: the object's outline where each finger meets it runs roughly along the
         # finger (a corner or a steep diagonal edge would squeeze out of the grasp).
         halves = [band & (along <= 0), band & (along >= 0)]
         hi_halves = [np.where(h, across, -inf).max(axis=2) for h in halves]
         lo_halves = [np.where(h, across, inf).min(axis=2) for h in halves]
         skew = np.abs(hi_halves[0] - hi_halves[1]) + np.abs(lo_halves[0] - lo_halves[1])
-        opposed = (np.abs(hi_halves[0] - hi_halves[1]) <= slope_limit) & (np.abs(lo_halves[0] - lo_halves[1]) <= slope_limit)
+        opposed = (np.abs(hi_halves[0] - hi_halves[1]) <= slope_limit) & (
+            np.abs(lo_halves[0] - lo_halves[1]) <= slope_limit
+        )
         fits = np.isfinite(surface)[:, None] & (hi < limit) & (lo > -limit) & (hi > 0) & (lo < 0) & supported & opposed
         if not fits.any():
             continue
         if not np.isfinite(reach):  # look a little beyond the first point that fits, for a better one
             reach = distance[start + int(np.flatnonzero(fits.any(axis=1))[0])] + 0.02
         # narrow, centred between the fingers, square to the outline, near the centroid
-        score = (hi - lo) + 0.5 * np.abs(hi + lo) + skew + 0.3 * distance[start:start + len(batch)][:, None]
+        score = (hi - lo) + 0.5 * np.abs(hi + lo) + skew + 0.3 * distance[start : start + len(batch)][:, None]
         score = np.where(fits, score, inf)
         c, y = np.unravel_index(int(np.argmin(score)), score.shape)
         if score[c, y] < best_score:
             best_score = float(score[c, y])
-            best = (np.array([batch[c][0], batch[c][1], settings.table_height + grasp_z[c]]), float(yaws[y]),
-                    float(settings.table_height + surface[c]))
+            best = (
+                np.array([batch[c][0], batch[c][1], settings.table_height + grasp_z[c]]),
+                float(yaws[y]),
+                float(settings.table_height + surface[c]),
+            )
     if best is not None:
         point, yaw, surface_height = best
         uv, _ = camera.project(np.array([[point[0], point[1], surface_height]]))

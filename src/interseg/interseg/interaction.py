@@ -20,6 +20,7 @@ executed. :class:`ArenaCameras` and :class:`ArenaArm` adapt the simulated arena 
 :class:`BackgroundCapture` is the mid-grasp ("lifted") capture taken on another thread while the
 arm holds the object up, with a bounded, interruptible wait for it.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -51,15 +52,24 @@ PLACE_CLEARANCE = 0.06  # free radius around a place location, metres (the grasp
 # Pure steps
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class PlannedInteraction:
     grasp: GraspPlan
     place: np.ndarray  # world xyz of the place location
 
 
-def plan_grasp_and_place(pixel: tuple[float, float], image_yaw: float, mask: np.ndarray | None, depth: np.ndarray,
-                         camera: PinholeCamera, settings: GraspSettings, rng: np.random.Generator,
-                         place_region: Box = DEFAULT_PLACE_REGION, clearance: float = PLACE_CLEARANCE) -> PlannedInteraction:
+def plan_grasp_and_place(
+    pixel: tuple[float, float],
+    image_yaw: float,
+    mask: np.ndarray | None,
+    depth: np.ndarray,
+    camera: PinholeCamera,
+    settings: GraspSettings,
+    rng: np.random.Generator,
+    place_region: Box = DEFAULT_PLACE_REGION,
+    clearance: float = PLACE_CLEARANCE,
+) -> PlannedInteraction:
     """The grasp for a hypothesis in the main view (``pixel``, ``image_yaw``, ``mask`` or None)
     and a place location away from it whose surroundings look empty in ``depth``. Raises
     GraspRejected with the reason."""
@@ -68,9 +78,16 @@ def plan_grasp_and_place(pixel: tuple[float, float], image_yaw: float, mask: np.
     return PlannedInteraction(grasp, place)
 
 
-def views_from_images(cameras: Sequence[PinholeCamera], before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], *,
-                      before_depth: np.ndarray | None = None, after_depth: np.ndarray | None = None,
-                      lifted: Mapping[str, np.ndarray] | None = None, lifted_depth: np.ndarray | None = None) -> list[ViewCapture]:
+def views_from_images(
+    cameras: Sequence[PinholeCamera],
+    before: Mapping[str, np.ndarray],
+    after: Mapping[str, np.ndarray],
+    *,
+    before_depth: np.ndarray | None = None,
+    after_depth: np.ndarray | None = None,
+    lifted: Mapping[str, np.ndarray] | None = None,
+    lifted_depth: np.ndarray | None = None,
+) -> list[ViewCapture]:
     """One ViewCapture per camera (images keyed by camera name; the first camera is the main one,
     the only one with depth).
 
@@ -82,8 +99,12 @@ def views_from_images(cameras: Sequence[PinholeCamera], before: Mapping[str, np.
         raise ValueError("no cameras")
     views = []
     for index, camera in enumerate(cameras):
-        view = ViewCapture(camera=camera, before=before[camera.name], after=after[camera.name],
-                           lifted=lifted[camera.name] if lifted is not None else None)
+        view = ViewCapture(
+            camera=camera,
+            before=before[camera.name],
+            after=after[camera.name],
+            lifted=lifted[camera.name] if lifted is not None else None,
+        )
         if index == 0:
             compared = after_depth if lifted is None else lifted_depth
             if before_depth is not None and compared is not None:
@@ -95,6 +116,7 @@ def views_from_images(cameras: Sequence[PinholeCamera], before: Mapping[str, np.
 # ---------------------------------------------------------------------------------------------
 # Backends
 # ---------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Observed:
@@ -166,6 +188,7 @@ class ArenaArm:
 # One interaction, many interactions
 # ---------------------------------------------------------------------------------------------
 
+
 @dataclass
 class Interaction:
     """What one pass of the runner did. ``status``: "executed", "no_hypotheses" or "rejected"."""
@@ -203,11 +226,23 @@ class Hooks:
 class InteractionRunner:
     """Algorithm 1's interaction step on the given backends (see the module docstring)."""
 
-    def __init__(self, cameras: Cameras, proposer: Proposer, arm: Arm, sink: ExampleSink | None,
-                 settings: GraspSettings | None = None, rng: np.random.Generator | None = None, *,
-                 labeller: FrameDifferenceLabeller | None = None, place_region: Box = DEFAULT_PLACE_REGION,
-                 place_clearance: float = PLACE_CLEARANCE, policy: str = "uniform", use_place_examples: bool = True,
-                 label: bool = True, hooks: Hooks | None = None) -> None:
+    def __init__(
+        self,
+        cameras: Cameras,
+        proposer: Proposer,
+        arm: Arm,
+        sink: ExampleSink | None,
+        settings: GraspSettings | None = None,
+        rng: np.random.Generator | None = None,
+        *,
+        labeller: FrameDifferenceLabeller | None = None,
+        place_region: Box = DEFAULT_PLACE_REGION,
+        place_clearance: float = PLACE_CLEARANCE,
+        policy: str = "uniform",
+        use_place_examples: bool = True,
+        label: bool = True,
+        hooks: Hooks | None = None,
+    ) -> None:
         self.cameras, self.proposer, self.arm, self.sink = cameras, proposer, arm, sink
         self.settings = settings or GraspSettings()
         self.rng = rng if rng is not None else np.random.default_rng()
@@ -224,8 +259,14 @@ class InteractionRunner:
         before = self.cameras.observe()
         start = time.perf_counter()
         hypotheses, version = self.proposer.propose(before.rgb[before.main.name])
-        interaction = Interaction("no_hypotheses", before, list(hypotheses), int(version),
-                                  propose_ms=(time.perf_counter() - start) * 1000, started=started)
+        interaction = Interaction(
+            "no_hypotheses",
+            before,
+            list(hypotheses),
+            int(version),
+            propose_ms=(time.perf_counter() - start) * 1000,
+            started=started,
+        )
         if not hypotheses:
             return interaction
         chosen = hypotheses[choose_hypothesis([h.score for h in hypotheses], self.policy, self.rng)]
@@ -233,8 +274,17 @@ class InteractionRunner:
         try:
             if before.depth is None:
                 raise GraspRejected("no depth image in the main view")
-            plan = plan_grasp_and_place((chosen.grasp_u, chosen.grasp_v), chosen.grasp_yaw, chosen.mask, before.depth,
-                                        before.main, self.settings, self.rng, self.place_region, self.place_clearance)
+            plan = plan_grasp_and_place(
+                (chosen.grasp_u, chosen.grasp_v),
+                chosen.grasp_yaw,
+                chosen.mask,
+                before.depth,
+                before.main,
+                self.settings,
+                self.rng,
+                self.place_region,
+                self.place_clearance,
+            )
             self.arm.validate(plan.grasp.position, plan.grasp.yaw, plan.place)
         except ValueError as exc:  # GraspRejected, or the arm's own rejection
             interaction.status, interaction.reason = "rejected", str(exc)
@@ -249,7 +299,9 @@ class InteractionRunner:
             self.hooks.after_pick(interaction)
         if not self.label:  # the caller labels the recorded images itself
             return interaction
-        views = views_from_images(before.cameras, before.rgb, after.rgb, before_depth=before.depth, after_depth=after.depth)
+        views = views_from_images(
+            before.cameras, before.rgb, after.rgb, before_depth=before.depth, after_depth=after.depth
+        )
         place = plan.place if self.use_place_examples and interaction.arm.success else None
         start = time.perf_counter()
         interaction.labels = self.labeller.label_interaction(views, plan.grasp.position, place)
@@ -275,21 +327,40 @@ class LoopStats:
     interaction_s: list[float] = field(default_factory=list)
 
     def counts(self) -> dict:
-        return {k: getattr(self, k) for k in ("attempts", "executed", "rejected", "lifted", "positive_interactions",
-                                              "empty_proposals", "resets")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "attempts",
+                "executed",
+                "rejected",
+                "lifted",
+                "positive_interactions",
+                "empty_proposals",
+                "resets",
+            )
+        }
 
     def medians(self) -> dict:
         def median(values):
             return statistics.median(values) if values else None
 
-        return {"propose_ms": median(self.propose_ms), "labeller_ms": median(self.labeller_ms),
-                "interaction_s": median(self.interaction_s)}
+        return {
+            "propose_ms": median(self.propose_ms),
+            "labeller_ms": median(self.labeller_ms),
+            "interaction_s": median(self.interaction_s),
+        }
 
 
-def run_interactions(runner: InteractionRunner, interactions: int, *, max_attempts: int | None = None,
-                     reset: Callable[[], None] | None = None, reset_every: int = 0,
-                     on_executed: Callable[[Interaction, LoopStats], None] | None = None,
-                     first_id: int = 1) -> LoopStats:
+def run_interactions(
+    runner: InteractionRunner,
+    interactions: int,
+    *,
+    max_attempts: int | None = None,
+    reset: Callable[[], None] | None = None,
+    reset_every: int = 0,
+    on_executed: Callable[[Interaction, LoopStats], None] | None = None,
+    first_id: int = 1,
+) -> LoopStats:
     """Run the interaction step until ``interactions`` pick-and-places were executed (ids
     ``first_id`` on). ``reset`` (re-scatter the scene) runs first, whenever no hypothesis was
     proposed, and after every ``reset_every`` executed interactions but the last.
@@ -306,8 +377,10 @@ def run_interactions(runner: InteractionRunner, interactions: int, *, max_attemp
     do_reset()
     while stats.executed < interactions:
         if stats.attempts >= max_attempts:
-            raise RuntimeError(f"{stats.attempts} attempts gave only {stats.executed} executed pick-and-places "
-                               f"({stats.rejected} rejected); the policy cannot produce executable grasps")
+            raise RuntimeError(
+                f"{stats.attempts} attempts gave only {stats.executed} executed pick-and-places "
+                f"({stats.rejected} rejected); the policy cannot produce executable grasps"
+            )
         stats.attempts += 1
         interaction = runner.run_once(first_id + stats.executed)
         stats.propose_ms.append(interaction.propose_ms)
@@ -334,6 +407,7 @@ def run_interactions(runner: InteractionRunner, interactions: int, *, max_attemp
 # ---------------------------------------------------------------------------------------------
 # The mid-grasp capture
 # ---------------------------------------------------------------------------------------------
+
 
 class BackgroundCapture:
     """A capture run on its own thread (the mid-grasp view, taken while the arm holds the object

@@ -10,9 +10,11 @@ such problems in one line each. :func:`observation_problems` reads the fields of
 ``interseg_interfaces/Observation`` (or any object with the same fields); the others take plain
 values, as capture has them per message.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +36,9 @@ def size_problem(width: int, height: int) -> str:
     return ""
 
 
-def image_problem(width: int, height: int, encoding: str, step: int, data_bytes: int, encodings: Sequence[str] | None = None) -> str:
+def image_problem(
+    width: int, height: int, encoding: str, step: int, data_bytes: int, encodings: Sequence[str] | None = None
+) -> str:
     """Why an image's header fields and data do not fit together ('' when they do)."""
     if encodings is not None and encoding not in encodings:
         return f"encoding '{encoding}', expected {' or '.join(encodings)}"
@@ -50,7 +54,9 @@ def image_problem(width: int, height: int, encoding: str, step: int, data_bytes:
     return ""
 
 
-def camera_info_problem(width: int, height: int, k: Sequence[float], d: Sequence[float] = (), p: Sequence[float] = ()) -> str:
+def camera_info_problem(
+    width: int, height: int, k: Sequence[float], d: Sequence[float] = (), p: Sequence[float] = ()
+) -> str:
     """Why a camera calibration (CameraInfo's fields) cannot be used ('' when it can)."""
     problem = size_problem(width, height)
     if problem:
@@ -119,9 +125,13 @@ def observation_problems(observation: Any, like: Any = None, require_depth: bool
             if problem:
                 problems.append(f"depth: {problem}")
             elif (depth.width, depth.height) != (main.width, main.height):
-                problems.append(f"depth is {depth.width}x{depth.height}, the main image ({names[0]}) {main.width}x{main.height}")
+                problems.append(
+                    f"depth is {depth.width}x{depth.height}, the main image ({names[0]}) {main.width}x{main.height}"
+                )
     if like is not None and like.images and (main.width, main.height) != (like.images[0].width, like.images[0].height):
-        problems.append(f"main image is {main.width}x{main.height}, it was {like.images[0].width}x{like.images[0].height}")
+        problems.append(
+            f"main image is {main.width}x{main.height}, it was {like.images[0].width}x{like.images[0].height}"
+        )
     return problems
 
 

@@ -1,4 +1,5 @@
 """Where the project's files are: the repository (editable install) or the ament share folder."""
+
 from __future__ import annotations
 
 import os

@@ -20,6 +20,7 @@ Recording choices (the numbers behind them are in benchmarks/results/pretrain.js
   (``--shadows`` turns them on);
 * the lights barely change between frames 0.1 s apart (they do change between interactions).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,24 +38,45 @@ from interseg.sim.push_examples import DEFAULT_CAMERAS, CollectionSummary, colle
 
 def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="interseg pretrain", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=non_negative_int, default=None,
-                        help="pushing frames to record (each has every camera's view); 0 with --store: train only")
-    parser.add_argument("--store", type=Path, default=None,
-                        help="examples store to fill and train on, e.g. one the push_collector node filled "
-                             "(default: WORK_DIR/examples)")
+    parser.add_argument(
+        "--frames",
+        type=non_negative_int,
+        default=None,
+        help="pushing frames to record (each has every camera's view); 0 with --store: train only",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="examples store to fill and train on, e.g. one the push_collector node filled "
+        "(default: WORK_DIR/examples)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="checkpoint to write")
-    parser.add_argument("--work-dir", type=Path, default=None,
-                        help="examples store and training run (default: next to --out, named after it)")
-    parser.add_argument("--steps", type=non_negative_int, default=300, help="training steps (batches) on the push examples")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="examples store and training run (default: next to --out, named after it)",
+    )
+    parser.add_argument(
+        "--steps", type=non_negative_int, default=300, help="training steps (batches) on the push examples"
+    )
     parser.add_argument("--batch-size", type=positive_int, default=32)
-    parser.add_argument("--lr", type=float_range(0.0, 10.0, exclusive_minimum=True), default=0.001, help="AdamW learning rate")
+    parser.add_argument(
+        "--lr", type=float_range(0.0, 10.0, exclusive_minimum=True), default=0.001, help="AdamW learning rate"
+    )
     parser.add_argument("--mask-loss", choices=["rsl", "ce"], default="rsl")
     parser.add_argument("--width", type=image_side, default=640, help="camera width; the checkpoint expects it")
     parser.add_argument("--height", type=image_side, default=480)
-    parser.add_argument("--input-scale", type=float_range(0.05, 2.0), default=0.5, help="network resolution / camera resolution")
+    parser.add_argument(
+        "--input-scale", type=float_range(0.05, 2.0), default=0.5, help="network resolution / camera resolution"
+    )
     parser.add_argument("--split", default="train", help="objects and backgrounds pushed around")
-    parser.add_argument("--cameras", default=",".join(DEFAULT_CAMERAS),
-                        help="comma-separated views to record (default: the views facing the arm)")
+    parser.add_argument(
+        "--cameras",
+        default=",".join(DEFAULT_CAMERAS),
+        help="comma-separated views to record (default: the views facing the arm)",
+    )
     parser.add_argument("--shadows", action="store_true", help="render cast shadows while recording")
     parser.add_argument("--reset-every", type=positive_int, default=10, help="re-scatter the objects every N pushes")
     parser.add_argument("--seed", type=random_seed, default=0)
@@ -78,13 +100,25 @@ def main(argv: list[str] | None = None) -> int:
     summary = CollectionSummary()
     if args.frames:
         with ExampleStore(store_root, writer=True) as store:
-            summary = collect_push_examples(store, args.frames, width=args.width, height=args.height, split=args.split,
-                                            shadows=args.shadows, cameras=cameras, seed=args.seed,
-                                            reset_every=args.reset_every, progress=not args.quiet)
+            summary = collect_push_examples(
+                store,
+                args.frames,
+                width=args.width,
+                height=args.height,
+                split=args.split,
+                shadows=args.shadows,
+                cameras=cameras,
+                seed=args.seed,
+                reset_every=args.reset_every,
+                progress=not args.quiet,
+            )
         dropped = ", ".join(f"{k} {v}" for k, v in sorted(summary.extractor.get("dropped", {}).items())) or "none"
-        print(f"[pretrain] {summary.frames} frames from {summary.pushes} pushes in {summary.seconds:.0f} s "
-              f"(masks {summary.mask_seconds:.0f} s): {summary.positives} masks, {summary.negatives} negatives; "
-              f"frame pairs dropped: {dropped}", flush=True)
+        print(
+            f"[pretrain] {summary.frames} frames from {summary.pushes} pushes in {summary.seconds:.0f} s "
+            f"(masks {summary.mask_seconds:.0f} s): {summary.positives} masks, {summary.negatives} negatives; "
+            f"frame pairs dropped: {dropped}",
+            flush=True,
+        )
     else:
         try:
             with ExampleStore(store_root) as store:
@@ -94,16 +128,37 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"[pretrain] training on {len(records)} examples already in {store_root}", flush=True)
     try:
-        path = train_on_store(store_root, work / "run", out, steps=args.steps, width=args.width, height=args.height,
-                              input_scale=args.input_scale, batch_size=args.batch_size, lr=args.lr,
-                              mask_loss=args.mask_loss, seed=args.seed, progress=not args.quiet,
-                              metrics={"push_frames": summary.frames, "push_count": summary.pushes})
+        path = train_on_store(
+            store_root,
+            work / "run",
+            out,
+            steps=args.steps,
+            width=args.width,
+            height=args.height,
+            input_scale=args.input_scale,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            mask_loss=args.mask_loss,
+            seed=args.seed,
+            progress=not args.quiet,
+            metrics={"push_frames": summary.frames, "push_count": summary.pushes},
+        )
     except RuntimeError as error:
         print(f"interseg pretrain: {error}", file=sys.stderr)
         return 1
-    (out.with_suffix(".json")).write_text(json.dumps({"checkpoint": str(path), "store": str(store_root),
-                                                      "args": {k: str(v) for k, v in vars(args).items()},
-                                                      "collection": summary.to_dict()}, indent=2))
-    print(f"[pretrain] checkpoint: {path}  (start the loop from it: "
-          f"interseg launch launch/sim.launch.yaml checkpoint:={path})")
+    (out.with_suffix(".json")).write_text(
+        json.dumps(
+            {
+                "checkpoint": str(path),
+                "store": str(store_root),
+                "args": {k: str(v) for k, v in vars(args).items()},
+                "collection": summary.to_dict(),
+            },
+            indent=2,
+        )
+    )
+    print(
+        f"[pretrain] checkpoint: {path}  (start the loop from it: "
+        f"interseg launch launch/sim.launch.yaml checkpoint:={path})"
+    )
     return 0

@@ -6,6 +6,7 @@ carriage-return updates.
 ``file``) and returns an object with tqdm's ``update``, ``set_postfix_str``, ``close`` and the
 context-manager protocol, so callers do not care which kind they got.
 """
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,17 @@ class LogProgress:
     """tqdm's interface, printing ``desc: n/total (p%) [elapsed] postfix`` at each step of
     ``log_every_percent`` percent of ``total`` (every ``log_every`` updates when total is unknown)."""
 
-    def __init__(self, total: int | float | None = None, desc: str = "", disable: bool = False, unit: str = "it",
-                 file: TextIO | None = None, log_every_percent: float = 10.0, log_every: int = 100, **_ignored) -> None:
+    def __init__(
+        self,
+        total: int | float | None = None,
+        desc: str = "",
+        disable: bool = False,
+        unit: str = "it",
+        file: TextIO | None = None,
+        log_every_percent: float = 10.0,
+        log_every: int = 100,
+        **_ignored,
+    ) -> None:
         self.total, self.desc, self.disable, self.unit = total, desc, disable, unit
         self.file = file if file is not None else sys.stderr
         self.n = 0
@@ -30,7 +40,11 @@ class LogProgress:
 
     def _line(self) -> str:
         elapsed = time.monotonic() - self._start
-        count = f"{self.n:g}/{self.total:g} {self.unit} ({100.0 * self.n / self.total:.0f}%)" if self.total else f"{self.n:g} {self.unit}"
+        count = (
+            f"{self.n:g}/{self.total:g} {self.unit} ({100.0 * self.n / self.total:.0f}%)"
+            if self.total
+            else f"{self.n:g} {self.unit}"
+        )
         text = f"{self.desc}: {count} [{elapsed:.0f} s]" if self.desc else f"{count} [{elapsed:.0f} s]"
         return f"{text} {self.postfix}" if self.postfix else text
 
@@ -64,7 +78,9 @@ class LogProgress:
         self.close()
 
 
-def progress_bar(total: int | float | None = None, desc: str = "", disable: bool = False, file: TextIO | None = None, **kwargs):
+def progress_bar(
+    total: int | float | None = None, desc: str = "", disable: bool = False, file: TextIO | None = None, **kwargs
+):
     """A live tqdm bar when ``file`` (stderr by default) is a terminal, else a LogProgress."""
     stream = file if file is not None else sys.stderr
     if disable or not getattr(stream, "isatty", lambda: False)():

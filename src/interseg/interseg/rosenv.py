@@ -4,6 +4,7 @@ DDS must stay on this machine: the Fast DDS profile in config/ (shared memory pl
 loopback, 127.0.0.1 as the only discovery peer) is used unless the caller already chose one,
 and ROS_AUTOMATIC_DISCOVERY_RANGE is LOCALHOST as a second fence.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -11,8 +12,8 @@ import os
 import re
 import sys
 import time
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
-from typing import Mapping, MutableMapping
 
 from interseg.paths import config_dir
 
@@ -24,7 +25,9 @@ def ament_prefixes() -> list[str]:
     return [sys.prefix]
 
 
-def apply_ros_environment(env: MutableMapping[str, str] | None = None, *, domain_id: int | None = None) -> MutableMapping[str, str]:
+def apply_ros_environment(
+    env: MutableMapping[str, str] | None = None, *, domain_id: int | None = None
+) -> MutableMapping[str, str]:
     """Fill in the project's ROS settings in ``env`` (default: os.environ), keeping explicit ones."""
     env = os.environ if env is None else env
     profile = config_dir() / FASTDDS_PROFILE
@@ -168,7 +171,8 @@ def check_security_support(env: Mapping[str, str] | None = None) -> None:
     raise SecurityUnavailable(
         f"ROS_SECURITY_ENABLE=true, but the Fast DDS library here ({library}) is built without the DDS Security "
         "plugins (the ROS 2 wheels' build): nothing would be authenticated or encrypted. Unset ROS_SECURITY_ENABLE, "
-        "or run on a full ROS 2 install (docker/) with a keystore from `interseg security`")
+        "or run on a full ROS 2 install (docker/) with a keystore from `interseg security`"
+    )
 
 
 def refuse_unsupported_security(program: str, env: Mapping[str, str] | None = None) -> None:

@@ -10,6 +10,7 @@ robot whose graph runs in a namespace (sim.launch.yaml's ``namespace`` argument)
 topic of a display moves under the namespace, and it prints the rviz2 command line that also
 remaps /tf and /tf_static into it, as the launch file does for the robot's nodes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,8 +81,10 @@ def display_subscriptions(config: dict, *, enabled_only: bool = False) -> list[S
     """Every subscription the displays make: their topics, plus /tf and /tf_static (rviz's frame
     manager always listens, with tf2_ros's listener QoS) and each Camera display's camera_info.
     Raises ValueError for a display class whose topic is unknown here."""
-    result = [Subscription("(tf2 listener)", "/tf", TF_TYPE, depth=100),
-              Subscription("(tf2 listener)", "/tf_static", TF_TYPE, durability="transient_local", depth=100)]
+    result = [
+        Subscription("(tf2 listener)", "/tf", TF_TYPE, depth=100),
+        Subscription("(tf2 listener)", "/tf_static", TF_TYPE, durability="transient_local", depth=100),
+    ]
     for display in displays(config):
         kind, name = display.get("Class", ""), display.get("Name", "")
         if enabled_only and not display.get("Enabled", True):
@@ -96,13 +99,27 @@ def display_subscriptions(config: dict, *, enabled_only: bool = False) -> list[S
         if key is None:
             raise ValueError(f"display {name!r}: no topic")
         topic = display[key]
-        subscription = Subscription(name, str(topic.get("Value", "")), DISPLAY_TYPES[kind],
-                                    _qos_word(topic.get("Reliability Policy"), "reliable"),
-                                    _qos_word(topic.get("Durability Policy"), "volatile"), int(topic.get("Depth", 5)))
+        subscription = Subscription(
+            name,
+            str(topic.get("Value", "")),
+            DISPLAY_TYPES[kind],
+            _qos_word(topic.get("Reliability Policy"), "reliable"),
+            _qos_word(topic.get("Durability Policy"), "volatile"),
+            int(topic.get("Depth", 5)),
+        )
         result.append(subscription)
         if kind == "rviz_default_plugins/Camera":  # camera_info beside the image, as image_transport finds it
             info_topic = subscription.topic.rsplit("/", 1)[0] + "/camera_info"
-            result.append(Subscription(name, info_topic, "sensor_msgs/msg/CameraInfo", subscription.reliability, subscription.durability, subscription.depth))
+            result.append(
+                Subscription(
+                    name,
+                    info_topic,
+                    "sensor_msgs/msg/CameraInfo",
+                    subscription.reliability,
+                    subscription.durability,
+                    subscription.depth,
+                )
+            )
     return result
 
 
@@ -127,9 +144,14 @@ def rviz_command(config_path: str | Path, namespace: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     from interseg.paths import config_file
 
-    parser = argparse.ArgumentParser(prog="interseg rviz-config", description="Write config/interseg.rviz for a robot whose graph runs in a namespace.")
+    parser = argparse.ArgumentParser(
+        prog="interseg rviz-config",
+        description="Write config/interseg.rviz for a robot whose graph runs in a namespace.",
+    )
     parser.add_argument("--namespace", required=True, help="namespace of the robot's graph, e.g. /robot1")
-    parser.add_argument("--config", type=Path, default=None, help="rviz configuration to start from (default config/interseg.rviz)")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="rviz configuration to start from (default config/interseg.rviz)"
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write the namespaced configuration")
     args = parser.parse_args(argv)
     try:

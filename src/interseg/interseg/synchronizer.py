@@ -21,14 +21,16 @@ message from stopping the sets for good:
 Each jump is logged through ``on_event`` and named by :meth:`problems` (and its one-line form
 :meth:`describe_problems`) for ``event_window`` seconds.
 """
+
 from __future__ import annotations
 
 import math
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 class StampRejected(ValueError):
@@ -81,9 +83,18 @@ class Problem:
 class ApproximateTimeSynchronizer:
     """Thread-safe: ``add`` from subscription callbacks, ``latest`` / ``wait_newer`` from others."""
 
-    def __init__(self, streams: list[str], slop: float, queue_size: int = 10, reference: str | None = None,
-                 clock: Callable[[], float] = time.monotonic, max_ahead: float = 60.0, rebase_after: float = 1.0,
-                 event_window: float = 5.0, on_event: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        streams: list[str],
+        slop: float,
+        queue_size: int = 10,
+        reference: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        max_ahead: float = 60.0,
+        rebase_after: float = 1.0,
+        event_window: float = 5.0,
+        on_event: Callable[[str], None] | None = None,
+    ):
         if not streams:
             raise ValueError("at least one stream is needed")
         if not slop >= 0:
@@ -131,18 +142,30 @@ class ApproximateTimeSynchronizer:
                 self._reject(stream, f"stamp {stamp!r} s is not a finite non-negative time", now)
             last = self.last_stamp[stream]
             if last is not None and stamp < last - self.slop:
-                self._restart_clock(now, stamp, f"{stream}'s stamps went back {last - stamp:.3f} s (from {last:.3f} to {stamp:.3f} s): "
-                                                "the clock was reset, or earlier messages were stamped ahead")
+                self._restart_clock(
+                    now,
+                    stamp,
+                    f"{stream}'s stamps went back {last - stamp:.3f} s (from {last:.3f} to {stamp:.3f} s): "
+                    "the clock was reset, or earlier messages were stamped ahead",
+                )
                 self.jumps_back += 1
                 last = None
             elif self.newest is not None and stamp > self.newest + self.max_ahead:
                 quiet = self.last_accepted is None or now - self.last_accepted > self.rebase_after
                 if not quiet:
-                    self._reject(stream, f"stamp {stamp:.3f} s is {stamp - self.newest:.3f} s ahead of the newest accepted "
-                                         f"({self.newest:.3f} s, at most {self.max_ahead:g} s)", now)
-                self._restart_clock(now, stamp, f"{stream}'s stamps jumped ahead {stamp - self.newest:.3f} s (from {self.newest:.3f} to "
-                                                f"{stamp:.3f} s) after {now - self.last_accepted if self.last_accepted is not None else 0.0:.1f} s "
-                                                "without an accepted message: the clock jumped forward")
+                    self._reject(
+                        stream,
+                        f"stamp {stamp:.3f} s is {stamp - self.newest:.3f} s ahead of the newest accepted "
+                        f"({self.newest:.3f} s, at most {self.max_ahead:g} s)",
+                        now,
+                    )
+                self._restart_clock(
+                    now,
+                    stamp,
+                    f"{stream}'s stamps jumped ahead {stamp - self.newest:.3f} s (from {self.newest:.3f} to "
+                    f"{stamp:.3f} s) after {now - self.last_accepted if self.last_accepted is not None else 0.0:.1f} s "
+                    "without an accepted message: the clock jumped forward",
+                )
                 self.jumps_forward += 1
                 last = None
             if self.newest is None:
@@ -253,20 +276,40 @@ class ApproximateTimeSynchronizer:
                     problems.append(Problem(name, f"{name}: no message yet"))
                     fresh = False
                 elif now - health.last_arrival > max_age:
-                    problems.append(Problem(name, f"{name}: stale ({now - health.last_arrival:.1f} s since the last message)"))
+                    problems.append(
+                        Problem(name, f"{name}: stale ({now - health.last_arrival:.1f} s since the last message)")
+                    )
                     fresh = False
-                elif health.rejected and health.last_reason and (not self.queues[name] or self.queues[name][-1].arrival < health.last_arrival):
+                elif (
+                    health.rejected
+                    and health.last_reason
+                    and (not self.queues[name] or self.queues[name][-1].arrival < health.last_arrival)
+                ):
                     problems.append(Problem(name, f"{name}: rejecting messages ({health.last_reason})"))
                 elif health.recent_rejections:
                     count = len(health.recent_rejections)
-                    problems.append(Problem(name, f"{name}: rejected {count} message{'s' if count != 1 else ''} in the last {self.event_window:g} s "
-                                                  f"({health.last_reason})"))
+                    problems.append(
+                        Problem(
+                            name,
+                            f"{name}: rejected {count} message{'s' if count != 1 else ''} in the last {self.event_window:g} s "
+                            f"({health.last_reason})",
+                        )
+                    )
             for event in self.events:
                 if now - event.arrival <= self.event_window:
                     problems.append(Problem("clock", f"clock ({now - event.arrival:.1f} s ago): {event.description}"))
             latest = self._latest
-            since_set = now - (latest.arrival if latest is not None else self.epoch_start if self.epoch_start is not None else now)
+            since_set = now - (
+                latest.arrival if latest is not None else self.epoch_start if self.epoch_start is not None else now
+            )
             if fresh and since_set > max_age:
-                newest = ", ".join(f"{s} {self.last_stamp[s]:.3f}" for s in self.streams if self.last_stamp[s] is not None)
-                problems.append(Problem("sync", f"sync: no synchronized set for {since_set:.1f} s; newest stamps {newest or 'none'} (slop {self.slop:g} s)"))
+                newest = ", ".join(
+                    f"{s} {self.last_stamp[s]:.3f}" for s in self.streams if self.last_stamp[s] is not None
+                )
+                problems.append(
+                    Problem(
+                        "sync",
+                        f"sync: no synchronized set for {since_set:.1f} s; newest stamps {newest or 'none'} (slop {self.slop:g} s)",
+                    )
+                )
         return problems

@@ -1,4 +1,5 @@
 """Seconds as ROS time stamps (``sec``, ``nanosec``), and stamps that only move forward (ROS-free)."""
+
 from __future__ import annotations
 
 import math

@@ -14,6 +14,7 @@ ancestor. Nodes feed it from ``/tf_static``; the core never sees a message type.
 :func:`load_transforms_file` reads a YAML file of measured poses (a camera calibration, the
 ``cameras.yaml`` of a real robot) that the ``static_transforms`` node publishes.
 """
+
 from __future__ import annotations
 
 import threading
@@ -25,13 +26,9 @@ import numpy as np
 from interseg.constants import WORLD_FRAME
 from interseg.geometry import invert_transform, matrix_from_quaternion, quaternion_from_matrix
 
-
 # The optical frame in its camera's body frame: optical z = body x, optical x = -body y,
 # optical y = -body z (REP 103's "_optical" suffix convention; roll -pi/2, yaw -pi/2).
-LINK_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0, 0.0],
-                              [-1.0, 0.0, 0.0, 0.0],
-                              [0.0, -1.0, 0.0, 0.0],
-                              [0.0, 0.0, 0.0, 1.0]])
+LINK_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
 
 
 _IDENTITY3 = np.eye(3)
@@ -114,8 +111,10 @@ class Transform:
 def camera_transforms(camera: str, world_from_optical: np.ndarray, world_frame: str = WORLD_FRAME) -> list[Transform]:
     """The two static transforms of a camera: world -> camN_link -> camN_optical_frame."""
     world_from_link = np.asarray(world_from_optical, dtype=np.float64) @ invert_transform(LINK_FROM_OPTICAL)
-    return [Transform(world_frame, camera_link_frame(camera), world_from_link),
-            Transform(camera_link_frame(camera), optical_frame(camera), LINK_FROM_OPTICAL)]
+    return [
+        Transform(world_frame, camera_link_frame(camera), world_from_link),
+        Transform(camera_link_frame(camera), optical_frame(camera), LINK_FROM_OPTICAL),
+    ]
 
 
 class TransformTree:
@@ -135,7 +134,9 @@ class TransformTree:
             while frame in self._parent:  # walk up from the new parent: the child must not be above it
                 frame = self._parent[frame].parent
                 if frame == transform.child:
-                    raise TransformError(f"{transform.parent} -> {transform.child} would close a loop in the transform tree")
+                    raise TransformError(
+                        f"{transform.parent} -> {transform.child} would close a loop in the transform tree"
+                    )
             old = self._parent.get(transform.child)
             if old is None or old.parent != transform.parent or not np.array_equal(old.matrix, transform.matrix):
                 self._parent[transform.child] = transform
@@ -182,14 +183,18 @@ class TransformTree:
             missing = [f for f in (target, source) if f not in known]
             if missing:
                 names = ", ".join(sorted(known)) or "none yet"
-                raise TransformError(f"no transform between {target} and {source}: frame {' and '.join(missing)} unknown (known frames: {names})")
+                raise TransformError(
+                    f"no transform between {target} and {source}: frame {' and '.join(missing)} unknown (known frames: {names})"
+                )
             up_target, up_source = self._chain_to_root(target), self._chain_to_root(source)
             if up_target[-1] != up_source[-1]:
-                raise TransformError(f"no transform between {target} and {source}: they are in separate trees "
-                                     f"(rooted at {up_target[-1]} and {up_source[-1]})")
+                raise TransformError(
+                    f"no transform between {target} and {source}: they are in separate trees "
+                    f"(rooted at {up_target[-1]} and {up_source[-1]})"
+                )
             common = next(f for f in up_source if f in set(up_target))
-            source_part = up_source[:up_source.index(common) + 1]
-            target_part = up_target[:up_target.index(common) + 1]
+            source_part = up_source[: up_source.index(common) + 1]
+            target_part = up_target[: up_target.index(common) + 1]
             common_from_source = self._root_from(source_part)
             common_from_target = self._root_from(target_part)
         return invert_transform(common_from_target) @ common_from_source
@@ -262,4 +267,3 @@ def load_transforms_file(path: str | Path) -> list[Transform]:
             raise TransformError(f"{where}: {exc}") from None
         result.append(transform)
     return result
-

@@ -1,4 +1,5 @@
 """Pictures for humans (ROS-free): hypotheses overlaid on an image, examples with their masks."""
+
 from __future__ import annotations
 
 import colorsys
@@ -20,7 +21,7 @@ def overlay_hypotheses(image: np.ndarray, hypotheses, alpha: float = 0.45, chose
     """
     out = image.astype(np.float32).copy()
     colours = palette(len(hypotheses))
-    for index, (hypothesis, colour) in enumerate(zip(hypotheses, colours)):
+    for hypothesis, colour in zip(hypotheses, colours):
         mask = np.asarray(hypothesis.mask, dtype=bool)
         out[mask] = (1 - alpha) * out[mask] + alpha * np.asarray(colour, np.float32)
     out = out.clip(0, 255).astype(np.uint8)
@@ -34,11 +35,22 @@ def overlay_hypotheses(image: np.ndarray, hypotheses, alpha: float = 0.45, chose
         du, dv = length * np.cos(hypothesis.grasp_yaw), length * np.sin(hypothesis.grasp_yaw)
         cv2.line(out, (int(u - du), int(v - dv)), (int(u + du), int(v + dv)), colour, 2)
         cv2.circle(out, (u, v), 4, (255, 255, 255), -1)
-        cv2.putText(out, f"{hypothesis.score:.2f}", (u + 6, v - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            f"{hypothesis.score:.2f}",
+            (u + 6, v - 6),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (255, 255, 255),
+            1,
+            cv2.LINE_AA,
+        )
     return out
 
 
-def overlay_mask(image: np.ndarray, mask: np.ndarray | None, point: tuple[float, float], positive: bool, alpha: float = 0.5) -> np.ndarray:
+def overlay_mask(
+    image: np.ndarray, mask: np.ndarray | None, point: tuple[float, float], positive: bool, alpha: float = 0.5
+) -> np.ndarray:
     """A training example: green mask for positives, a red cross at the point for negatives."""
     out = image.copy()
     if mask is not None:

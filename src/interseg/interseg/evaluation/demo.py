@@ -9,6 +9,7 @@
 4. an HTML report with plots: the AP table, AP versus interactions, precision-recall curves,
    hypotheses of the final model on test images, and examples the labeller produced.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,16 +27,21 @@ from interseg.paths import launch_dir
 def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="interseg demo", description=__doc__.split("\n\n")[0])
     # at least 0.6 s, at most a year: passed on to the launch file as a plain decimal number
-    parser.add_argument("--minutes", type=float_range(0.01, 525600.0), default=10.0,
-                        help="minutes of interaction (default 10)")
+    parser.add_argument(
+        "--minutes", type=float_range(0.01, 525600.0), default=10.0, help="minutes of interaction (default 10)"
+    )
     parser.add_argument("--out", type=Path, default=None, help="run folder (default runs/demo-YYYYmmdd-HHMMSS)")
     parser.add_argument("--width", type=image_side, default=640, help="camera width (default 640)")
     parser.add_argument("--height", type=image_side, default=480, help="camera height (default 480)")
     parser.add_argument("--shadows", choices=["true", "false"], default="true", help="render shadows (default true)")
     parser.add_argument("--mask-loss", choices=["rsl", "ce"], default="rsl", help="trainer mask loss (default rsl)")
     parser.add_argument("--steps-per-round", type=positive_int, default=100, help="trainer steps between model updates")
-    parser.add_argument("--eval-per-background", type=positive_int, default=5, help="test images per background (paper: 5)")
-    parser.add_argument("--eval-dir", type=Path, default=None, help="evaluation set folder (default runs/eval/test-WxH)")
+    parser.add_argument(
+        "--eval-per-background", type=positive_int, default=5, help="test images per background (paper: 5)"
+    )
+    parser.add_argument(
+        "--eval-dir", type=Path, default=None, help="evaluation set folder (default runs/eval/test-WxH)"
+    )
     parser.add_argument("--seed", type=random_seed, default=0)
     return parser
 
@@ -45,15 +51,29 @@ def _run_graph(args, run_dir: Path) -> int:
     from interseg.progress import progress_bar
 
     log_path = run_dir / "launch.log"
-    command = [sys.executable, "-m", "interseg.cli", "launch", str(launch_dir() / "sim.launch.yaml"),
-               f"run_dir:={run_dir}", f"max_minutes:={args.minutes}", f"image_width:={args.width}", f"image_height:={args.height}",
-               f"shadows:={args.shadows}", f"mask_loss:={args.mask_loss}", f"steps_per_round:={args.steps_per_round}", f"seed:={args.seed}",
-               "keep_checkpoints:=0"]
+    command = [
+        sys.executable,
+        "-m",
+        "interseg.cli",
+        "launch",
+        str(launch_dir() / "sim.launch.yaml"),
+        f"run_dir:={run_dir}",
+        f"max_minutes:={args.minutes}",
+        f"image_width:={args.width}",
+        f"image_height:={args.height}",
+        f"shadows:={args.shadows}",
+        f"mask_loss:={args.mask_loss}",
+        f"steps_per_round:={args.steps_per_round}",
+        f"seed:={args.seed}",
+        "keep_checkpoints:=0",
+    ]
     progress_path = run_dir / "progress.jsonl"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         total = max(1, int(round(args.minutes * 60)))
-        bar = progress_bar(total=total, desc="interacting", unit="s", bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s {postfix}")
+        bar = progress_bar(
+            total=total, desc="interacting", unit="s", bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} s {postfix}"
+        )
         start = time.monotonic()
         try:
             while proc.poll() is None:
@@ -65,8 +85,10 @@ def _run_graph(args, run_dir: Path) -> int:
                     lines = progress_path.read_text().splitlines()
                     if lines:
                         last = json.loads(lines[-1])
-                        bar.set_postfix_str(f"{last['interactions']} interactions, {last['positives']} positive, "
-                                            f"{last['lifted']} lifted, model v{last['model_version']}")
+                        bar.set_postfix_str(
+                            f"{last['interactions']} interactions, {last['positives']} positive, "
+                            f"{last['lifted']} lifted, model v{last['model_version']}"
+                        )
         except KeyboardInterrupt:
             os.killpg(proc.pid, signal.SIGINT)
             proc.wait(timeout=30)
@@ -83,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     base = repo_root() or Path.cwd()
     run_dir = (args.out or base / "runs" / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    eval_dir = (args.eval_dir or base / "runs" / "eval" / f"test-{args.width}x{args.height}-{args.eval_per_background}").resolve()
+    eval_dir = (
+        args.eval_dir or base / "runs" / "eval" / f"test-{args.width}x{args.height}-{args.eval_per_background}"
+    ).resolve()
     started = time.time()
 
     from interseg.evaluation.evaluate import ensure_eval_set
@@ -98,6 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     from interseg.evaluation.report import write_report
 
     print("[demo] evaluating checkpoints and the bottom-up baseline on the test split", flush=True)
-    report = write_report(run_dir, eval_set, wall_s=time.time() - started, settings=vars(args) | {"out": str(run_dir), "eval_dir": str(eval_dir)})
+    report = write_report(
+        run_dir,
+        eval_set,
+        wall_s=time.time() - started,
+        settings=vars(args) | {"out": str(run_dir), "eval_dir": str(eval_dir)},
+    )
     print(f"[demo] report: {report}")
     return 0

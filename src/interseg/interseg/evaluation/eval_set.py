@@ -12,6 +12,7 @@ rendered with the same camera noise the robot sees, arm parked. Output::
 
 cam0 (the main view) is the one the paper's AP is computed on.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,12 +30,26 @@ def _coco_annotation(mask: np.ndarray, annotation_id: int, image_id: int) -> dic
 
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
-    return {"id": annotation_id, "image_id": image_id, "category_id": 1, "segmentation": rle,
-            "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)], "iscrowd": 0}
+    return {
+        "id": annotation_id,
+        "image_id": image_id,
+        "category_id": 1,
+        "segmentation": rle,
+        "area": float(mask_utils.area(rle)),
+        "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+        "iscrowd": 0,
+    }
 
 
-def make_eval_set(split: str, out: Path, per_background: int = 5, width: int = 640, height: int = 480,
-                  min_pixels: int = 30, progress: bool = True) -> dict:
+def make_eval_set(
+    split: str,
+    out: Path,
+    per_background: int = 5,
+    width: int = 640,
+    height: int = 480,
+    min_pixels: int = 30,
+    progress: bool = True,
+) -> dict:
     import cv2
 
     from interseg.evaluation import ground_truth
@@ -50,8 +65,15 @@ def make_eval_set(split: str, out: Path, per_background: int = 5, width: int = 6
     backgrounds = background_split(split)
     arena = SimulatedArena(ArenaConfig(width=width, height=height, split=split), seed=SPLIT_SEED_OFFSET[split])
     names = arena.camera_names
-    coco = {name: {"info": {"description": f"interseg {split} set, view {name}"}, "images": [], "annotations": [],
-                   "categories": [{"id": 1, "name": "object", "supercategory": "object"}]} for name in names}
+    coco = {
+        name: {
+            "info": {"description": f"interseg {split} set, view {name}"},
+            "images": [],
+            "annotations": [],
+            "categories": [{"id": 1, "name": "object", "supercategory": "object"}],
+        }
+        for name in names
+    }
     for name in names + ["depth"]:
         (out / name).mkdir(exist_ok=True)
     jobs = [(b, k) for b in backgrounds for k in range(per_background)]
@@ -65,9 +87,17 @@ def make_eval_set(split: str, out: Path, per_background: int = 5, width: int = 6
             file_name = f"{image_id:06d}.png"
             for name in names:
                 cv2.imwrite(str(out / name / file_name), views.rgb[name][..., ::-1])
-                coco[name]["images"].append({"id": image_id, "file_name": f"{name}/{file_name}", "width": width,
-                                             "height": height, "background_id": background, "seed": seed})
-                for object_index, mask in ground_truth.instance_masks(arena, name, min_pixels=min_pixels):
+                coco[name]["images"].append(
+                    {
+                        "id": image_id,
+                        "file_name": f"{name}/{file_name}",
+                        "width": width,
+                        "height": height,
+                        "background_id": background,
+                        "seed": seed,
+                    }
+                )
+                for _object_index, mask in ground_truth.instance_masks(arena, name, min_pixels=min_pixels):
                     coco[name]["annotations"].append(_coco_annotation(mask, annotation_id, image_id))
                     annotation_id += 1
             depth_mm = np.nan_to_num(views.depth * 1000.0, nan=0.0).clip(0, 65535).astype(np.uint16)
@@ -76,13 +106,29 @@ def make_eval_set(split: str, out: Path, per_background: int = 5, width: int = 6
         bar.close()
         for name in names:
             (out / f"instances_{name}.json").write_text(json.dumps(coco[name]))
-        cameras = [{"name": c.name, "width": c.width, "height": c.height, "fx": c.fx, "fy": c.fy, "cx": c.cx,
-                    "cy": c.cy, "world_from_camera": c.world_from_camera.tolist()} for c in arena.cameras]
+        cameras = [
+            {
+                "name": c.name,
+                "width": c.width,
+                "height": c.height,
+                "fx": c.fx,
+                "fy": c.fy,
+                "cx": c.cx,
+                "cy": c.cy,
+                "world_from_camera": c.world_from_camera.tolist(),
+            }
+            for c in arena.cameras
+        ]
         (out / "cameras.json").write_text(json.dumps(cameras, indent=1))
     finally:
         arena.close()
-    summary = {"split": split, "images": len(jobs), "backgrounds": len(backgrounds),
-               "annotations_cam0": len(coco[names[0]]["annotations"]), "out": str(out)}
+    summary = {
+        "split": split,
+        "images": len(jobs),
+        "backgrounds": len(backgrounds),
+        "annotations_cam0": len(coco[names[0]]["annotations"]),
+        "out": str(out),
+    }
     return summary
 
 

@@ -1,5 +1,6 @@
 """Scoring models on a saved evaluation set (evaluation only: reads ground truth from the set's
 COCO files, never from a running simulator)."""
+
 from __future__ import annotations
 
 import json

@@ -4,15 +4,15 @@ This is the one module allowed to read the arena's private physics state. The le
 never imports it (a test walks the import graph of ``interseg.learning`` and ``interseg.nodes``
 and fails on any import of this module), and the sim node does not serve it over ROS.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import mujoco
 import numpy as np
 
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
-import mujoco
-
 from interseg.sim.arena import SimulatedArena, _Physics
 from interseg.sim.scene import ARM_BODIES
 
@@ -109,4 +109,3 @@ def object_positions(arena: SimulatedArena) -> np.ndarray:
     """(n, 3) body origins of the objects (for measuring whether an object moved)."""
     physics = _physics(arena)
     return physics.data.xpos[physics.object_bodies].copy()
-

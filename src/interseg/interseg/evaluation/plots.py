@@ -1,4 +1,5 @@
 """Figure finishing shared by the demo report and the benchmark report."""
+
 from __future__ import annotations
 
 from pathlib import Path

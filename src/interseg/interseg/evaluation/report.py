@@ -1,4 +1,5 @@
 """The demo's report: numbers (results.json), plots (PNG) and one HTML page (ROS-free)."""
+
 from __future__ import annotations
 
 import html
@@ -75,11 +76,21 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
     results = {}
     bar = progress_bar(total=len(predictors), desc="evaluating models")
     for version, path in predictors:
-        predictor = _initial_predictor(width, height, settings.get("seed", 0)) if path is None else HypothesisPredictor.from_checkpoint(path)
+        predictor = (
+            _initial_predictor(width, height, settings.get("seed", 0))
+            if path is None
+            else HypothesisPredictor.from_checkpoint(path)
+        )
         result = evaluate_predictor(predictor.predict, eval_set.images, eval_set.gt_masks)
         results[version] = (predictor, result)
-        curve.append({"version": version, "interactions": interactions_at_version(progress, version) if version else 0,
-                      "ap30": result.ap30, "ap50": result.ap50})
+        curve.append(
+            {
+                "version": version,
+                "interactions": interactions_at_version(progress, version) if version else 0,
+                "ap30": result.ap30,
+                "ap50": result.ap50,
+            }
+        )
         bar.update(1)
     bar.close()
     final_version = max(results)
@@ -141,13 +152,25 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
     try:
         with ExampleStore(run_dir / "examples") as store:
             records = store.records()
-            label_counts = {"positives": sum(r.positive for r in records), "negatives": sum(not r.positive for r in records)}
-            shown = _subsample([r for r in records if r.positive], 6) + _subsample([r for r in records if not r.positive], 2)
+            label_counts = {
+                "positives": sum(r.positive for r in records),
+                "negatives": sum(not r.positive for r in records),
+            }
+            shown = _subsample([r for r in records if r.positive], 6) + _subsample(
+                [r for r in records if not r.positive], 2
+            )
             if shown:
                 fig, axes = plt.subplots(2, 4, figsize=(12, 6.2), squeeze=False)
                 for ax, record in zip(axes.ravel(), shown):
-                    ax.imshow(overlay_mask(store.load_image(record), store.load_mask(record), (record.u, record.v), record.positive))
-                    ax.set_title(f"#{record.interaction_id} {record.view} {record.kind}: {'positive' if record.positive else 'negative'}", fontsize=8)
+                    ax.imshow(
+                        overlay_mask(
+                            store.load_image(record), store.load_mask(record), (record.u, record.v), record.positive
+                        )
+                    )
+                    ax.set_title(
+                        f"#{record.interaction_id} {record.view} {record.kind}: {'positive' if record.positive else 'negative'}",
+                        fontsize=8,
+                    )
                 for ax in axes.ravel():
                     ax.axis("off")
                 save_figure(fig, figures / "label_examples.png", dpi=90)
@@ -155,13 +178,19 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
         pass
 
     numbers = {
-        "ap": {"self_sup": {"ap30": final.ap30, "ap50": final.ap50, "version": final_version},
-               "initial": {"ap30": results[0][1].ap30, "ap50": results[0][1].ap50},
-               "bottom_up": {"ap30": baseline.ap30, "ap50": baseline.ap50}},
+        "ap": {
+            "self_sup": {"ap30": final.ap30, "ap50": final.ap50, "version": final_version},
+            "initial": {"ap30": results[0][1].ap30, "ap50": results[0][1].ap50},
+            "bottom_up": {"ap30": baseline.ap30, "ap50": baseline.ap50},
+        },
         "curve": curve,
         "interactions": progress[-1] if progress else {},
         "examples": label_counts,
-        "eval_set": {"directory": str(eval_set.directory), "images": len(eval_set.images), "objects": sum(len(m) for m in eval_set.gt_masks)},
+        "eval_set": {
+            "directory": str(eval_set.directory),
+            "images": len(eval_set.images),
+            "objects": sum(len(m) for m in eval_set.gt_masks),
+        },
         "settings": settings,
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "wall_s": wall_s,
@@ -185,10 +214,14 @@ class _Truth:
 
 def _html(numbers: dict) -> str:
     ap, last = numbers["ap"], numbers["interactions"]
-    rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{v['ap30']:.3f}</td><td>{v['ap50']:.3f}</td></tr>"
-                   for name, v in (("ours, self-supervised by interaction (final model v%d)" % ap["self_sup"]["version"], ap["self_sup"]),
-                                   ("ours, initial weights (before any interaction)", ap["initial"]),
-                                   ("bottom-up baseline (Felzenszwalb + hierarchical merging)", ap["bottom_up"])))
+    rows = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{v['ap30']:.3f}</td><td>{v['ap50']:.3f}</td></tr>"
+        for name, v in (
+            (f"ours, self-supervised by interaction (final model v{ap['self_sup']['version']})", ap["self_sup"]),
+            ("ours, initial weights (before any interaction)", ap["initial"]),
+            ("bottom-up baseline (Felzenszwalb + hierarchical merging)", ap["bottom_up"]),
+        )
+    )
     n = max(1, last.get("interactions", 0))
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>interseg demo report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}td,th{{padding:4px 12px;border-bottom:1px solid #ddd}}img{{max-width:100%}}</style></head><body>

@@ -12,6 +12,7 @@ top rose by more than 5 cm during the hold). The wall time of an attempt spans t
 capture, the grasp computation, the pick-and-place with its mid-grasp capture, and the after
 capture.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,10 @@ def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_
         return {
             "device": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(),
-            "load_average_1_5_15_min": {"before_grasps": [round(x, 2) for x in load_before],
-                                        "after_grasps": [round(x, 2) for x in load_after]},
+            "load_average_1_5_15_min": {
+                "before_grasps": [round(x, 2) for x in load_before],
+                "after_grasps": [round(x, 2) for x in load_after],
+            },
             "mujoco_gl": os.environ.get("MUJOCO_GL"),
             "image_size": [width, height],
             "shadows": shadows,
@@ -83,13 +86,19 @@ def run(attempts: int, width: int, height: int, shadows: bool, seed: int, reset_
             "no_grasp_fits": sum(not r["fits"] for r in records),
             "grasp_sources": {k: sum(r["source"] == k for r in records) for k in ("footprint", "pixel", "rejected")},
             "grasp_success_rate": round(successes / max(1, attempts), 3),
-            "pick_place_wall_s_with_3_captures": {"mean": round(float(np.mean(wall)), 3),
-                                                   "median": round(float(np.median(wall)), 3),
-                                                   "p90": round(float(np.percentile(wall, 90)), 3),
-                                                   "max": round(float(np.max(wall)), 3)},
+            "pick_place_wall_s_with_3_captures": {
+                "mean": round(float(np.mean(wall)), 3),
+                "median": round(float(np.median(wall)), 3),
+                "p90": round(float(np.percentile(wall, 90)), 3),
+                "max": round(float(np.max(wall)), 3),
+            },
             "simulated_s_per_pick_place": round(float(np.mean([r["sim_s"] for r in records])), 2),
             "success_by_kind": {k: f"{v[1]}/{v[0]}" for k, v in sorted(per_kind.items())},
-            "failures": [{k: r[k] for k in ("kind", "object_id", "source", "message", "rise_m")} for r in records if not r["success"]],
+            "failures": [
+                {k: r[k] for k in ("kind", "object_id", "source", "message", "rise_m")}
+                for r in records
+                if not r["success"]
+            ],
         }
     finally:
         arena.close()
@@ -123,20 +132,37 @@ def attempt_grasp(arena, index: int) -> dict:
     before = arena.render_views()
     # ... and the grasp the grasp planner makes of that hypothesis with the measured depth.
     try:
-        plan = plan_grasp((u, v), image_yaw, before.depth, arena.cameras[0], GraspSettings(workspace=arena.config.workspace), mask)
+        plan = plan_grasp(
+            (u, v), image_yaw, before.depth, arena.cameras[0], GraspSettings(workspace=arena.config.workspace), mask
+        )
         grasp, yaw, source = plan.position, plan.yaw, plan.source
     except GraspRejected:  # not executable: try the middle anyway
-        grasp, yaw, source = np.array([target.centre[0], target.centre[1], max(0.012, target.top_z - 0.02)]), 0.0, "rejected"
+        grasp, yaw, source = (
+            np.array([target.centre[0], target.centre[1], max(0.012, target.top_z - 0.02)]),
+            0.0,
+            "rejected",
+        )
     fits = source == "footprint"
     place = np.array([spot[0], spot[1], grasp[2] + 0.01])
     result = arena.pick_place(grasp, yaw, place, hold_callback=hold)
     arena.render_views()  # after
     wall = time.perf_counter() - start
     rise = heights[0] - target.top_z if heights else 0.0
-    return {"kind": make_object(target.object_id).kind, "object_id": target.object_id, "wall_s": wall,
-            "sim_s": result.sim_seconds, "executed": result.success, "reported_lifted": result.object_lifted,
-            "success": bool(result.object_lifted and rise > 0.05), "fits": fits, "source": source, "message": result.message,
-            "rise_m": round(float(rise), 3), "grasp": np.round(grasp, 4).tolist(), "yaw": round(float(yaw), 3)}
+    return {
+        "kind": make_object(target.object_id).kind,
+        "object_id": target.object_id,
+        "wall_s": wall,
+        "sim_s": result.sim_seconds,
+        "executed": result.success,
+        "reported_lifted": result.object_lifted,
+        "success": bool(result.object_lifted and rise > 0.05),
+        "fits": fits,
+        "source": source,
+        "message": result.message,
+        "rise_m": round(float(rise), 3),
+        "grasp": np.round(grasp, 4).tolist(),
+        "yaw": round(float(yaw), 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,7 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=image_side, default=480)
     parser.add_argument("--no-shadows", action="store_true")
     parser.add_argument("--seed", type=random_seed, default=1)
-    parser.add_argument("--reset-every", type=positive_int, default=10, help="re-scatter every N attempts (more arrangements, more object kinds)")
+    parser.add_argument(
+        "--reset-every",
+        type=positive_int,
+        default=10,
+        help="re-scatter every N attempts (more arrangements, more object kinds)",
+    )
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/sim_bench.json)")
     args = parser.parse_args(argv)
     summary = run(args.attempts, args.width, args.height, not args.no_shadows, args.seed, args.reset_every)

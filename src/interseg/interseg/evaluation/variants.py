@@ -1,5 +1,6 @@
 """Configuration variants given on a benchmark's command line: ``FIELD=VALUE[,FIELD=VALUE]`` of a
 dataclass's fields, converted to the type of the field's default."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,8 +15,10 @@ def parse_variant(text: str, config_class: type) -> dict[str, Any]:
     for item in text.split(","):
         key, _, value = item.partition("=")
         if key not in fields or not value:
-            raise ValueError(f"variant {text!r}: expected FIELD=VALUE[,FIELD=VALUE] with {config_class.__name__} "
-                             f"fields {sorted(fields)}")
+            raise ValueError(
+                f"variant {text!r}: expected FIELD=VALUE[,FIELD=VALUE] with {config_class.__name__} "
+                f"fields {sorted(fields)}"
+            )
         kind = type(getattr(defaults, key))
         if kind is bool:
             if value.lower() not in ("true", "false"):

@@ -7,6 +7,7 @@ contrast with a ring around them) and are compact (solidity), which is what dist
 objects from table blotches without any training. ``BottomUpConfig`` is the knob set a
 validation-split tuning sweeps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from interseg.learning.images import validate_rgb_image
 from interseg.learning.hypothesis import Hypothesis, hypothesis_from_mask, mask_nms
+from interseg.learning.images import validate_rgb_image
 
 
 @dataclass
@@ -49,8 +50,11 @@ def _merge_levels(lab: np.ndarray, labels: np.ndarray, thresholds) -> list[np.nd
         g.nodes[dst]["mean color"] = g.nodes[dst]["total color"] / g.nodes[dst]["pixel count"]
 
     for t in thresholds:
-        levels.append(graph.merge_hierarchical(labels, rag, thresh=t, rag_copy=True, in_place_merge=True,
-                                               merge_func=merge, weight_func=weight))
+        levels.append(
+            graph.merge_hierarchical(
+                labels, rag, thresh=t, rag_copy=True, in_place_merge=True, merge_func=merge, weight_func=weight
+            )
+        )
     return levels
 
 
@@ -67,8 +71,9 @@ def bottom_up_proposals(image_rgb: np.ndarray, config: BottomUpConfig | None = N
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     lab[..., 0] *= 100.0 / 255.0
     lab[..., 1:] -= 128.0
-    labels = felzenszwalb(small, scale=config.felzenszwalb_scale, sigma=config.felzenszwalb_sigma,
-                          min_size=config.felzenszwalb_min_size)
+    labels = felzenszwalb(
+        small, scale=config.felzenszwalb_scale, sigma=config.felzenszwalb_sigma, min_size=config.felzenszwalb_min_size
+    )
     total = size[0] * size[1]
     ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
     masks, scores = [], []

@@ -8,6 +8,7 @@ foreign or does not fit raises :class:`CheckpointError`; loading always builds a
 first, so whatever model is running stays untouched. Run directories keep them as
 ``checkpoints/model-NNNNNN.pt`` (:func:`list_checkpoints`).
 """
+
 from __future__ import annotations
 
 import io
@@ -83,8 +84,10 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} is not an interseg hypothesis-network checkpoint (foreign file)")
     if int(data.get("format_version", -1)) > CHECKPOINT_FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format {data.get('format_version')}, newer than "
-                              f"{CHECKPOINT_FORMAT_VERSION}; update interseg")
+        raise CheckpointError(
+            f"{path} has checkpoint format {data.get('format_version')}, newer than "
+            f"{CHECKPOINT_FORMAT_VERSION}; update interseg"
+        )
     for key in ("model", "model_config"):
         if key not in data:
             raise CheckpointError(f"{path} lacks '{key}'")

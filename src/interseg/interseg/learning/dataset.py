@@ -14,6 +14,7 @@ size) is quarantined in the store (see :mod:`interseg.learning.quarantine`) and 
 takes its place in the batch; the next refresh drops it. Only when every example is bad does
 loading fail (:class:`NoReadableExamplesError`).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from interseg.learning.model import STRIDE, ModelConfig
 from interseg.learning.example_files import BadExampleError, ExampleRecord, read_example
+from interseg.learning.model import STRIDE, ModelConfig
 from interseg.learning.quarantine import Quarantine
 from interseg.learning.store import ExampleStore
 from interseg.learning.store_errors import NoReadableExamplesError
@@ -61,9 +62,19 @@ def scale_example(image: np.ndarray, mask: np.ndarray | None, config: ModelConfi
 
 
 class WindowDataset(Dataset):
-    def __init__(self, store_root: str | os.PathLike, model_config: ModelConfig | None = None, *,
-                 augment: bool = True, seed: int = 0, scale_range: float = 0.25, max_shift: float | None = None,
-                 colour_jitter: float = 0.2, offcentre_negatives: float = 0.25, cache_mb: float = 2048.0):
+    def __init__(
+        self,
+        store_root: str | os.PathLike,
+        model_config: ModelConfig | None = None,
+        *,
+        augment: bool = True,
+        seed: int = 0,
+        scale_range: float = 0.25,
+        max_shift: float | None = None,
+        colour_jitter: float = 0.2,
+        offcentre_negatives: float = 0.25,
+        cache_mb: float = 2048.0,
+    ):
         self.root = Path(store_root)
         self.config = model_config or ModelConfig()
         self.augment = augment
@@ -145,26 +156,38 @@ class WindowDataset(Dataset):
                 except BadExampleError as exc:
                     self.quarantine.add(rec, exc.reason)
             self._bad.add(candidate)
-        raise NoReadableExamplesError(f"none of the {len(self.records)} examples read from {self.root} is usable "
-                                      f"({len(self.quarantine)} quarantined, see {self.quarantine.path})")
+        raise NoReadableExamplesError(
+            f"none of the {len(self.records)} examples read from {self.root} is usable "
+            f"({len(self.quarantine)} quarantined, see {self.quarantine.path})"
+        )
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         index, scaled = self._load_usable(index)
         rec = self.records[index]
         rng = self._rng(index) if self.augment else None
         if rng is not None and scaled.mask is not None and rng.random() < self.offcentre_negatives:
-            point = offcentre_point(scaled.mask >= 128, self.config, rng, scale=scaled.image.shape[1] / scaled.full_size[0])
+            point = offcentre_point(
+                scaled.mask >= 128, self.config, rng, scale=scaled.image.shape[1] / scaled.full_size[0]
+            )
             if point is not None:
-                window = window_from_scaled(scaled, point[0], point[1], False, self.config, rng, self.scale_range,
-                                            0.0, self.colour_jitter)
+                window = window_from_scaled(
+                    scaled, point[0], point[1], False, self.config, rng, self.scale_range, 0.0, self.colour_jitter
+                )
                 return window | {"example_id": torch.tensor(rec.id)}
-        window = window_from_scaled(scaled, rec.u, rec.v, rec.positive, self.config, rng, self.scale_range,
-                                    self.max_shift, self.colour_jitter)
+        window = window_from_scaled(
+            scaled, rec.u, rec.v, rec.positive, self.config, rng, self.scale_range, self.max_shift, self.colour_jitter
+        )
         return window | {"example_id": torch.tensor(rec.id)}
 
 
-def offcentre_point(mask: np.ndarray, config: ModelConfig, rng: np.random.Generator,
-                    near: float = 0.1, far: float = 0.25, scale: float = 1.0) -> tuple[float, float] | None:
+def offcentre_point(
+    mask: np.ndarray,
+    config: ModelConfig,
+    rng: np.random.Generator,
+    near: float = 0.1,
+    far: float = 0.25,
+    scale: float = 1.0,
+) -> tuple[float, float] | None:
     """A pixel outside ``mask`` at a distance between ``near`` and ``far`` window sides from it,
     in full-resolution pixel coordinates, or None when there is none in the image. ``mask`` may
     be the full-resolution mask (``scale`` 1) or one resized by ``scale``."""
@@ -177,18 +200,44 @@ def offcentre_point(mask: np.ndarray, config: ModelConfig, rng: np.random.Genera
     return float((us[k] + 0.5) / scale - 0.5), float((vs[k] + 0.5) / scale - 0.5)
 
 
-def make_window(image: np.ndarray, u: float, v: float, positive: bool, mask: np.ndarray | None,
-                config: ModelConfig, rng: np.random.Generator | None = None, scale_range: float = 0.25,
-                max_shift: float = 8.0, colour_jitter: float = 0.2) -> dict[str, torch.Tensor]:
+def make_window(
+    image: np.ndarray,
+    u: float,
+    v: float,
+    positive: bool,
+    mask: np.ndarray | None,
+    config: ModelConfig,
+    rng: np.random.Generator | None = None,
+    scale_range: float = 0.25,
+    max_shift: float = 8.0,
+    colour_jitter: float = 0.2,
+) -> dict[str, torch.Tensor]:
     """One training window from a full-resolution image (see the module docstring); ``rng=None``
     means no augmentation."""
-    return window_from_scaled(scale_example(image, mask if positive else None, config), u, v, positive, config, rng,
-                              scale_range, max_shift, colour_jitter)
+    return window_from_scaled(
+        scale_example(image, mask if positive else None, config),
+        u,
+        v,
+        positive,
+        config,
+        rng,
+        scale_range,
+        max_shift,
+        colour_jitter,
+    )
 
 
-def window_from_scaled(scaled: ScaledExample, u: float, v: float, positive: bool, config: ModelConfig,
-                       rng: np.random.Generator | None = None, scale_range: float = 0.25, max_shift: float = 8.0,
-                       colour_jitter: float = 0.2) -> dict[str, torch.Tensor]:
+def window_from_scaled(
+    scaled: ScaledExample,
+    u: float,
+    v: float,
+    positive: bool,
+    config: ModelConfig,
+    rng: np.random.Generator | None = None,
+    scale_range: float = 0.25,
+    max_shift: float = 8.0,
+    colour_jitter: float = 0.2,
+) -> dict[str, torch.Tensor]:
     """One training window around full-resolution point (u, v) of an example already scaled by
     :func:`scale_example`."""
     small = scaled.image
@@ -222,8 +271,9 @@ def window_from_scaled(scaled: ScaledExample, u: float, v: float, positive: bool
     mask_target = np.zeros((m, m), np.float32)
     has_mask = 0.0
     if positive and scaled.mask is not None:
-        warped = cv2.warpAffine(scaled.mask, affine, (win, win), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        warped = cv2.warpAffine(
+            scaled.mask, affine, (win, win), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        )
         mask_target = (cv2.resize(warped, (m, m), interpolation=cv2.INTER_AREA) > 127).astype(np.float32)
         has_mask = float(mask_target.any())
     return {

@@ -5,6 +5,7 @@
 :class:`BadExampleError` with the reason when a file is missing, truncated, corrupt or does not
 fit.
 """
+
 from __future__ import annotations
 
 import errno
@@ -67,12 +68,12 @@ def png_problem(data: bytes) -> str | None:
     view = memoryview(data)
     pos = len(_PNG_SIGNATURE)
     while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", view[pos:pos + 8])
+        length, kind = struct.unpack(">I4s", view[pos : pos + 8])
         end = pos + 12 + length
         if end > len(data):
             return f"truncated: {len(data)} bytes, its {kind.decode('latin-1')} chunk needs {end}"
-        (crc,) = struct.unpack(">I", view[end - 4:end])
-        if zlib.crc32(view[pos + 4:end - 4]) != crc:
+        (crc,) = struct.unpack(">I", view[end - 4 : end])
+        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
             return f"corrupt: bad CRC in the {kind.decode('latin-1')} chunk at byte {pos}"
         if kind == b"IEND":
             return None
@@ -104,20 +105,26 @@ def read_example(root: str | os.PathLike, record: ExampleRecord) -> tuple[np.nda
     root = Path(root)
     bgr = _read_png(root, record.image_path, cv2.IMREAD_UNCHANGED, "image", record)
     if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
-        raise BadExampleError(record, f"image {record.image_path} is not 8-bit RGB "
-                                      f"(shape {bgr.shape}, {bgr.dtype})")
+        raise BadExampleError(record, f"image {record.image_path} is not 8-bit RGB (shape {bgr.shape}, {bgr.dtype})")
     if bgr.shape[:2] != (record.height, record.width):
-        raise BadExampleError(record, f"image {record.image_path} is {bgr.shape[1]}x{bgr.shape[0]}, "
-                                      f"its row says {record.width}x{record.height}")
+        raise BadExampleError(
+            record,
+            f"image {record.image_path} is {bgr.shape[1]}x{bgr.shape[0]}, its row says {record.width}x{record.height}",
+        )
     mask = None
     if record.mask_path is not None:
         grey = _read_png(root, record.mask_path, cv2.IMREAD_UNCHANGED, "mask", record)
         if grey.ndim != 2 or grey.dtype != np.uint8:
-            raise BadExampleError(record, f"mask {record.mask_path} is not an 8-bit single-channel image "
-                                          f"(shape {grey.shape}, {grey.dtype})")
+            raise BadExampleError(
+                record,
+                f"mask {record.mask_path} is not an 8-bit single-channel image (shape {grey.shape}, {grey.dtype})",
+            )
         if grey.shape != (record.height, record.width):
-            raise BadExampleError(record, f"mask {record.mask_path} is {grey.shape[1]}x{grey.shape[0]}, "
-                                          f"its row says {record.width}x{record.height}")
+            raise BadExampleError(
+                record,
+                f"mask {record.mask_path} is {grey.shape[1]}x{grey.shape[0]}, "
+                f"its row says {record.width}x{record.height}",
+            )
         mask = grey > 127
         area = int(mask.sum())
         if area != record.mask_area:

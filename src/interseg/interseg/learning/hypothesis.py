@@ -4,6 +4,7 @@ yaw (:func:`grasp_from_mask`), and greedy mask non-maximum suppression (:func:`m
 Shared by the network's decoder (:mod:`interseg.learning.predictor`), the bottom-up baseline and
 the push-example collection, none of which needs the network itself here.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,7 +44,7 @@ def grasp_from_mask(mask: np.ndarray) -> tuple[float, float, float, tuple[int, i
     if len(rows) == 0:
         raise ValueError("cannot derive a grasp from an empty mask")
     v0, u0 = int(rows[0]), int(cols[0])
-    vs, us = np.nonzero(mask[v0:rows[-1] + 1, u0:cols[-1] + 1])  # within the bbox: much faster
+    vs, us = np.nonzero(mask[v0 : rows[-1] + 1, u0 : cols[-1] + 1])  # within the bbox: much faster
     vs, us = vs + v0, us + u0
     u_mean, v_mean = float(us.mean()), float(vs.mean())
     u, v = u_mean, v_mean

@@ -1,5 +1,6 @@
 """Input validation shared by the network, the labeller and the store (no torch import, so the
 store and the labeller stay light for readers in other processes)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -21,6 +21,7 @@ image area). Nothing changed there: a negative example at the grasp point. The p
 gives an extra positive: the object appears there in the after image (before vs after).
 Every example and every skipped view carries a human-readable reason.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -125,9 +126,15 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def change_map(a: np.ndarray, b: np.ndarray, config: LabellerConfig | None = None,
-               ignore: np.ndarray | None = None, depth_a: np.ndarray | None = None,
-               depth_b: np.ndarray | None = None, params: dict | None = None) -> np.ndarray:
+def change_map(
+    a: np.ndarray,
+    b: np.ndarray,
+    config: LabellerConfig | None = None,
+    ignore: np.ndarray | None = None,
+    depth_a: np.ndarray | None = None,
+    depth_b: np.ndarray | None = None,
+    params: dict | None = None,
+) -> np.ndarray:
     """Boolean map of pixels that changed between two RGB uint8 images of the same view."""
     config = config or LabellerConfig()
     params = params or config.scaled(a.shape[1], a.shape[0])
@@ -233,30 +240,50 @@ class FrameDifferenceLabeller:
         p = self.config.scaled(w, h)
         x0, y0, x1, y1 = _crop_box(point[0], point[1], p["crop"], w, h)
         crop = (slice(y0, y1), slice(x0, x1))
-        changed = change_map(a[crop], b[crop], self.config, None if ignore is None else ignore[crop],
-                             None if depth_a is None else depth_a[crop], None if depth_b is None else depth_b[crop],
-                             params=p)
+        changed = change_map(
+            a[crop],
+            b[crop],
+            self.config,
+            None if ignore is None else ignore[crop],
+            None if depth_a is None else depth_a[crop],
+            None if depth_b is None else depth_b[crop],
+            params=p,
+        )
         fraction = float(changed.mean())
         if fraction > self.config.max_changed_fraction:
-            return None, (f"{fraction:.0%} of the {x1 - x0}x{y1 - y0} crop changed ({pair_name}): lighting "
-                          f"change or camera motion, no reliable label"), None
+            return (
+                None,
+                (
+                    f"{fraction:.0%} of the {x1 - x0}x{y1 - y0} crop changed ({pair_name}): lighting "
+                    f"change or camera motion, no reliable label"
+                ),
+                None,
+            )
         component, where = component_at(changed, point[0] - x0, point[1] - y0, p["near_radius"])
         if component is None:
             return None, f"{where} ({pair_name}, crop {x1 - x0}x{y1 - y0})", False
         area = int(component.sum())
         if area < p["min_area"]:
-            return None, (f"changed region {where} has {area} px, below the {p['min_area']} px minimum "
-                          f"({pair_name})"), False
+            return (
+                None,
+                (f"changed region {where} has {area} px, below the {p['min_area']} px minimum ({pair_name})"),
+                False,
+            )
         full = np.zeros((h, w), bool)
         full[crop] = component
         touches = component[0].any() or component[-1].any() or component[:, 0].any() or component[:, -1].any()
-        clipped = (x0 > 0 and component[:, 0].any()) or (y0 > 0 and component[0].any()) or \
-                  (x1 < w and component[:, -1].any()) or (y1 < h and component[-1].any())
+        clipped = (
+            (x0 > 0 and component[:, 0].any())
+            or (y0 > 0 and component[0].any())
+            or (x1 < w and component[:, -1].any())
+            or (y1 < h and component[-1].any())
+        )
         note = ", clipped by the crop" if touches and clipped else ""
         return full, f"changed region of {area} px {where} ({pair_name}{note})", True
 
-    def label_view(self, view: ViewCapture, grasp_point_world: np.ndarray,
-                   place_point_world: np.ndarray | None = None) -> ViewLabels:
+    def label_view(
+        self, view: ViewCapture, grasp_point_world: np.ndarray, place_point_world: np.ndarray | None = None
+    ) -> ViewLabels:
         self._validate(view)
         cam = view.camera
         out = ViewLabels(view=cam.name)
@@ -268,16 +295,19 @@ class FrameDifferenceLabeller:
             out.notes.append(f"pick: grasp point projects outside the image of {cam.name}; no example")
         else:
             u, v = float(uv[0, 0]), float(uv[0, 1])
-            mask, why, positive = self._difference_at(view.before, compared, (u, v), view.robot_mask,
-                                                      view.before_depth, depth_b, pair)
+            mask, why, positive = self._difference_at(
+                view.before, compared, (u, v), view.robot_mask, view.before_depth, depth_b, pair
+            )
             if positive is None:
                 out.notes.append(f"pick: {why}")
             elif positive:
-                out.examples.append(LabelledExample(cam.name, "pick", True, u, v, view.before, mask,
-                                                    f"positive: {why}"))
+                out.examples.append(
+                    LabelledExample(cam.name, "pick", True, u, v, view.before, mask, f"positive: {why}")
+                )
             else:
-                out.examples.append(LabelledExample(cam.name, "pick", False, u, v, view.before, None,
-                                                    f"negative: {why}"))
+                out.examples.append(
+                    LabelledExample(cam.name, "pick", False, u, v, view.before, None, f"negative: {why}")
+                )
         if place_point_world is not None:
             uv, in_front = cam.project(np.asarray(place_point_world, dtype=np.float64).reshape(1, 3))
             if not in_front[0] or not cam.in_image(uv)[0]:
@@ -287,17 +317,20 @@ class FrameDifferenceLabeller:
                 # before vs after: neither image has the robot in it; the object appears in after.
                 depth_a = view.before_depth if view.lifted is None else None
                 depth_after = view.after_depth if view.lifted is None else None
-                mask, why, positive = self._difference_at(view.before, view.after, (u, v), None, depth_a,
-                                                          depth_after, "before vs after")
+                mask, why, positive = self._difference_at(
+                    view.before, view.after, (u, v), None, depth_a, depth_after, "before vs after"
+                )
                 if positive:
-                    out.examples.append(LabelledExample(cam.name, "place", True, u, v, view.after, mask,
-                                                        f"positive (place): {why}"))
+                    out.examples.append(
+                        LabelledExample(cam.name, "place", True, u, v, view.after, mask, f"positive (place): {why}")
+                    )
                 else:
                     out.notes.append(f"place: {why}; no example (a failed place is no evidence of background)")
         return out
 
-    def label_interaction(self, views: list[ViewCapture], grasp_point_world: np.ndarray,
-                          place_point_world: np.ndarray | None = None) -> list[ViewLabels]:
+    def label_interaction(
+        self, views: list[ViewCapture], grasp_point_world: np.ndarray, place_point_world: np.ndarray | None = None
+    ) -> list[ViewLabels]:
         """All views of one interaction; validates everything before labelling anything."""
         grasp = np.asarray(grasp_point_world, dtype=np.float64)
         if grasp.shape != (3,) or not np.all(np.isfinite(grasp)):
@@ -315,13 +348,20 @@ class FrameDifferenceLabeller:
                 for vl in labels:
                     for example in [e for e in vl.examples if e.kind == "pick" and not e.positive]:
                         vl.examples.remove(example)
-                        vl.notes.append(f"pick: no negative although {example.reason.removeprefix('negative: ')}: "
-                                        f"{', '.join(seen)} saw the object move")
+                        vl.notes.append(
+                            f"pick: no negative although {example.reason.removeprefix('negative: ')}: "
+                            f"{', '.join(seen)} saw the object move"
+                        )
         return labels
 
 
-def something_moved(before: np.ndarray, after: np.ndarray, config: LabellerConfig | None = None,
-                    ignore: np.ndarray | None = None, width: int = 160) -> bool:
+def something_moved(
+    before: np.ndarray,
+    after: np.ndarray,
+    config: LabellerConfig | None = None,
+    ignore: np.ndarray | None = None,
+    width: int = 160,
+) -> bool:
     """Cheap whole-image check (at ``width`` pixels wide): did a region of at least the minimum
     area change? Lets a node skip the full labelling when a grasp clearly missed."""
     validate_rgb_image(before, None, "before")
@@ -339,4 +379,3 @@ def something_moved(before: np.ndarray, after: np.ndarray, config: LabellerConfi
     changed = change_map(a, b, config, small_ignore, params=params)
     count, _, stats, _ = cv2.connectedComponentsWithStats(changed.astype(np.uint8), connectivity=8)
     return bool(count > 1 and stats[1:, cv2.CC_STAT_AREA].max() >= params["min_area"])
-

@@ -36,6 +36,7 @@ Compared with the authors' NumPy code: one channel layout ([N, H, W] logits; no 
 logits each move (nothing is subtracted twice), no ``np.float``, and the search is vectorised
 over the batch and runs without gradient.
 """
+
 from __future__ import annotations
 
 import torch
@@ -62,9 +63,14 @@ def window_iou(pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def robust_set_target(logits: torch.Tensor, noisy_masks: torch.Tensor, iou_target: float = 0.75,
-                      step: float = 0.1, max_moves: int = 25,
-                      unmet: str = "mask") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def robust_set_target(
+    logits: torch.Tensor,
+    noisy_masks: torch.Tensor,
+    iou_target: float = 0.75,
+    step: float = 0.1,
+    max_moves: int = 25,
+    unmet: str = "mask",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Latent targets of the Robust Set Loss for a batch.
 
     logits: [N, H, W] foreground logits; noisy_masks: [N, H, W] binary (non-empty).
@@ -72,8 +78,9 @@ def robust_set_target(logits: torch.Tensor, noisy_masks: torch.Tensor, iou_targe
     (inside, outside)).
     """
     if logits.dim() != 3 or logits.shape != noisy_masks.shape:
-        raise ValueError(f"logits and noisy masks must both be [N, H, W], got {tuple(logits.shape)} and "
-                         f"{tuple(noisy_masks.shape)}")
+        raise ValueError(
+            f"logits and noisy masks must both be [N, H, W], got {tuple(logits.shape)} and {tuple(noisy_masks.shape)}"
+        )
     if not 0.0 < iou_target <= 1.0 or step <= 0 or max_moves < 0:
         raise ValueError("need 0 < iou_target <= 1, step > 0, max_moves >= 0")
     if unmet not in ("mask", "slack"):
@@ -110,8 +117,14 @@ def robust_set_target(logits: torch.Tensor, noisy_masks: torch.Tensor, iou_targe
     return targets.to(logits.dtype), window_iou(targets, inside), biases
 
 
-def robust_set_loss(logits: torch.Tensor, noisy_masks: torch.Tensor, iou_target: float = 0.75,
-                    step: float = 0.1, max_moves: int = 25, unmet: str = "mask") -> torch.Tensor:
+def robust_set_loss(
+    logits: torch.Tensor,
+    noisy_masks: torch.Tensor,
+    iou_target: float = 0.75,
+    step: float = 0.1,
+    max_moves: int = 25,
+    unmet: str = "mask",
+) -> torch.Tensor:
     """Cross-entropy of mask logits [N, H, W] towards the RSL latent targets (mean over pixels)."""
     if logits.numel() == 0:
         return logits.sum()

@@ -5,14 +5,15 @@ Predictions and ground truth are exported as COCO JSON (masks as RLE, one catego
 and COCOeval runs with ``useCats=0`` at IoU thresholds 0.3 and 0.5 (the paper's), one area range
 and up to ``max_dets`` detections per image. AP is reported as a fraction in [0, 1].
 """
+
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -39,8 +40,11 @@ def _rle(mask: np.ndarray) -> dict:
     return rle
 
 
-def to_coco(gt_masks: Sequence[Sequence[np.ndarray]], pred_masks: Sequence[Sequence[np.ndarray]],
-            pred_scores: Sequence[Sequence[float]]) -> tuple[dict, list[dict]]:
+def to_coco(
+    gt_masks: Sequence[Sequence[np.ndarray]],
+    pred_masks: Sequence[Sequence[np.ndarray]],
+    pred_scores: Sequence[Sequence[float]],
+) -> tuple[dict, list[dict]]:
     """Per-image lists of GT masks, predicted masks and scores -> (COCO GT dict, results list)."""
     from pycocotools import mask as mask_utils
 
@@ -59,15 +63,30 @@ def to_coco(gt_masks: Sequence[Sequence[np.ndarray]], pred_masks: Sequence[Seque
             if not np.asarray(m).any():
                 raise ValueError(f"image {image_id}: an empty ground-truth mask is not an object")
             rle = _rle(m)
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": 1, "iscrowd": 0,
-                                "segmentation": rle, "area": float(mask_utils.area(rle)),
-                                "bbox": [float(x) for x in mask_utils.toBbox(rle)]})
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "iscrowd": 0,
+                    "segmentation": rle,
+                    "area": float(mask_utils.area(rle)),
+                    "bbox": [float(x) for x in mask_utils.toBbox(rle)],
+                }
+            )
         for m, s in zip(preds, scores):
             if not np.isfinite(s):
                 raise ValueError(f"image {image_id}: non-finite score {s}")
             rle = _rle(m)
-            results.append({"image_id": image_id, "category_id": 1, "segmentation": rle, "score": float(s),
-                            "bbox": [float(x) for x in mask_utils.toBbox(rle)]})
+            results.append(
+                {
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "segmentation": rle,
+                    "score": float(s),
+                    "bbox": [float(x) for x in mask_utils.toBbox(rle)],
+                }
+            )
     gt = {"images": images, "annotations": annotations, "categories": [CATEGORY]}
     return gt, results
 
@@ -97,9 +116,13 @@ class APResult:
         path.with_name(path.stem + "_results.json").write_text(json.dumps(self.coco_results))
 
 
-def mask_ap(gt_masks: Sequence[Sequence[np.ndarray]], pred_masks: Sequence[Sequence[np.ndarray]],
-            pred_scores: Sequence[Sequence[float]], iou_thresholds: Sequence[float] = (0.3, 0.5),
-            max_dets: int = 100) -> APResult:
+def mask_ap(
+    gt_masks: Sequence[Sequence[np.ndarray]],
+    pred_masks: Sequence[Sequence[np.ndarray]],
+    pred_scores: Sequence[Sequence[float]],
+    iou_thresholds: Sequence[float] = (0.3, 0.5),
+    max_dets: int = 100,
+) -> APResult:
     """Class-agnostic mask AP with pycocotools' COCOeval (see the module docstring)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -110,8 +133,15 @@ def mask_ap(gt_masks: Sequence[Sequence[np.ndarray]], pred_masks: Sequence[Seque
     num_gt = len(gt["annotations"])
     if num_gt == 0 or not results:
         nan_or_zero = float("nan") if num_gt == 0 else 0.0
-        return APResult({t: nan_or_zero for t in thresholds}, recall_points,
-                        {t: np.zeros(101) for t in thresholds}, num_gt, len(results), gt, results)
+        return APResult(
+            {t: nan_or_zero for t in thresholds},
+            recall_points,
+            {t: np.zeros(101) for t in thresholds},
+            num_gt,
+            len(results),
+            gt,
+            results,
+        )
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
         coco_gt = COCO()
         coco_gt.dataset = json.loads(json.dumps(gt))
@@ -171,8 +201,9 @@ class RecallResult:
     num_gt: int
 
 
-def recall_of_chosen(chosen_masks: Sequence[Sequence[np.ndarray]], gt_masks: Sequence[Sequence[np.ndarray]],
-                     iou_threshold: float = 0.3) -> RecallResult:
+def recall_of_chosen(
+    chosen_masks: Sequence[Sequence[np.ndarray]], gt_masks: Sequence[Sequence[np.ndarray]], iou_threshold: float = 0.3
+) -> RecallResult:
     """Fraction of ground-truth objects that at least one chosen hypothesis (per image) overlaps
     with IoU > ``iou_threshold``: the paper's "efficacy of experimentation"."""
     if len(chosen_masks) != len(gt_masks):
@@ -187,19 +218,27 @@ def recall_of_chosen(chosen_masks: Sequence[Sequence[np.ndarray]], gt_masks: Seq
     return RecallResult(found / total if total else float("nan"), found, total)
 
 
-def recall_over_time(chosen_masks: Sequence[np.ndarray], gt_masks: Sequence[Sequence[np.ndarray]],
-                     iou_threshold: float = 0.3, window: int = 25) -> np.ndarray:
+def recall_over_time(
+    chosen_masks: Sequence[np.ndarray],
+    gt_masks: Sequence[Sequence[np.ndarray]],
+    iou_threshold: float = 0.3,
+    window: int = 25,
+) -> np.ndarray:
     """Per interaction t (one chosen hypothesis each, with the GT objects of its scene): the
     fraction of the last ``window`` choices that hit some GT object with IoU > threshold."""
     hits = []
     for chosen, gts in zip(chosen_masks, gt_masks):
         hits.append(float(len(gts) > 0 and _iou_matrix([chosen], gts).max() > iou_threshold))
     hits = np.asarray(hits)
-    return np.array([hits[max(0, t - window + 1): t + 1].mean() for t in range(len(hits))])
+    return np.array([hits[max(0, t - window + 1) : t + 1].mean() for t in range(len(hits))])
 
 
-def evaluate_predictor(predict: Callable[[np.ndarray], list], images: Sequence[np.ndarray],
-                       gt_masks: Sequence[Sequence[np.ndarray]], max_dets: int = 100) -> APResult:
+def evaluate_predictor(
+    predict: Callable[[np.ndarray], list],
+    images: Sequence[np.ndarray],
+    gt_masks: Sequence[Sequence[np.ndarray]],
+    max_dets: int = 100,
+) -> APResult:
     """Run ``predict(image) -> hypotheses`` (anything with ``.mask`` and ``.score``, e.g. the
     network's predictor or the bottom-up baseline) on every image and score it against GT."""
     if len(images) != len(gt_masks):

@@ -17,6 +17,7 @@ Geometry (see the package docstring for the scale convention): at network scale,
 (row i, column j) is the window of ``window`` pixels centred on the pixel-centre coordinate
 ``(stride * j + stride / 2 - 0.5, stride * i + stride / 2 - 0.5)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -77,7 +78,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelConfig":
+    def from_dict(cls, data: dict) -> ModelConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
@@ -102,8 +103,15 @@ def resnet18_trunk(width: float = 1.0) -> tuple[nn.Sequential, int]:
         down = None if stride == 1 and cin == cout else nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
         return nn.Sequential(BasicBlock(cin, cout, stride, down), BasicBlock(cout, cout))
 
-    trunk = nn.Sequential(nn.Conv2d(3, c1, 7, 2, 3, bias=False), nn.BatchNorm2d(c1), nn.ReLU(inplace=True),
-                          nn.MaxPool2d(3, 2, 1), layer(c1, c1, 1), layer(c1, c2, 2), layer(c2, c3, 2))
+    trunk = nn.Sequential(
+        nn.Conv2d(3, c1, 7, 2, 3, bias=False),
+        nn.BatchNorm2d(c1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(3, 2, 1),
+        layer(c1, c1, 1),
+        layer(c1, c2, 2),
+        layer(c2, c3, 2),
+    )
     for module in trunk.modules():
         if isinstance(module, nn.Conv2d):
             nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")

@@ -21,6 +21,7 @@ For each pair of consecutive frames of one camera:
 The masks are noisy by nature (two objects pushed together give one mask, a rotating object's
 flow is not uniform, the flow smears over edges); the Robust Set Loss is meant for that.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -49,8 +50,21 @@ INCOHERENT_MOTION = "incoherent motion"
 SHADOW = "moving shadow"
 FAR_FROM_PUSH = "motion far from the fingertip"
 THIN = "thin moving rim"
-DROP_REASONS = (OUT_OF_ORDER, SIZE_MISMATCH, BAD_IMAGE, MISSING_JOINT_STATE, NAN_FLOW, CAMERA_SHAKE,
-                TOO_LITTLE_MOTION, ARM_COVERS_OBJECT, ARM_COVERS_VIEW, INCOHERENT_MOTION, SHADOW, FAR_FROM_PUSH, THIN)
+DROP_REASONS = (
+    OUT_OF_ORDER,
+    SIZE_MISMATCH,
+    BAD_IMAGE,
+    MISSING_JOINT_STATE,
+    NAN_FLOW,
+    CAMERA_SHAKE,
+    TOO_LITTLE_MOTION,
+    ARM_COVERS_OBJECT,
+    ARM_COVERS_VIEW,
+    INCOHERENT_MOTION,
+    SHADOW,
+    FAR_FROM_PUSH,
+    THIN,
+)
 
 
 @dataclass(frozen=True)
@@ -122,8 +136,14 @@ def _disk(radius: int) -> np.ndarray:
 
 
 def _valid_rgb(image) -> bool:
-    return isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 \
-        and image.shape[0] >= 32 and image.shape[1] >= 32
+    return (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+        and image.shape[0] >= 32
+        and image.shape[1] >= 32
+    )
 
 
 def _valid_joints(values, size: int) -> bool:
@@ -136,8 +156,9 @@ def _valid_joints(values, size: int) -> bool:
 class RobotSilhouettes(Protocol):
     """What the extractor needs of a self-filter: the pixels the robot covers in a camera."""
 
-    def robot_mask(self, camera: str, arm_joints: np.ndarray, finger_joints: np.ndarray | None = None,
-                   width: int | None = None) -> np.ndarray:
+    def robot_mask(
+        self, camera: str, arm_joints: np.ndarray, finger_joints: np.ndarray | None = None, width: int | None = None
+    ) -> np.ndarray:
         """(H, W) bool for ``camera`` at these joint positions; ``width`` renders a smaller image
         of the same view (aspect ratio kept)."""
         ...
@@ -193,7 +214,9 @@ class MotionMaskExtractor:
         return np.abs(chroma_a - chroma_b).max(axis=2) > self.config.chroma_threshold
 
     # -- the whole pipeline for one pair -------------------------------------------------------
-    def process(self, frame_a: MotionFrame, frame_b: MotionFrame, camera: PinholeCamera | str | None = None) -> MotionMasks:
+    def process(
+        self, frame_a: MotionFrame, frame_b: MotionFrame, camera: PinholeCamera | str | None = None
+    ) -> MotionMasks:
         """Masks of what moved between ``frame_a`` and ``frame_b`` (in ``frame_a``'s pixels).
 
         ``camera`` names the view for the self-filter (a PinholeCamera also fixes the expected
@@ -212,10 +235,14 @@ class MotionMaskExtractor:
         if not (_valid_rgb(a) and _valid_rgb(b)):
             return MotionMasks(dropped=BAD_IMAGE, detail="frames must be (H, W, 3) uint8 RGB, at least 32x32")
         if a.shape != b.shape:
-            return MotionMasks(dropped=SIZE_MISMATCH, detail=f"{a.shape[1]}x{a.shape[0]} then {b.shape[1]}x{b.shape[0]}")
+            return MotionMasks(
+                dropped=SIZE_MISMATCH, detail=f"{a.shape[1]}x{a.shape[0]} then {b.shape[1]}x{b.shape[0]}"
+            )
         if isinstance(camera, PinholeCamera) and (camera.width, camera.height) != (a.shape[1], a.shape[0]):
-            return MotionMasks(dropped=SIZE_MISMATCH,
-                               detail=f"frames are {a.shape[1]}x{a.shape[0]}, {camera.name} is {camera.width}x{camera.height}")
+            return MotionMasks(
+                dropped=SIZE_MISMATCH,
+                detail=f"frames are {a.shape[1]}x{a.shape[0]}, {camera.name} is {camera.width}x{camera.height}",
+            )
         try:
             stamp_a, stamp_b = float(frame_a.stamp), float(frame_b.stamp)
             order_ok = bool(np.isfinite(stamp_a) and np.isfinite(stamp_b) and stamp_b > stamp_a)
@@ -230,20 +257,31 @@ class MotionMaskExtractor:
             if name is None:
                 raise ValueError("a camera name is needed to self-filter the robot")
             for frame in (frame_a, frame_b):
-                if not _valid_joints(frame.arm_joints, 7) or (frame.finger_joints is not None
-                                                              and not _valid_joints(frame.finger_joints, 2)):
-                    return MotionMasks(dropped=MISSING_JOINT_STATE,
-                                       detail=f"frame at {frame.stamp!r}: arm {frame.arm_joints!r}, fingers {frame.finger_joints!r}")
+                if not _valid_joints(frame.arm_joints, 7) or (
+                    frame.finger_joints is not None and not _valid_joints(frame.finger_joints, 2)
+                ):
+                    return MotionMasks(
+                        dropped=MISSING_JOINT_STATE,
+                        detail=f"frame at {frame.stamp!r}: arm {frame.arm_joints!r}, fingers {frame.finger_joints!r}",
+                    )
             process_width = max(8, int(round(w * self._scale(w))))
             for frame in (frame_a, frame_b):
                 fingers = None if frame.finger_joints is None else np.asarray(frame.finger_joints, float)
-                key = (name, float(frame.stamp), process_width, np.asarray(frame.arm_joints, float).tobytes(),
-                       None if fingers is None else fingers.tobytes())
+                key = (
+                    name,
+                    float(frame.stamp),
+                    process_width,
+                    np.asarray(frame.arm_joints, float).tobytes(),
+                    None if fingers is None else fingers.tobytes(),
+                )
                 robot = self._robot_cache.get(key)
                 if robot is None:
-                    robot = self.self_filter.robot_mask(name, np.asarray(frame.arm_joints, float), fingers,
-                                                        width=process_width)
-                    self._robot_cache = {k: v for k, v in self._robot_cache.items() if k[0] != name or k[1] >= frame_a.stamp}
+                    robot = self.self_filter.robot_mask(
+                        name, np.asarray(frame.arm_joints, float), fingers, width=process_width
+                    )
+                    self._robot_cache = {
+                        k: v for k, v in self._robot_cache.items() if k[0] != name or k[1] >= frame_a.stamp
+                    }
                     self._robot_cache[key] = robot
                 if robot.shape != (h, w):
                     robot = cv2.resize(robot.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
@@ -267,8 +305,13 @@ class MotionMaskExtractor:
         point back. Such pixels are occluded, not moving."""
         fh, fw = forward.shape[:2]
         grid_x, grid_y = np.meshgrid(np.arange(fw, dtype=np.float32), np.arange(fh, dtype=np.float32))
-        back = cv2.remap(backward, grid_x + forward[..., 0], grid_y + forward[..., 1], cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+        back = cv2.remap(
+            backward,
+            grid_x + forward[..., 0],
+            grid_y + forward[..., 1],
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         error = np.linalg.norm(forward + back, axis=2)
         tolerance = 0.5 + 0.3 * np.linalg.norm(forward, axis=2)
         out = forward.copy()
@@ -299,9 +342,14 @@ class MotionMaskExtractor:
             zone = distance <= self.config.push_reach_m
         return zone.reshape(fh, fw)
 
-    def masks_from_flow(self, flow: np.ndarray, full_shape: tuple[int, int],
-                        robot_full: np.ndarray | None = None, colour_changed: np.ndarray | None = None,
-                        push_zone: np.ndarray | None = None) -> MotionMasks:
+    def masks_from_flow(
+        self,
+        flow: np.ndarray,
+        full_shape: tuple[int, int],
+        robot_full: np.ndarray | None = None,
+        colour_changed: np.ndarray | None = None,
+        push_zone: np.ndarray | None = None,
+    ) -> MotionMasks:
         """Steps 4 and 5 of the module docstring on a given flow field (processing resolution).
 
         ``colour_changed`` (processing resolution, from :meth:`colour_changed`) enables the
@@ -316,17 +364,24 @@ class MotionMaskExtractor:
         margin = max(1, int(round(c.robot_margin * w / REFERENCE_WIDTH)))
         robot_dilated = cv2.dilate(robot_full.astype(np.uint8), _disk(margin)) > 0 if robot_full.any() else robot_full
         if robot_fraction > c.max_robot_fraction:
-            return MotionMasks(dropped=ARM_COVERS_VIEW, detail=f"robot covers {robot_fraction:.0%} of the image",
-                               robot_mask=robot_dilated)
+            return MotionMasks(
+                dropped=ARM_COVERS_VIEW,
+                detail=f"robot covers {robot_fraction:.0%} of the image",
+                robot_mask=robot_dilated,
+            )
         robot = cv2.resize(robot_dilated.astype(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST) > 0
         scene = ~robot
         finite = np.all(np.isfinite(flow), axis=2)
         if not finite[scene].all():
             bad = int((~finite & scene).sum())
-            return MotionMasks(dropped=NAN_FLOW, detail=f"{bad} scene pixels with NaN/inf flow", robot_mask=robot_dilated)
+            return MotionMasks(
+                dropped=NAN_FLOW, detail=f"{bad} scene pixels with NaN/inf flow", robot_mask=robot_dilated
+            )
         magnitude = np.linalg.norm(flow, axis=2)
         if not scene.any():
-            return MotionMasks(dropped=ARM_COVERS_VIEW, detail="no pixel left after the self-filter", robot_mask=robot_dilated)
+            return MotionMasks(
+                dropped=ARM_COVERS_VIEW, detail="no pixel left after the self-filter", robot_mask=robot_dilated
+            )
         # A camera that moves shifts the whole scene one way; sensor noise on a plain table gives
         # flow of a pixel or so in random directions, which the median vector ignores.
         drift = float(np.linalg.norm(np.median(flow[scene], axis=0)))
@@ -339,8 +394,11 @@ class MotionMaskExtractor:
             moving &= near_colour
         moving_fraction = float(moving.sum()) / float(scene.sum())
         if drift > c.max_background_flow * ref or moving_fraction > c.max_moving_fraction:
-            return MotionMasks(dropped=CAMERA_SHAKE, robot_mask=robot_dilated,
-                               detail=f"median scene flow vector {drift / ref:.2f} px, {moving_fraction:.0%} of the scene moving")
+            return MotionMasks(
+                dropped=CAMERA_SHAKE,
+                robot_mask=robot_dilated,
+                detail=f"median scene flow vector {drift / ref:.2f} px, {moving_fraction:.0%} of the scene moving",
+            )
         mask = moving.astype(np.uint8)
         open_r = int(round(c.open_radius * ref))
         close_r = int(round(c.close_radius * ref))
@@ -363,7 +421,9 @@ class MotionMaskExtractor:
             if area > max_area:
                 rejected["too large"] += 1
                 continue
-            x, y, bw, bh = (int(stats[label, k]) for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT))
+            x, y, bw, bh = (
+                int(stats[label, k]) for k in (cv2.CC_STAT_LEFT, cv2.CC_STAT_TOP, cv2.CC_STAT_WIDTH, cv2.CC_STAT_HEIGHT)
+            )
             x0, y0, x1, y1 = max(x - 2, 0), max(y - 2, 0), min(x + bw + 2, fw), min(y + bh + 2, fh)
             component = labels[y0:y1, x0:x1] == label
             vectors = flow[y0:y1, x0:x1][component]
@@ -389,7 +449,9 @@ class MotionMaskExtractor:
             speed = np.linalg.norm(flow[y0:y1, x0:x1], axis=2)
             core = component & (speed >= c.relative_flow * float(np.median(speed[component])))
             if core.any():
-                core_count, core_labels, core_stats, _ = cv2.connectedComponentsWithStats(core.astype(np.uint8), connectivity=8)
+                core_count, core_labels, core_stats, _ = cv2.connectedComponentsWithStats(
+                    core.astype(np.uint8), connectivity=8
+                )
                 component = core_labels == 1 + int(np.argmax(core_stats[1:, cv2.CC_STAT_AREA]))
             filled = ndimage.binary_fill_holes(component)
             trim = int(round(c.trim * ref))
@@ -424,8 +486,12 @@ class MotionMaskExtractor:
 
     def summary(self) -> dict:
         """Counts for logs and benchmarks."""
-        return {"pairs": self.pairs, "masks": self.masks_found, "dropped": dict(self.drop_counts),
-                "rejected_components": dict(self.rejected_components)}
+        return {
+            "pairs": self.pairs,
+            "masks": self.masks_found,
+            "dropped": dict(self.drop_counts),
+            "rejected_components": dict(self.rejected_components),
+        }
 
 
 __all__ = ["DROP_REASONS", "MotionFrame", "MotionMaskConfig", "MotionMaskExtractor", "MotionMasks", "RobotSilhouettes"]

@@ -5,6 +5,7 @@ Geometry (see the package docstring for the scale convention): at network scale,
 (row i, column j) is the window of ``window`` pixels centred on the pixel-centre coordinate
 ``(stride * j + stride / 2 - 0.5, stride * i + stride / 2 - 0.5)``.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,7 +34,7 @@ class HypothesisPredictor:
         self.version = int(version)
 
     @classmethod
-    def from_checkpoint(cls, path) -> "HypothesisPredictor":
+    def from_checkpoint(cls, path) -> HypothesisPredictor:
         network, meta = load_network(path)
         return cls(network, version=meta.get("version", 0))
 
@@ -71,12 +72,13 @@ def _paste(window_masks: np.ndarray, corners: np.ndarray, height: int, width: in
         x0, y0 = int(corners[k, 0]), int(corners[k, 1])
         xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + size, width), min(y0 + size, height)
         if xa < xb and ya < yb:
-            out[k, ya:yb, xa:xb] = window_masks[k, ya - y0:yb - y0, xa - x0:xb - x0]
+            out[k, ya:yb, xa:xb] = window_masks[k, ya - y0 : yb - y0, xa - x0 : xb - x0]
     return out
 
 
-def decode_hypotheses(objectness: torch.Tensor, masks: torch.Tensor, image_shape: tuple[int, int],
-                      config: ModelConfig) -> list[Hypothesis]:
+def decode_hypotheses(
+    objectness: torch.Tensor, masks: torch.Tensor, image_shape: tuple[int, int], config: ModelConfig
+) -> list[Hypothesis]:
     """Dense output of one image (objectness [h, w], masks [m, m, h, w]) -> hypotheses.
 
     NMS runs on masks pasted at a quarter of the network resolution (IoU does not need pixel
@@ -96,8 +98,9 @@ def decode_hypotheses(objectness: torch.Tensor, masks: torch.Tensor, image_shape
     net_h, net_w = h * STRIDE // coarse, w * STRIDE // coarse
     side = config.window // coarse
     small = F.interpolate(logits, size=(side, side), mode="bilinear", align_corners=False)
-    small_masks = _paste(small[:, 0].numpy() > threshold_logit,
-                         _window_boxes(rows, cols, 1.0 / coarse, config.window), net_h, net_w)
+    small_masks = _paste(
+        small[:, 0].numpy() > threshold_logit, _window_boxes(rows, cols, 1.0 / coarse, config.window), net_h, net_w
+    )
     areas = small_masks.reshape(n, -1).sum(1)
     min_area_small = config.min_mask_area * (height * width) / (640 * 480) * (config.input_scale / coarse) ** 2
     candidates = np.nonzero((areas >= max(1.0, min_area_small)) & (top_scores.numpy() >= config.min_score))[0]

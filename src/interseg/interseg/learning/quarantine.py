@@ -2,6 +2,7 @@
 ``quarantine.jsonl`` (one JSON object per line: ``{"key", "id", "reason", "time", "pid"}``),
 skipped by every reader from then on, their files left where they are. Delete a line (or the
 file) to have that example read again."""
+
 from __future__ import annotations
 
 import fcntl
@@ -54,8 +55,11 @@ class Quarantine:
             return self.reasons
         except OSError as exc:
             if not self._unreadable:
-                LOG.warning("cannot read %s (%s): examples quarantined by other processes may be read again",
-                            self.path, exc.strerror or exc)
+                LOG.warning(
+                    "cannot read %s (%s): examples quarantined by other processes may be read again",
+                    self.path,
+                    exc.strerror or exc,
+                )
                 self._unreadable = True
             return self.reasons
         self._unreadable = False
@@ -84,8 +88,18 @@ class Quarantine:
         already quarantined."""
         if record.key in self:
             return False
-        line = json.dumps({"key": record.key, "id": record.id, "reason": reason, "time": round(time.time(), 3),
-                           "pid": os.getpid()}) + "\n"
+        line = (
+            json.dumps(
+                {
+                    "key": record.key,
+                    "id": record.id,
+                    "reason": reason,
+                    "time": round(time.time(), 3),
+                    "pid": os.getpid(),
+                }
+            )
+            + "\n"
+        )
         try:
             with open(self.path, "a") as f:
                 fcntl.flock(f, fcntl.LOCK_EX)
@@ -97,10 +111,21 @@ class Quarantine:
                 os.fsync(f.fileno())
         except OSError as exc:
             self._unrecorded[record.key] = reason
-            LOG.warning("example %s (id %d) skipped: %s; it could not be recorded in %s (%s), so only this "
-                        "process skips it", record.key, record.id, reason, self.path, exc.strerror or exc)
+            LOG.warning(
+                "example %s (id %d) skipped: %s; it could not be recorded in %s (%s), so only this process skips it",
+                record.key,
+                record.id,
+                reason,
+                self.path,
+                exc.strerror or exc,
+            )
             return True
         self.reload()
-        LOG.warning("example %s (id %d) quarantined: %s (recorded in %s; its files are kept)", record.key,
-                    record.id, reason, self.path)
+        LOG.warning(
+            "example %s (id %d) quarantined: %s (recorded in %s; its files are kept)",
+            record.key,
+            record.id,
+            reason,
+            self.path,
+        )
         return True

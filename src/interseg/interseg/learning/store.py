@@ -43,6 +43,7 @@ logged once, skipped by every reader from then on, its files left where they are
 line (or the file) to have it read again. The store's errors are in
 :mod:`interseg.learning.store_errors`; the MCAP export is :mod:`interseg.learning.store_export`.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -132,7 +133,7 @@ class ExampleStore:
             except BlockingIOError:
                 self._lock_file.close()
                 self._lock_file = None
-                raise StoreError(f"{self.root} already has a writer (another process holds writer.lock)")
+                raise StoreError(f"{self.root} already has a writer (another process holds writer.lock)") from None
             existed = index.exists()
             # One thread at a time (the nodes serialise their callbacks), but not always the same one.
             self._db = sqlite3.connect(index, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -154,8 +155,9 @@ class ExampleStore:
         else:
             if not index.exists():
                 raise StoreNotReadyError(f"no examples store at {self.root} (missing {INDEX_NAME})")
-            self._db = sqlite3.connect(f"file:{index}?mode=ro", uri=True, timeout=30.0, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(
+                f"file:{index}?mode=ro", uri=True, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             try:
                 self._check_schema()
             except BaseException:
@@ -187,13 +189,27 @@ class ExampleStore:
                 raise StoreNotReadyError(f"the examples store at {self.root} is being created (no tables yet)")
             raise StoreSchemaError(f"{self.root} has no schema_version table: not an examples store")
         if version > SCHEMA_VERSION:
-            raise StoreSchemaError(f"{self.root} was written by schema version {version}; this code reads up to "
-                                   f"{SCHEMA_VERSION}. Update interseg; the store was left untouched")
+            raise StoreSchemaError(
+                f"{self.root} was written by schema version {version}; this code reads up to "
+                f"{SCHEMA_VERSION}. Update interseg; the store was left untouched"
+            )
 
     # -- writing ---------------------------------------------------------------------------------
-    def add(self, *, image: np.ndarray, u: float, v: float, positive: bool, mask: np.ndarray | None,
-            reason: str, interaction_id: int, view: str, kind: str = "pick", source: str = "interaction",
-            model_version: int | None = None) -> str:
+    def add(
+        self,
+        *,
+        image: np.ndarray,
+        u: float,
+        v: float,
+        positive: bool,
+        mask: np.ndarray | None,
+        reason: str,
+        interaction_id: int,
+        view: str,
+        kind: str = "pick",
+        source: str = "interaction",
+        model_version: int | None = None,
+    ) -> str:
         """Append one example; returns its key. Validates everything before writing anything."""
         if not self.writer:
             raise StoreError("store opened read-only; open it with writer=True to add examples")
@@ -237,15 +253,33 @@ class ExampleStore:
                     "INSERT INTO examples(key, interaction_id, view, kind, source, positive, u, v, mask_area, "
                     "width, height, reason, image_path, mask_path, model_version, created) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (key, int(interaction_id), view, kind, source, int(bool(positive)), float(u), float(v), area,
-                     w, h, reason, image_rel, mask_rel, model_version, time.time()))
+                    (
+                        key,
+                        int(interaction_id),
+                        view,
+                        kind,
+                        source,
+                        int(bool(positive)),
+                        float(u),
+                        float(v),
+                        area,
+                        w,
+                        h,
+                        reason,
+                        image_rel,
+                        mask_rel,
+                        model_version,
+                        time.time(),
+                    ),
+                )
                 self._db.execute("COMMIT")
         except BaseException as exc:
             for path in written:
                 path.unlink(missing_ok=True)
             if isinstance(exc, OSError):
-                raise StoreWriteError(f"could not write {written[-1].relative_to(self.root)}: "
-                                      f"{exc.strerror or exc}") from exc
+                raise StoreWriteError(
+                    f"could not write {written[-1].relative_to(self.root)}: {exc.strerror or exc}"
+                ) from exc
             if isinstance(exc, sqlite3.OperationalError):  # SQLITE_FULL, SQLITE_IOERR_*, a lock held too long
                 raise StoreWriteError(f"could not add the row to {INDEX_NAME}: {exc}") from exc
             if isinstance(exc, sqlite3.DatabaseError):  # SQLITE_CORRUPT, SQLITE_NOTADB: retrying will not help
@@ -253,12 +287,23 @@ class ExampleStore:
             raise
         return key
 
-    def add_example(self, example, *, interaction_id: int, source: str = "interaction",
-                    model_version: int | None = None) -> str:
+    def add_example(
+        self, example, *, interaction_id: int, source: str = "interaction", model_version: int | None = None
+    ) -> str:
         """Append a :class:`interseg.learning.labelling.LabelledExample`."""
-        return self.add(image=example.image, u=example.u, v=example.v, positive=example.positive,
-                        mask=example.mask, reason=example.reason, interaction_id=interaction_id,
-                        view=example.view, kind=example.kind, source=source, model_version=model_version)
+        return self.add(
+            image=example.image,
+            u=example.u,
+            v=example.v,
+            positive=example.positive,
+            mask=example.mask,
+            reason=example.reason,
+            interaction_id=interaction_id,
+            view=example.view,
+            kind=example.kind,
+            source=source,
+            model_version=model_version,
+        )
 
     # -- reading ---------------------------------------------------------------------------------
     def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
@@ -267,8 +312,9 @@ class ExampleStore:
         except sqlite3.DatabaseError as exc:  # overwritten, truncated or otherwise damaged index
             raise StoreError(f"{self.root / INDEX_NAME} cannot be read: {exc}") from exc
 
-    def records(self, after_id: int = 0, limit: int | None = None, *,
-                include_quarantined: bool = False) -> list[ExampleRecord]:
+    def records(
+        self, after_id: int = 0, limit: int | None = None, *, include_quarantined: bool = False
+    ) -> list[ExampleRecord]:
         """Rows with id > after_id in insertion order (poll with the last id seen), without the
         quarantined ones unless asked."""
         sql = f"SELECT {', '.join(COLUMNS)} FROM examples WHERE id > ? ORDER BY id"
@@ -312,7 +358,7 @@ class ExampleStore:
             self._lock_file.close()
             self._lock_file = None
 
-    def __enter__(self) -> "ExampleStore":
+    def __enter__(self) -> ExampleStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,5 +1,6 @@
 """The examples store's errors (:mod:`interseg.learning.store`), in one place for the store, its
 readers and the trainer."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Export of an examples store to a rosbag2 MCAP bag (``interseg export-examples``)."""
+
 from __future__ import annotations
 
 import json
@@ -52,17 +53,32 @@ def export_mcap(examples, path: str | os.PathLike, frame_prefix: str = "") -> Ex
                 summary.newly_quarantined += 1
                 continue
             stamp_ns = int(rec.created * 1e9)
-            header = Header(stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
-                            frame_id=f"{frame_prefix}{rec.view}_optical_frame")
-            msg = Image(header=header, height=rec.height, width=rec.width, encoding="rgb8", is_bigendian=0,
-                        step=rec.width * 3, data=np.ascontiguousarray(rgb).reshape(-1))
+            header = Header(
+                stamp=Time(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9),
+                frame_id=f"{frame_prefix}{rec.view}_optical_frame",
+            )
+            msg = Image(
+                header=header,
+                height=rec.height,
+                width=rec.width,
+                encoding="rgb8",
+                is_bigendian=0,
+                step=rec.width * 3,
+                data=np.ascontiguousarray(rgb).reshape(-1),
+            )
             bag.write(image_conn, stamp_ns, types.serialize_cdr(msg, Image.__msgtype__))
             if mask is not None:
-                mmsg = Image(header=header, height=rec.height, width=rec.width, encoding="mono8",
-                             is_bigendian=0, step=rec.width, data=(mask.astype(np.uint8) * 255).reshape(-1))
+                mmsg = Image(
+                    header=header,
+                    height=rec.height,
+                    width=rec.width,
+                    encoding="mono8",
+                    is_bigendian=0,
+                    step=rec.width,
+                    data=(mask.astype(np.uint8) * 255).reshape(-1),
+                )
                 bag.write(mask_conn, stamp_ns, types.serialize_cdr(mmsg, Image.__msgtype__))
             meta = {c: getattr(rec, c) for c in COLUMNS}
-            bag.write(meta_conn, stamp_ns,
-                      types.serialize_cdr(String(data=json.dumps(meta)), String.__msgtype__))
+            bag.write(meta_conn, stamp_ns, types.serialize_cdr(String(data=json.dumps(meta)), String.__msgtype__))
             summary.exported += 1
     return summary

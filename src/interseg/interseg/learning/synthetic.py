@@ -7,6 +7,7 @@ sensor noise make differencing realistic enough to test robustness. This is gene
 unit tests, independent of the MuJoCo simulator (whose ground truth the learning code never
 touches).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -38,7 +39,7 @@ class FlatObject:
             return (np.abs(a) <= 1) & (np.abs(b) <= 1)
         return a * a + b * b <= 1
 
-    def moved_to(self, x: float, y: float) -> "FlatObject":
+    def moved_to(self, x: float, y: float) -> FlatObject:
         return replace(self, x=x, y=y)
 
 
@@ -57,8 +58,10 @@ def table_texture(seed: int, size: int = 512) -> np.ndarray:
 def default_cameras(width: int = 640, height: int = 480) -> list[PinholeCamera]:
     """Four views of the table's centre: one from above and three oblique ones."""
     eyes = [(0.0, -0.05, 0.9), (0.6, 0.0, 0.6), (-0.5, 0.35, 0.65), (0.0, 0.6, 0.55)]
-    return [PinholeCamera.from_fov(f"cam{i}", width, height, 50.0, look_at(np.array(eye), np.zeros(3)))
-            for i, eye in enumerate(eyes)]
+    return [
+        PinholeCamera.from_fov(f"cam{i}", width, height, 50.0, look_at(np.array(eye), np.zeros(3)))
+        for i, eye in enumerate(eyes)
+    ]
 
 
 def random_objects(rng: np.random.Generator, count: int, min_separation: float = 0.13) -> list[FlatObject]:
@@ -70,16 +73,31 @@ def random_objects(rng: np.random.Generator, count: int, min_separation: float =
         if any(np.hypot(x - o.x, y - o.y) < min_separation for o in objects):
             continue
         length = rng.uniform(0.03, 0.06)
-        objects.append(FlatObject(float(x), float(y), float(length), float(length * rng.uniform(0.45, 1.0)),
-                                  float(rng.uniform(-np.pi, np.pi)), tuple(int(c) for c in rng.integers(0, 256, 3)),
-                                  str(rng.choice(["ellipse", "box"]))))
+        objects.append(
+            FlatObject(
+                float(x),
+                float(y),
+                float(length),
+                float(length * rng.uniform(0.45, 1.0)),
+                float(rng.uniform(-np.pi, np.pi)),
+                tuple(int(c) for c in rng.integers(0, 256, 3)),
+                str(rng.choice(["ellipse", "box"])),
+            )
+        )
     return objects
 
 
-def render(camera: PinholeCamera, objects: list[FlatObject], texture: np.ndarray, *,
-           shadow_offset: tuple[float, float] | None = None, shadow_strength: float = 0.55,
-           gain: float = 1.0, noise_sigma: float = 0.0, rng: np.random.Generator | None = None,
-           ) -> tuple[np.ndarray, list[np.ndarray]]:
+def render(
+    camera: PinholeCamera,
+    objects: list[FlatObject],
+    texture: np.ndarray,
+    *,
+    shadow_offset: tuple[float, float] | None = None,
+    shadow_strength: float = 0.55,
+    gain: float = 1.0,
+    noise_sigma: float = 0.0,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, list[np.ndarray]]:
     """RGB uint8 image and one boolean mask per object (visible pixels) for one camera."""
     h, w = camera.height, camera.width
     us, vs = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))

@@ -9,6 +9,7 @@ atomic writing, reading and listing) are :mod:`interseg.learning.checkpoint`'s; 
 is corrupt, foreign or does not fit raises :class:`~interseg.learning.checkpoint.CheckpointError`,
 and loading always builds fresh objects first, so whatever model is running stays untouched.
 """
+
 from __future__ import annotations
 
 import csv
@@ -17,16 +18,24 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable, Iterable
 
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from interseg.learning.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_FORMAT_VERSION, CheckpointError,
-                                          CheckpointInfo, CheckpointWriteError, checkpoint_path, list_checkpoints,
-                                          read_checkpoint, write_checkpoint)
+from interseg.learning.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_FORMAT_VERSION,
+    CheckpointError,
+    CheckpointInfo,
+    CheckpointWriteError,
+    checkpoint_path,
+    list_checkpoints,
+    read_checkpoint,
+    write_checkpoint,
+)
 from interseg.learning.dataset import WindowDataset
 from interseg.learning.losses import mask_cross_entropy, objectness_loss, robust_set_loss, window_iou
 from interseg.learning.model import HypothesisNetwork, ModelConfig
@@ -52,8 +61,9 @@ class Trainer:
 
     LOG_FIELDS = ["time", "step", "examples_seen", "samples_seen", "loss", "objectness_loss", "mask_loss", "lr"]
 
-    def __init__(self, run_dir: str | os.PathLike, model_config: ModelConfig | None = None,
-                 config: TrainerConfig | None = None):
+    def __init__(
+        self, run_dir: str | os.PathLike, model_config: ModelConfig | None = None, config: TrainerConfig | None = None
+    ):
         self.run_dir = Path(run_dir)
         # a copy: calibration changes its mask threshold, and callers may share theirs
         self.model_config = replace(model_config) if model_config is not None else ModelConfig()
@@ -84,13 +94,20 @@ class Trainer:
             logits, targets = masks[with_mask], batch["mask"][with_mask]
             if self.config.calibration_masks > 0 and "example_id" in batch:
                 ids = batch["example_id"][with_mask].tolist()
-                unseen = torch.tensor([i not in self._trained_examples for i in ids], dtype=torch.bool,
-                                      device=logits.device)
+                unseen = torch.tensor(
+                    [i not in self._trained_examples for i in ids], dtype=torch.bool, device=logits.device
+                )
                 if bool(unseen.any()):
                     self._remember_masks(logits[unseen], targets[unseen])
             if self.config.mask_loss == "rsl":
-                loss_mask = robust_set_loss(logits, targets, self.config.rsl_iou, self.config.rsl_step,
-                                            self.config.rsl_moves, self.config.rsl_unmet)
+                loss_mask = robust_set_loss(
+                    logits,
+                    targets,
+                    self.config.rsl_iou,
+                    self.config.rsl_step,
+                    self.config.rsl_moves,
+                    self.config.rsl_unmet,
+                )
             else:
                 loss_mask = mask_cross_entropy(logits, targets)
         else:
@@ -100,8 +117,9 @@ class Trainer:
         total = loss_obj + self.config.mask_weight * loss_mask
         return {"loss": total, "objectness_loss": loss_obj, "mask_loss": loss_mask}
 
-    def train_one_epoch(self, loader: Iterable, *, max_steps: int | None = None, progress: bool = True,
-                        examples_seen: int | None = None) -> dict[str, float]:
+    def train_one_epoch(
+        self, loader: Iterable, *, max_steps: int | None = None, progress: bool = True, examples_seen: int | None = None
+    ) -> dict[str, float]:
         """One pass over ``loader`` (or ``max_steps`` batches); returns mean losses."""
         self.model.train()
         sums: dict[str, float] = {}
@@ -131,7 +149,8 @@ class Trainer:
             raise NonFiniteLossError(
                 f"non-finite loss at step {self.step}: "
                 + ", ".join(f"{k}={float(v.detach())}" for k, v in losses.items())
-                + "; weights were not updated with it. Lower the learning rate or check the data.")
+                + "; weights were not updated with it. Lower the learning rate or check the data."
+            )
         self.optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         self.optimizer.step()
@@ -199,10 +218,16 @@ class Trainer:
 
     # -- logging -----------------------------------------------------------------------------------
     def _log(self, values: dict[str, float]) -> None:
-        row = {"time": f"{time.time():.3f}", "step": self.step, "examples_seen": self.examples_seen,
-               "samples_seen": self.samples_seen, "loss": f"{values['loss']:.6f}",
-               "objectness_loss": f"{values['objectness_loss']:.6f}", "mask_loss": f"{values['mask_loss']:.6f}",
-               "lr": f"{self.optimizer.param_groups[0]['lr']:.6g}"}
+        row = {
+            "time": f"{time.time():.3f}",
+            "step": self.step,
+            "examples_seen": self.examples_seen,
+            "samples_seen": self.samples_seen,
+            "loss": f"{values['loss']:.6f}",
+            "objectness_loss": f"{values['objectness_loss']:.6f}",
+            "mask_loss": f"{values['mask_loss']:.6f}",
+            "lr": f"{self.optimizer.param_groups[0]['lr']:.6g}",
+        }
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             path = self.run_dir / "log.csv"
@@ -214,8 +239,9 @@ class Trainer:
                 writer.writerow(row)
         except OSError as exc:  # a full disk costs log lines, not the training
             if not self._log_failing:
-                LOG.warning("training log %s not written (%s); training goes on", self.run_dir / "log.csv",
-                            exc.strerror or exc)
+                LOG.warning(
+                    "training log %s not written (%s); training goes on", self.run_dir / "log.csv", exc.strerror or exc
+                )
                 self._log_failing = True
             return
         self._log_failing = False
@@ -275,7 +301,7 @@ class Trainer:
     def resume(self) -> bool:
         """Continue from the newest readable checkpoint in ``run_dir`` (after a crash); a
         damaged newest one is skipped with a warning. Returns False when there is none."""
-        for version, path in reversed(list_checkpoints(self.run_dir)):
+        for _version, path in reversed(list_checkpoints(self.run_dir)):
             try:
                 self.load_checkpoint(path)
                 return True
@@ -292,9 +318,17 @@ class Trainer:
         by_epochs = math.ceil(c.max_epochs_per_round * dataset_size / c.batch_size)
         return max(1, min(c.steps_per_round, max(c.min_steps_per_round, by_epochs)))
 
-    def run_online(self, store_root: str | os.PathLike, *, on_checkpoint: Callable[[CheckpointInfo], None] | None = None,
-                   stop: threading.Event | None = None, max_rounds: int | None = None, poll_interval: float = 1.0,
-                   progress: bool = False, warn_after: float = 30.0) -> int:
+    def run_online(
+        self,
+        store_root: str | os.PathLike,
+        *,
+        on_checkpoint: Callable[[CheckpointInfo], None] | None = None,
+        stop: threading.Event | None = None,
+        max_rounds: int | None = None,
+        poll_interval: float = 1.0,
+        progress: bool = False,
+        warn_after: float = 30.0,
+    ) -> int:
         """Keep training as examples arrive: refresh, train ``steps_per_round`` steps, checkpoint,
         announce. Returns the number of rounds run (stops on ``stop`` or after ``max_rounds``).
 
@@ -311,8 +345,9 @@ class Trainer:
         warned = False
         while True:
             try:
-                dataset = WindowDataset(store_root, self.model_config, augment=self.config.augment,
-                                        seed=self.config.seed)
+                dataset = WindowDataset(
+                    store_root, self.model_config, augment=self.config.augment, seed=self.config.seed
+                )
                 break
             except StoreNotReadyError as exc:  # the labeller has not written yet
                 if not warned and time.monotonic() - started >= warn_after:
@@ -331,17 +366,23 @@ class Trainer:
                     store_problem = None
             except StoreError as exc:
                 if str(exc) != store_problem:
-                    LOG.warning("cannot read new examples (%s); training goes on with the %d already read",
-                                exc, len(dataset))
+                    LOG.warning(
+                        "cannot read new examples (%s); training goes on with the %d already read", exc, len(dataset)
+                    )
                     store_problem = str(exc)
             if len(dataset) < self.config.min_examples:
                 stop.wait(poll_interval)
                 continue
             steps = self.round_steps(len(dataset))
             sampler = RandomSampler(dataset, replacement=True, num_samples=steps * self.config.batch_size)
-            loader = DataLoader(dataset, batch_size=self.config.batch_size, sampler=sampler, drop_last=True,
-                                num_workers=self.config.num_workers,
-                                persistent_workers=False)
+            loader = DataLoader(
+                dataset,
+                batch_size=self.config.batch_size,
+                sampler=sampler,
+                drop_last=True,
+                num_workers=self.config.num_workers,
+                persistent_workers=False,
+            )
             try:
                 stats = self.train_one_epoch(loader, progress=progress, examples_seen=dataset.last_id)
             except NoReadableExamplesError as exc:

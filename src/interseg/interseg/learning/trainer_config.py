@@ -1,5 +1,6 @@
 """The trainer's settings (:class:`TrainerConfig`: optimiser, losses, online rounds, mask
 threshold calibration, device) and the device they name (:func:`resolve_device`)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

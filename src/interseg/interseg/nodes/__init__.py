@@ -3,6 +3,7 @@
 Every interseg process that speaks DDS imports this package first, so this is where a process
 asked for DDS Security (ROS_SECURITY_ENABLE=true) on a middleware without the security plugins
 stops, with one line and exit code 2, before rclpy is loaded (interseg.rosenv)."""
+
 import os as _os
 import sys as _sys
 

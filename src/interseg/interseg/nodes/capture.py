@@ -30,6 +30,7 @@ stream going back in time drops the queued state with a warning, stamps more tha
 ahead of the rest are refused. bgr8 colour is turned into rgb8 and 16UC1 depth into 32FC1
 metres (0 = no return -> NaN) in the Observation.
 """
+
 from __future__ import annotations
 
 import threading
@@ -42,9 +43,6 @@ from rclpy.qos import QoSProfile, QoSReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import String
 
-from interseg_interfaces.msg import Observation
-from interseg_interfaces.srv import Capture
-
 from interseg.constants import CAMERA_NAMES, WORLD_FRAME
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, image_to_msg, matrix_to_pose, msg_to_image
@@ -52,6 +50,8 @@ from interseg.nodes.tf import StaticTransformListener
 from interseg.observation_checks import camera_info_problem, observation_problems
 from interseg.synchronizer import ApproximateTimeSynchronizer, StampRejected
 from interseg.transforms import TransformError
+from interseg_interfaces.msg import Observation
+from interseg_interfaces.srv import Capture
 
 DEPTH = "depth"
 MAX_TIMEOUT_S = 60.0  # longest a Capture request may ask to wait
@@ -83,37 +83,87 @@ def timeout_problem(timeout: float) -> str:
 class CaptureNode(Node):
     def __init__(self) -> None:
         super().__init__("capture")
-        self.cameras: list[str] = declare(self, "cameras", list(CAMERA_NAMES), "camera names; the first is the main view (with depth)")
-        image_topic = declare(self, "image_topic", "cameras/{camera}/image_raw", "image topic pattern ({camera} is replaced)")
+        self.cameras: list[str] = declare(
+            self, "cameras", list(CAMERA_NAMES), "camera names; the first is the main view (with depth)"
+        )
+        image_topic = declare(
+            self, "image_topic", "cameras/{camera}/image_raw", "image topic pattern ({camera} is replaced)"
+        )
         info_topic = declare(self, "info_topic", "cameras/{camera}/camera_info", "camera_info topic pattern")
-        depth_topic = declare(self, "depth_topic", "cameras/{camera}/depth/image_raw", "depth topic pattern of the main camera (32FC1 metres or 16UC1 millimetres)")
+        depth_topic = declare(
+            self,
+            "depth_topic",
+            "cameras/{camera}/depth/image_raw",
+            "depth topic pattern of the main camera (32FC1 metres or 16UC1 millimetres)",
+        )
         self.world_frame = declare(self, "world_frame", WORLD_FRAME, "frame the camera poses are looked up in (TF)")
-        self.slop = declare(self, "slop", 0.05, "seconds: largest stamp difference within a synchronized set", minimum=0.0, maximum=10.0)
-        self.stale_after = declare(self, "stale_after", 1.0, "seconds without messages after which a camera is reported stale", minimum=0.01, maximum=60.0)
-        self.publish_observations = declare(self, "publish_observations", False, "publish every synchronized set on `observation`")
+        self.slop = declare(
+            self, "slop", 0.05, "seconds: largest stamp difference within a synchronized set", minimum=0.0, maximum=10.0
+        )
+        self.stale_after = declare(
+            self,
+            "stale_after",
+            1.0,
+            "seconds without messages after which a camera is reported stale",
+            minimum=0.01,
+            maximum=60.0,
+        )
+        self.publish_observations = declare(
+            self, "publish_observations", False, "publish every synchronized set on `observation`"
+        )
         self.use_depth = declare(self, "use_depth", True, "synchronize the main camera's depth too")
-        reliable = declare(self, "reliable_images", False, "subscribe to images with reliable QoS instead of sensor-data QoS")
+        reliable = declare(
+            self, "reliable_images", False, "subscribe to images with reliable QoS instead of sensor-data QoS"
+        )
         queue_size = declare(self, "queue_size", 10, "messages kept per stream for matching", minimum=1, maximum=100)
-        max_ahead = declare(self, "max_ahead", 60.0, "seconds a stamp may lie ahead of the newest one accepted; later ones are refused "
-                            "(until no camera has been accepted for stale_after: then the clock jumped forward)", minimum=0.1, maximum=1e6)
+        max_ahead = declare(
+            self,
+            "max_ahead",
+            60.0,
+            "seconds a stamp may lie ahead of the newest one accepted; later ones are refused "
+            "(until no camera has been accepted for stale_after: then the clock jumped forward)",
+            minimum=0.1,
+            maximum=1e6,
+        )
         if not self.cameras:
             raise ValueError("parameter 'cameras' is empty")
 
         streams = list(self.cameras) + ([DEPTH] if self.use_depth else [])
-        self.sync = ApproximateTimeSynchronizer(streams, self.slop, queue_size=queue_size, reference=self.cameras[0], max_ahead=max_ahead,
-                                                rebase_after=self.stale_after, on_event=self._on_clock_event)
+        self.sync = ApproximateTimeSynchronizer(
+            streams,
+            self.slop,
+            queue_size=queue_size,
+            reference=self.cameras[0],
+            max_ahead=max_ahead,
+            rebase_after=self.stale_after,
+            on_event=self._on_clock_event,
+        )
         self.infos: dict[str, CameraInfo] = {}  # the last valid camera_info per camera
         self.rejected = 0
         self.waiting = threading.BoundedSemaphore(MAX_WAITING)
         self._logged: dict[str, float] = {}  # stream -> when its last rejection was logged
-        image_qos = QoSProfile(depth=queue_size, reliability=QoSReliabilityPolicy.RELIABLE) if reliable else qos_profile_sensor_data
+        image_qos = (
+            QoSProfile(depth=queue_size, reliability=QoSReliabilityPolicy.RELIABLE)
+            if reliable
+            else qos_profile_sensor_data
+        )
         self.tf = StaticTransformListener(self)
         self.subscriptions_ = []
         for camera in self.cameras:
-            self.subscriptions_.append(self.create_subscription(Image, image_topic.format(camera=camera), lambda m, c=camera: self.on_image(c, m), image_qos))
-            self.subscriptions_.append(self.create_subscription(CameraInfo, info_topic.format(camera=camera), lambda m, c=camera: self.on_info(c, m), image_qos))
+            self.subscriptions_.append(
+                self.create_subscription(
+                    Image, image_topic.format(camera=camera), lambda m, c=camera: self.on_image(c, m), image_qos
+                )
+            )
+            self.subscriptions_.append(
+                self.create_subscription(
+                    CameraInfo, info_topic.format(camera=camera), lambda m, c=camera: self.on_info(c, m), image_qos
+                )
+            )
         if self.use_depth:
-            self.subscriptions_.append(self.create_subscription(Image, depth_topic.format(camera=self.cameras[0]), self.on_depth, image_qos))
+            self.subscriptions_.append(
+                self.create_subscription(Image, depth_topic.format(camera=self.cameras[0]), self.on_depth, image_qos)
+            )
 
         self.publisher = self.create_publisher(Observation, "observation", 2)
         self.status_publisher = self.create_publisher(String, "~/status", 10)
@@ -148,7 +198,9 @@ class CaptureNode(Node):
             return self._reject(camera, str(exc))
         info = self.infos.get(camera)
         if info is not None and (msg.width, msg.height) != (info.width, info.height):
-            return self._reject(camera, f"image is {msg.width}x{msg.height}, its camera_info {info.width}x{info.height}")
+            return self._reject(
+                camera, f"image is {msg.width}x{msg.height}, its camera_info {info.width}x{info.height}"
+            )
         if msg.encoding == "bgr8":
             msg = image_to_msg(pixels[..., ::-1], "rgb8", msg.header)
         synced = self._add(camera, msg)
@@ -173,7 +225,10 @@ class CaptureNode(Node):
             return self._reject(DEPTH, str(exc))
         main = self.infos.get(self.cameras[0])
         if main is not None and (msg.width, msg.height) != (main.width, main.height):
-            return self._reject(DEPTH, f"depth is {msg.width}x{msg.height}, the main camera ({self.cameras[0]}) {main.width}x{main.height}")
+            return self._reject(
+                DEPTH,
+                f"depth is {msg.width}x{msg.height}, the main camera ({self.cameras[0]}) {main.width}x{main.height}",
+            )
         if msg.encoding == "16UC1":  # millimetres, 0 = no return (REP 118)
             metres = np.where(depth > 0, depth.astype(np.float32) / 1000.0, np.float32(np.nan))
             msg = image_to_msg(metres, "32FC1", msg.header)
@@ -204,7 +259,9 @@ class CaptureNode(Node):
         now = time.monotonic()
         if now - self._logged.get(stream, -LOG_EVERY_S) >= LOG_EVERY_S:
             self._logged[stream] = now
-            self.get_logger().warning(f"rejected a message from {stream}: {reason} ({self.sync.health[stream].rejected} so far)")
+            self.get_logger().warning(
+                f"rejected a message from {stream}: {reason} ({self.sync.health[stream].rejected} so far)"
+            )
 
     def _on_clock_event(self, description: str) -> None:
         self.get_logger().warning(f"clock: {description}")
@@ -238,7 +295,9 @@ class CaptureNode(Node):
         observation.camera_poses = poses
         if self.use_depth:
             observation.depth = synced.items[DEPTH].payload
-        problems = observation_problems(observation, require_depth=self.use_depth)  # camera_info may have changed since the images came
+        problems = observation_problems(
+            observation, require_depth=self.use_depth
+        )  # camera_info may have changed since the images came
         if problems:
             return None, "; ".join(problems)
         return observation, ""
@@ -275,7 +334,9 @@ class CaptureNode(Node):
         problem = self.sync.describe_problems(self.stale_after)
         if synced is None:
             response.success = False
-            response.message = f"no synchronized set{' newer than the request' if timeout > 0 else ''}" + (f": {problem}" if problem else "")
+            response.message = f"no synchronized set{' newer than the request' if timeout > 0 else ''}" + (
+                f": {problem}" if problem else ""
+            )
             return response
         if timeout <= 0 and time.monotonic() - synced.arrival > self.stale_after:
             response.success = False

@@ -1,11 +1,13 @@
 """What every interseg node shares: start-up and clean teardown, declared parameters."""
+
 from __future__ import annotations
 
 import os
 import signal
 import sys
 import time
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -17,7 +19,9 @@ from rclpy.signals import SignalHandlerOptions
 
 # Model announcements are latched: a hypotheses node that starts (or restarts) later still gets
 # the newest version.
-MODEL_UPDATE_QOS = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+MODEL_UPDATE_QOS = QoSProfile(
+    depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL
+)
 
 
 _TYPE_WORDS = {bool: "a boolean", int: "an integer", float: "a number (double)", str: "a string"}
@@ -34,7 +38,16 @@ def _type_word(value: Any) -> str:
     return _TYPE_WORDS.get(type(value), type(value).__name__)
 
 
-def declare(node: Node, name: str, default: Any, description: str, *, minimum: float | None = None, maximum: float | None = None, read_only: bool = False) -> Any:
+def declare(
+    node: Node,
+    name: str,
+    default: Any,
+    description: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    read_only: bool = False,
+) -> Any:
     """Declare a parameter with a description (and range for numbers); return its value.
 
     A double parameter given an integer (``-p max_minutes:=4``, ``max_minutes: 4`` in a params
@@ -46,9 +59,21 @@ def declare(node: Node, name: str, default: Any, description: str, *, minimum: f
         if isinstance(default, bool):
             pass
         elif isinstance(default, int):
-            descriptor.integer_range = [IntegerRange(from_value=int(minimum if minimum is not None else -(2**31)), to_value=int(maximum if maximum is not None else 2**31 - 1), step=0)]
+            descriptor.integer_range = [
+                IntegerRange(
+                    from_value=int(minimum if minimum is not None else -(2**31)),
+                    to_value=int(maximum if maximum is not None else 2**31 - 1),
+                    step=0,
+                )
+            ]
         elif isinstance(default, float):
-            descriptor.floating_point_range = [FloatingPointRange(from_value=float(minimum if minimum is not None else -1e300), to_value=float(maximum if maximum is not None else 1e300), step=0.0)]
+            descriptor.floating_point_range = [
+                FloatingPointRange(
+                    from_value=float(minimum if minimum is not None else -1e300),
+                    to_value=float(maximum if maximum is not None else 1e300),
+                    step=0.0,
+                )
+            ]
     value, ignore_override = default, False
     override = getattr(node, "_parameter_overrides", {}).get(name)  # --params-file / -p values for this node
     if override is not None:
@@ -62,7 +87,9 @@ def declare(node: Node, name: str, default: Any, description: str, *, minimum: f
         return node.declare_parameter(name, value, descriptor, ignore_override=ignore_override).value
     except InvalidParameterTypeException:
         given = override.value if override is not None else None
-        raise ValueError(f"parameter '{name}' must be {_type_word(default)}, got {given!r} ({_type_word(given)})") from None
+        raise ValueError(
+            f"parameter '{name}' must be {_type_word(default)}, got {given!r} ({_type_word(given)})"
+        ) from None
 
 
 def _interrupt(signum: int, _frame) -> None:
@@ -175,7 +202,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     executor = MultiThreadedExecutor(num_threads=threads)
     try:
         node = factory()
-    except Exception as exc:  # a node that cannot start: one clear line and a non-zero exit
+    except Exception as exc:  # noqa: BLE001 -- a node that cannot start: one clear line and a non-zero exit
         print(f"{getattr(factory, '__name__', 'node')}: failed to start: {exc}", file=sys.stderr)
         executor.shutdown()
         rclpy.try_shutdown()
@@ -193,7 +220,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
             exit_code = int(finished.result() or 0)
     except ExternalShutdownException:
         pass
-    except Exception as exc:  # a callback raised: stop in order, then let it propagate
+    except Exception as exc:  # noqa: BLE001 -- a callback raised: stop in order, then let it propagate
         failure = exc
 
     # 1-2: wind down, still spinning
@@ -212,7 +239,10 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
             say(name, f"while stopping: {exc!r}")
         work, callbacks = _still_running(node, executor)
     if work:
-        say(name, f"stopping: {work} still running after {time.monotonic() - deadline + STOP_GRACE_S:.1f} s; exiting without waiting for it")
+        say(
+            name,
+            f"stopping: {work} still running after {time.monotonic() - deadline + STOP_GRACE_S:.1f} s; exiting without waiting for it",
+        )
         _exit_now(1)
     if callbacks:  # what close() releases may still be in use: the process ends without it
         say(name, f"stopping: abandoning {callbacks} callback(s) still waiting after {STOP_GRACE_S:g} s")

@@ -4,6 +4,7 @@ ROS 2 cv_bridge cannot be installed from wheels; these functions cover the encod
 project uses (rgb8, bgr8, mono8, 32FC1, 16UC1) and check sizes, so that a malformed message
 raises ``ImageFormatError`` with a reason instead of producing a silently wrong array.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -65,9 +66,13 @@ def msg_to_image(msg: Image, expected_encoding: str | tuple[str, ...] | None = N
     row_bytes = msg.width * channels * dtype.itemsize
     if msg.step < row_bytes:
         raise ImageFormatError(f"step {msg.step} smaller than a row ({row_bytes} bytes)")
-    buffer = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, (bytes, bytearray, memoryview)) else msg.data, np.uint8)
+    buffer = np.frombuffer(
+        bytes(msg.data) if not isinstance(msg.data, (bytes, bytearray, memoryview)) else msg.data, np.uint8
+    )
     if buffer.size != msg.step * msg.height:
-        raise ImageFormatError(f"data has {buffer.size} bytes, expected {msg.step * msg.height} ({msg.height} rows x step {msg.step})")
+        raise ImageFormatError(
+            f"data has {buffer.size} bytes, expected {msg.step * msg.height} ({msg.height} rows x step {msg.step})"
+        )
     rows = buffer.reshape(msg.height, msg.step)[:, :row_bytes]
     array = np.ascontiguousarray(rows).view(dtype)
     shape = (msg.height, msg.width, channels) if channels > 1 else (msg.height, msg.width)
@@ -86,7 +91,12 @@ def matrix_to_pose(transform: np.ndarray) -> Pose:
     pose = Pose()
     pose.position.x, pose.position.y, pose.position.z = (float(v) for v in transform[:3, 3])
     x, y, z, w = quaternion_from_matrix(transform[:3, :3])
-    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = float(x), float(y), float(z), float(w)
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (
+        float(x),
+        float(y),
+        float(z),
+        float(w),
+    )
     return pose
 
 
@@ -101,7 +111,9 @@ def transform_to_msg(transform: Transform, stamp: Time) -> TransformStamped:
     msg.header.frame_id = transform.parent
     msg.child_frame_id = transform.child
     translation, quaternion = pose_from_transform(transform.matrix)
-    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (float(v) for v in translation)
+    msg.transform.translation.x, msg.transform.translation.y, msg.transform.translation.z = (
+        float(v) for v in translation
+    )
     r = msg.transform.rotation
     r.x, r.y, r.z, r.w = (float(v) for v in quaternion)
     return msg
@@ -133,4 +145,13 @@ def camera_to_info(camera: PinholeCamera, header: Header | None = None) -> Camer
 def info_to_camera(info: CameraInfo, pose: Pose, name: str = "") -> PinholeCamera:
     """CameraInfo plus the optical frame's pose in the world -> PinholeCamera."""
     k = np.asarray(info.k, dtype=np.float64).reshape(3, 3)
-    return PinholeCamera(name or info.header.frame_id, int(info.width), int(info.height), k[0, 0], k[1, 1], k[0, 2], k[1, 2], pose_to_matrix(pose))
+    return PinholeCamera(
+        name or info.header.frame_id,
+        int(info.width),
+        int(info.height),
+        k[0, 0],
+        k[1, 1],
+        k[0, 2],
+        k[1, 2],
+        pose_to_matrix(pose),
+    )

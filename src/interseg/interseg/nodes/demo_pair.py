@@ -9,6 +9,7 @@ Talker parameters: ``rate`` (Hz), ``width``/``height`` (mask size), ``frame_id``
 Listener parameters: ``count`` (messages to receive before exiting, 0 = forever).
 Topic: ``hypotheses`` (interseg_interfaces/msg/ObjectHypotheses).
 """
+
 from __future__ import annotations
 
 import time
@@ -17,12 +18,11 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.task import Future
 
-from interseg_interfaces.msg import ObjectHypotheses, ObjectHypothesis
-
 from interseg.constants import MAIN_CAMERA
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import image_to_msg, msg_to_image
 from interseg.transforms import optical_frame
+from interseg_interfaces.msg import ObjectHypotheses, ObjectHypothesis
 
 
 class Talker(Node):
@@ -41,7 +41,7 @@ class Talker(Node):
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.frame_id
         msg.model_version = self.sequence
-        v, u = np.mgrid[0:self.height, 0:self.width]
+        v, u = np.mgrid[0 : self.height, 0 : self.width]
         cu = (self.sequence * 7) % self.width
         cv = self.height // 2
         radius = max(2, min(self.width, self.height) // 8)
@@ -71,12 +71,15 @@ class Listener(Node):
         area = int((mask > 0).sum())
         self.received += 1
         if self.received == 1 or self.received % 10 == 0:
-            self.get_logger().info(f"message {self.received}: version {msg.model_version}, mask {mask.shape[1]}x{mask.shape[0]}, area {area} px")
+            self.get_logger().info(
+                f"message {self.received}: version {msg.model_version}, mask {mask.shape[1]}x{mask.shape[0]}, area {area} px"
+            )
         if self.finished is not None and self.received >= self.count and not self.finished.done():
             elapsed = max(1e-6, time.monotonic() - self.first_time)
             self.get_logger().info(
                 f"received {self.received} messages, {(self.received - 1) / elapsed:.1f} Hz, "
-                f"latency median {np.median(self.latencies):.1f} ms, max {np.max(self.latencies):.1f} ms")
+                f"latency median {np.median(self.latencies):.1f} ms, max {np.max(self.latencies):.1f} ms"
+            )
             self.finished.set_result(0)
 
 

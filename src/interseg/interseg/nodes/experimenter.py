@@ -25,6 +25,7 @@ Files: ``progress_file`` (JSON lines, one per interaction, appended)
 Exits with code 0 when ``max_interactions`` or ``max_minutes`` is reached (0 = no limit).
 Parameters: see config/experimenter.yaml.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,11 +40,10 @@ from rclpy.node import Node
 from rclpy.task import Future
 from std_msgs.msg import String
 
-from interseg_interfaces.action import Interact
-from interseg_interfaces.srv import Capture, ProposeObjects, ResetArena
-
 from interseg.experiment import ExperimentTally, choose_hypothesis, read_interact_result
 from interseg.nodes.common import declare, run_node
+from interseg_interfaces.action import Interact
+from interseg_interfaces.srv import Capture, ProposeObjects, ResetArena
 
 POLL_S = 0.05  # how often a waiting loop looks at the stop request
 SERVER_CHECK_S = 1.0  # how often a request's server is looked up in the graph while waiting for it
@@ -60,16 +60,30 @@ class _Lost(Exception):
 class Experimenter(Node):
     def __init__(self) -> None:
         super().__init__("experimenter")
-        self.policy = declare(self, "policy", "uniform", "how to choose among hypotheses: 'uniform' (the paper) or 'score_weighted'")
-        self.max_interactions = declare(self, "max_interactions", 0, "stop after this many interactions (0: no limit)", minimum=0)
+        self.policy = declare(
+            self, "policy", "uniform", "how to choose among hypotheses: 'uniform' (the paper) or 'score_weighted'"
+        )
+        self.max_interactions = declare(
+            self, "max_interactions", 0, "stop after this many interactions (0: no limit)", minimum=0
+        )
         self.max_minutes = declare(self, "max_minutes", 0.0, "stop after this many minutes (0: no limit)", minimum=0.0)
-        self.reset_every = declare(self, "reset_every", 25, "reset the arena every N interactions (0: never)", minimum=0)
+        self.reset_every = declare(
+            self, "reset_every", 25, "reset the arena every N interactions (0: never)", minimum=0
+        )
         self.seed = declare(self, "seed", 0, "seed of the choice policy and of the arena resets", minimum=0)
-        self.max_hypotheses = declare(self, "max_hypotheses", 10, "hypotheses to ask for per observation", minimum=1, maximum=100)
-        self.capture_timeout = declare(self, "capture_timeout", 2.0, "seconds to wait for a fresh observation", minimum=0.0, maximum=60.0)
+        self.max_hypotheses = declare(
+            self, "max_hypotheses", 10, "hypotheses to ask for per observation", minimum=1, maximum=100
+        )
+        self.capture_timeout = declare(
+            self, "capture_timeout", 2.0, "seconds to wait for a fresh observation", minimum=0.0, maximum=60.0
+        )
         self.call_timeout = declare(self, "call_timeout", 30.0, "seconds to wait for a service or action", minimum=1.0)
-        self.pause_s = declare(self, "pause_s", 1.0, "seconds between retries while paused (camera missing, service down)", minimum=0.01)
-        self.progress_file = declare(self, "progress_file", "", "JSON-lines file the progress is appended to ('' = none)")
+        self.pause_s = declare(
+            self, "pause_s", 1.0, "seconds between retries while paused (camera missing, service down)", minimum=0.01
+        )
+        self.progress_file = declare(
+            self, "progress_file", "", "JSON-lines file the progress is appended to ('' = none)"
+        )
         self.policy_check()
 
         group = ReentrantCallbackGroup()
@@ -142,9 +156,11 @@ class Experimenter(Node):
         return future.result()
 
     def _missing_servers(self) -> str:
-        needed = (("the capture service", self.capture_client.service_is_ready),
-                  ("the propose_objects service", self.propose_client.service_is_ready),
-                  ("the interact action server", self.interact_client.server_is_ready))
+        needed = (
+            ("the capture service", self.capture_client.service_is_ready),
+            ("the propose_objects service", self.propose_client.service_is_ready),
+            ("the interact action server", self.interact_client.server_is_ready),
+        )
         return ", ".join(name for name, ready in needed if not ready())
 
     def _pause(self, reason: str) -> None:
@@ -160,11 +176,15 @@ class Experimenter(Node):
 
     def _reset_arena(self) -> None:
         if not self.reset_client.service_is_ready():
-            self.get_logger().warning("reset_arena is not available; going on without a reset", throttle_duration_sec=60.0)
+            self.get_logger().warning(
+                "reset_arena is not available; going on without a reset", throttle_duration_sec=60.0
+            )
             return
         seed = self.seed * 100003 + self.tally.resets + 1
         try:
-            response = self._wait(self.reset_client.call_async(ResetArena.Request(seed=seed)), self.call_timeout, "reset_arena")
+            response = self._wait(
+                self.reset_client.call_async(ResetArena.Request(seed=seed)), self.call_timeout, "reset_arena"
+            )
         except _Lost as lost:
             self.get_logger().warning(f"arena reset failed: {lost}")
             return
@@ -187,7 +207,11 @@ class Experimenter(Node):
                 if missing:
                     self._pause(f"not available: {missing}")
                     continue
-                if self.reset_every and self.tally.interactions % self.reset_every == 0 and self.tally.resets_due(self.reset_every):
+                if (
+                    self.reset_every
+                    and self.tally.interactions % self.reset_every == 0
+                    and self.tally.resets_due(self.reset_every)
+                ):
                     self._reset_arena()
                 self.step()
             if self._stop.is_set():
@@ -195,7 +219,7 @@ class Experimenter(Node):
         except _Stopped:
             self.get_logger().info(f"stopped: {self.tally.summary()}")
             return
-        except Exception as exc:  # report, then end the run with a failure code
+        except Exception as exc:  # noqa: BLE001 -- report, then end the run with a failure code
             self.get_logger().error(f"experiment loop failed: {exc!r}")
             if not self.finished.done():
                 self.finished.set_result(1)
@@ -206,8 +230,11 @@ class Experimenter(Node):
 
     def step(self) -> None:
         try:
-            capture = self._wait(self.capture_client.call_async(Capture.Request(timeout=float(self.capture_timeout))),
-                                 self.capture_timeout + self.call_timeout, "capture")
+            capture = self._wait(
+                self.capture_client.call_async(Capture.Request(timeout=float(self.capture_timeout))),
+                self.capture_timeout + self.call_timeout,
+                "capture",
+            )
         except _Lost as lost:
             return self._pause(f"no observation: {lost}")
         if capture is None or not capture.success:
@@ -233,7 +260,12 @@ class Experimenter(Node):
         """Send the goal; count it when the grasp planner ran it, pause (saying why) when not."""
         self._last_progress = time.monotonic()
         try:
-            sent = self._wait(self.interact_client.send_goal_async(goal, feedback_callback=self._on_feedback), self.call_timeout, "interact", action=True)
+            sent = self._wait(
+                self.interact_client.send_goal_async(goal, feedback_callback=self._on_feedback),
+                self.call_timeout,
+                "interact",
+                action=True,
+            )
         except _Lost as lost:
             return self._pause(f"interact goal lost: {lost}; not counted")
         if sent is None:
@@ -249,13 +281,24 @@ class Experimenter(Node):
             sent.cancel_goal_async()
             return self._pause(f"interaction lost: {lost}; not counted")
         result = wrapped.result
-        outcome = read_interact_result(wrapped.status, result.success, result.something_moved, result.object_lifted,
-                                       result.message, result.interaction_id)
+        outcome = read_interact_result(
+            wrapped.status,
+            result.success,
+            result.something_moved,
+            result.object_lifted,
+            result.message,
+            result.interaction_id,
+        )
         if not outcome.counted:
             return self._pause(f"interaction did not run ({outcome.reason}); not counted")
         self._resume()
-        self.tally.record(success=outcome.success, moved=outcome.moved, lifted=outcome.lifted, rejected=outcome.rejected,
-                          model_version=goal.model_version)
+        self.tally.record(
+            success=outcome.success,
+            moved=outcome.moved,
+            lifted=outcome.lifted,
+            rejected=outcome.rejected,
+            model_version=goal.model_version,
+        )
         self._publish_progress(result, goal.model_version, index, count)
 
     def _on_feedback(self, _feedback) -> None:
@@ -263,10 +306,16 @@ class Experimenter(Node):
 
     def _publish_progress(self, result, model_version: int, index: int, count: int) -> None:
         record = self.tally.as_record()
-        record.update({
-            "time": time.time(), "chosen": index, "hypotheses": count, "model_version": int(model_version),
-            "interaction_id": int(result.interaction_id), "message": result.message,
-        })
+        record.update(
+            {
+                "time": time.time(),
+                "chosen": index,
+                "hypotheses": count,
+                "model_version": int(model_version),
+                "interaction_id": int(result.interaction_id),
+                "message": result.message,
+            }
+        )
         line = json.dumps(record)
         self.progress_publisher.publish(String(data=line))
         if self.progress_path is not None:

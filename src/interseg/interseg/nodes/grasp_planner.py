@@ -28,6 +28,7 @@ Cancel and stop: a cancelled Interact goal, or SIGINT / SIGTERM (``request_stop`
 pick_place goal in flight (the arm backend parks the arm) and ends the goal without publishing
 an Interaction; while stopping, new goals are rejected.
 """
+
 from __future__ import annotations
 
 import threading
@@ -41,10 +42,6 @@ from rclpy.node import Node
 from scipy.spatial.transform import Rotation
 from visualization_msgs.msg import Marker, MarkerArray
 
-from interseg_interfaces.action import Interact, PickPlace
-from interseg_interfaces.msg import Interaction, Observation
-from interseg_interfaces.srv import Capture
-
 from interseg.constants import PLACE_REGION, WORKSPACE
 from interseg.geometry import top_down_grasp_quaternion
 from interseg.grasping import GraspPlan, GraspRejected, GraspSettings, box_from_tuple
@@ -54,7 +51,9 @@ from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
 from interseg.observation_checks import ObservationRejected, validate_observation
 from interseg.transforms import WORLD_FRAME
-
+from interseg_interfaces.action import Interact, PickPlace
+from interseg_interfaces.msg import Interaction, Observation
+from interseg_interfaces.srv import Capture
 
 STOP_WAIT_S = 1.2  # once stopping or cancelled: the longest any wait (e.g. the arm parking) may still take
 POLL_S = 0.05  # how often a waiting worker looks at cancel and stop requests
@@ -81,19 +80,29 @@ def grasp_markers(grasp: GraspPlan, place: np.ndarray, gripper_width: float, hea
     markers = MarkerArray()
     arrow = marker("grasp", Marker.ARROW)
     top = position + np.array([0.0, 0.0, APPROACH_M])
-    arrow.points = [Point(x=float(top[0]), y=float(top[1]), z=float(top[2])),
-                    Point(x=float(position[0]), y=float(position[1]), z=float(position[2]))]
+    arrow.points = [
+        Point(x=float(top[0]), y=float(top[1]), z=float(top[2])),
+        Point(x=float(position[0]), y=float(position[1]), z=float(position[2])),
+    ]
     arrow.scale.x, arrow.scale.y, arrow.scale.z = 0.006, 0.012, 0.02
     markers.markers.append(arrow)
     for side in (-1.0, 1.0):
         finger = marker("grasp", Marker.CUBE)
-        centre = position + side * (gripper_width / 2 + FINGER_SIZE[0] / 2) * closing + np.array([0.0, 0.0, FINGER_SIZE[2] / 2])
+        centre = (
+            position
+            + side * (gripper_width / 2 + FINGER_SIZE[0] / 2) * closing
+            + np.array([0.0, 0.0, FINGER_SIZE[2] / 2])
+        )
         finger.pose.position.x, finger.pose.position.y, finger.pose.position.z = (float(c) for c in centre)
-        finger.pose.orientation.x, finger.pose.orientation.y, finger.pose.orientation.z, finger.pose.orientation.w = (float(q) for q in quaternion)
+        finger.pose.orientation.x, finger.pose.orientation.y, finger.pose.orientation.z, finger.pose.orientation.w = (
+            float(q) for q in quaternion
+        )
         finger.scale.x, finger.scale.y, finger.scale.z = FINGER_SIZE
         markers.markers.append(finger)
     target = marker("place", Marker.CYLINDER, rgb=(0.2, 0.4, 1.0))
-    target.pose.position.x, target.pose.position.y, target.pose.position.z = (float(c) for c in np.asarray(place, dtype=float))
+    target.pose.position.x, target.pose.position.y, target.pose.position.z = (
+        float(c) for c in np.asarray(place, dtype=float)
+    )
     target.scale.x, target.scale.y, target.scale.z = 0.05, 0.05, 0.004
     markers.markers.append(target)
     return markers
@@ -110,22 +119,45 @@ class _NotRun(Exception):
 class GraspPlanner(Node):
     def __init__(self) -> None:
         super().__init__("grasp_planner")
-        workspace = declare(self, "workspace", list(WORKSPACE), "grasp points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max]")
-        place_region = declare(self, "place_region", list(PLACE_REGION), "place locations are drawn from this world box")
+        workspace = declare(
+            self,
+            "workspace",
+            list(WORKSPACE),
+            "grasp points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max]",
+        )
+        place_region = declare(
+            self, "place_region", list(PLACE_REGION), "place locations are drawn from this world box"
+        )
         self.settings = GraspSettings(
             table_height=declare(self, "table_height", 0.0, "world z of the table surface, metres"),
             workspace=box_from_tuple(workspace, "parameter workspace"),
             robot_base=tuple(declare(self, "robot_base", [0.0, 0.0, 0.0], "world position of the arm's base")),
             max_reach=declare(self, "max_reach", 0.85, "metres from the base the arm can reach", minimum=0.1),
-            grasp_depth=declare(self, "grasp_depth", 0.02, "fingertips close this far below the object's top, metres", minimum=0.0),
-            min_height=declare(self, "min_height", 0.008, "fingertips stay at least this far above the table, metres", minimum=0.0),
+            grasp_depth=declare(
+                self, "grasp_depth", 0.02, "fingertips close this far below the object's top, metres", minimum=0.0
+            ),
+            min_height=declare(
+                self, "min_height", 0.008, "fingertips stay at least this far above the table, metres", minimum=0.0
+            ),
         )
         self.place_region = box_from_tuple(place_region, "parameter place_region")
-        self.place_clearance = declare(self, "place_clearance", 0.06, "free radius around a place location, metres", minimum=0.0)
+        self.place_clearance = declare(
+            self, "place_clearance", 0.06, "free radius around a place location, metres", minimum=0.0
+        )
         self.gripper_width = declare(self, "gripper_width", 0.08, "gripper opening before closing, metres", minimum=0.0)
-        self.hold_lifted_s = declare(self, "hold_lifted_s", 0.0, "seconds the arm holds the object up for the mid-grasp capture (0: no lifted view)", minimum=0.0)
-        self.capture_timeout = declare(self, "capture_timeout", 3.0, "seconds to wait for a fresh observation", minimum=0.1, maximum=60.0)
-        self.pick_place_timeout = declare(self, "pick_place_timeout", 60.0, "seconds a pick-and-place may take", minimum=1.0)
+        self.hold_lifted_s = declare(
+            self,
+            "hold_lifted_s",
+            0.0,
+            "seconds the arm holds the object up for the mid-grasp capture (0: no lifted view)",
+            minimum=0.0,
+        )
+        self.capture_timeout = declare(
+            self, "capture_timeout", 3.0, "seconds to wait for a fresh observation", minimum=0.1, maximum=60.0
+        )
+        self.pick_place_timeout = declare(
+            self, "pick_place_timeout", 60.0, "seconds a pick-and-place may take", minimum=1.0
+        )
         self.seed = declare(self, "seed", 0, "seed of the place-location choice", minimum=0)
         self.rng = np.random.default_rng(self.seed)
         self.next_interaction_id = time.time_ns() // 1000  # see the module docstring
@@ -137,8 +169,15 @@ class GraspPlanner(Node):
         self.interaction_publisher = self.create_publisher(Interaction, "interactions", 10)
         self.marker_publisher = self.create_publisher(MarkerArray, "~/markers", 2)
         self._running = threading.Lock()  # held while an Interact goal executes
-        self.server = ActionServer(self, Interact, "interact", self.execute, callback_group=group,
-                                   goal_callback=self.on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT)
+        self.server = ActionServer(
+            self,
+            Interact,
+            "interact",
+            self.execute,
+            callback_group=group,
+            goal_callback=self.on_goal,
+            cancel_callback=lambda _g: CancelResponse.ACCEPT,
+        )
 
     def on_goal(self, goal: Interact.Goal) -> GoalResponse:
         if self._stopping.is_set():
@@ -232,12 +271,27 @@ class GraspPlanner(Node):
             camera = info_to_camera(before.camera_infos[0], before.camera_poses[0], before.camera_names[0])
             depth = msg_to_image(before.depth, "32FC1")
             mask = msg_to_image(hypothesis.mask, "mono8") > 0 if hypothesis.mask.width else None
-            plan = plan_grasp_and_place((hypothesis.grasp_u, hypothesis.grasp_v), hypothesis.grasp_yaw, mask, depth, camera,
-                                        self.settings, self.rng, self.place_region, self.place_clearance)
+            plan = plan_grasp_and_place(
+                (hypothesis.grasp_u, hypothesis.grasp_v),
+                hypothesis.grasp_yaw,
+                mask,
+                depth,
+                camera,
+                self.settings,
+                self.rng,
+                self.place_region,
+                self.place_clearance,
+            )
             grasp, place = plan.grasp, plan.place
-            where = "the mask's footprint" if grasp.source == "footprint" else f"the grasp pixel ({grasp.pixel[0]:.0f}, {grasp.pixel[1]:.0f})"
-            self.get_logger().info(f"grasp at ({grasp.position[0]:.3f}, {grasp.position[1]:.3f}, {grasp.position[2]:.3f}), "
-                                   f"yaw {np.degrees(grasp.yaw):.0f} deg, from {where}")
+            where = (
+                "the mask's footprint"
+                if grasp.source == "footprint"
+                else f"the grasp pixel ({grasp.pixel[0]:.0f}, {grasp.pixel[1]:.0f})"
+            )
+            self.get_logger().info(
+                f"grasp at ({grasp.position[0]:.3f}, {grasp.position[1]:.3f}, {grasp.position[2]:.3f}), "
+                f"yaw {np.degrees(grasp.yaw):.0f} deg, from {where}"
+            )
         except (GraspRejected, ImageFormatError, ValueError, IndexError) as exc:
             result.message = f"rejected: {exc}"
             self.get_logger().info(result.message)
@@ -255,8 +309,10 @@ class GraspPlanner(Node):
             return result
 
         phase("picking")
-        lifted_capture = BackgroundCapture(lambda: self._capture_lifted(phase),
-                                           on_error=lambda exc: self.get_logger().warning(f"no mid-grasp view: {exc}"))
+        lifted_capture = BackgroundCapture(
+            lambda: self._capture_lifted(phase),
+            on_error=lambda exc: self.get_logger().warning(f"no mid-grasp view: {exc}"),
+        )
         arm_phases: list[str] = []
 
         def on_feedback(feedback_msg) -> None:
@@ -266,8 +322,18 @@ class GraspPlanner(Node):
             else:  # each step of the arm, passed on: the client sees the interaction is alive
                 phase("placing" if "hold" in arm_phases else "picking")
 
-        goal = PickPlace.Goal(grasp_pose=result.grasp_pose, place_pose=result.place_pose, gripper_width=float(self.gripper_width), hold_lifted_s=float(self.hold_lifted_s))
-        sent = self._wait(self.pick_place_client.send_goal_async(goal, feedback_callback=on_feedback), 10.0, goal_handle, interruptible=False)
+        goal = PickPlace.Goal(
+            grasp_pose=result.grasp_pose,
+            place_pose=result.place_pose,
+            gripper_width=float(self.gripper_width),
+            hold_lifted_s=float(self.hold_lifted_s),
+        )
+        sent = self._wait(
+            self.pick_place_client.send_goal_async(goal, feedback_callback=on_feedback),
+            10.0,
+            goal_handle,
+            interruptible=False,
+        )
         if sent is None or not sent.accepted:
             if self._interruption(goal_handle):
                 raise _Interrupted(f"{self._interruption(goal_handle)} before picking")
@@ -280,8 +346,11 @@ class GraspPlanner(Node):
         except _Interrupted as interruption:
             self._wait(sent.cancel_goal_async(), STOP_WAIT_S, goal_handle, interruptible=False)
             ended = self._wait(arm_result, STOP_WAIT_S, goal_handle, interruptible=False)
-            arm = f"pick_place cancelled, the arm backend ended it ({ended.result.message})" if ended is not None else \
-                "pick_place cancelled, the arm backend did not confirm it ended"
+            arm = (
+                f"pick_place cancelled, the arm backend ended it ({ended.result.message})"
+                if ended is not None
+                else "pick_place cancelled, the arm backend did not confirm it ended"
+            )
             raise _Interrupted(f"{interruption} during the pick-and-place: {arm}") from None
         if wrapped is None:
             self._wait(sent.cancel_goal_async(), 5.0)
@@ -314,10 +383,18 @@ class GraspPlanner(Node):
         result.success = bool(arm.success)
         result.interaction_id = self.next_interaction_id
         self.next_interaction_id += 1
-        interaction = Interaction(interaction_id=result.interaction_id, hypothesis=hypothesis,
-                                  model_version=int(goal_handle.request.model_version), grasp_pose=result.grasp_pose,
-                                  place_pose=result.place_pose, executed=bool(arm.success), object_lifted=result.object_lifted,
-                                  before=before, lifted=lifted, after=after)
+        interaction = Interaction(
+            interaction_id=result.interaction_id,
+            hypothesis=hypothesis,
+            model_version=int(goal_handle.request.model_version),
+            grasp_pose=result.grasp_pose,
+            place_pose=result.place_pose,
+            executed=bool(arm.success),
+            object_lifted=result.object_lifted,
+            before=before,
+            lifted=lifted,
+            after=after,
+        )
         interaction.header.stamp = after.header.stamp
         interaction.header.frame_id = before.header.frame_id
         self.interaction_publisher.publish(interaction)
@@ -340,7 +417,9 @@ class GraspPlanner(Node):
         pose.header.stamp = self.get_clock().now().to_msg()
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in position)
         q = top_down_grasp_quaternion(yaw)
-        pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (float(v) for v in q)
+        pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (
+            float(v) for v in q
+        )
         return pose
 
 

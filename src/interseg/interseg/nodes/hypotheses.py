@@ -14,6 +14,7 @@ Published topics:
       footprint, is on grasp_planner/markers)
 Parameters: see config/hypotheses.yaml.
 """
+
 from __future__ import annotations
 
 import threading
@@ -26,15 +27,14 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
-from interseg_interfaces.msg import ModelUpdate, ObjectHypotheses, ObjectHypothesis
-from interseg_interfaces.srv import ProposeObjects
-
 from interseg.learning.model import HypothesisNetwork, ModelConfig
 from interseg.learning.predictor import HypothesisPredictor
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node
 from interseg.nodes.convert import ImageFormatError, image_to_msg, info_to_camera, msg_to_image
 from interseg.transforms import WORLD_FRAME
 from interseg.visualization import overlay_hypotheses, palette
+from interseg_interfaces.msg import ModelUpdate, ObjectHypotheses, ObjectHypothesis
+from interseg_interfaces.srv import ProposeObjects
 
 
 class HypothesesNode(Node):
@@ -43,10 +43,19 @@ class HypothesesNode(Node):
         checkpoint = declare(self, "checkpoint", "", "checkpoint to start from ('' = randomly initialised network)")
         self.threads = declare(self, "threads", 1, "torch CPU threads for inference", minimum=1, maximum=64)
         seed = declare(self, "seed", 0, "seed of the random initial weights", minimum=0)
-        input_scale = declare(self, "input_scale", 0.5, "network resolution / camera resolution (initial network only)", minimum=0.05, maximum=2.0)
+        input_scale = declare(
+            self,
+            "input_scale",
+            0.5,
+            "network resolution / camera resolution (initial network only)",
+            minimum=0.05,
+            maximum=2.0,
+        )
         width = declare(self, "image_width", 640, "main camera width the initial network expects", minimum=32)
         height = declare(self, "image_height", 480, "main camera height the initial network expects", minimum=32)
-        self.default_count = declare(self, "max_hypotheses", 10, "hypotheses returned when the request asks for 0", minimum=1, maximum=100)
+        self.default_count = declare(
+            self, "max_hypotheses", 10, "hypotheses returned when the request asks for 0", minimum=1, maximum=100
+        )
         self.publish_overlay = declare(self, "publish_overlay", True, "publish ~/overlay images")
         import torch
 
@@ -55,16 +64,27 @@ class HypothesesNode(Node):
             self.predictor = HypothesisPredictor.from_checkpoint(checkpoint)
         else:
             torch.manual_seed(seed)
-            self.predictor = HypothesisPredictor(HypothesisNetwork(ModelConfig(input_scale=input_scale, expected_size=(width, height))), version=0)
+            self.predictor = HypothesisPredictor(
+                HypothesisNetwork(ModelConfig(input_scale=input_scale, expected_size=(width, height))), version=0
+            )
         self.model_lock = threading.Lock()  # guards the swap, not the inference
         self.rejected_requests = 0
         self.hypotheses_publisher = self.create_publisher(ObjectHypotheses, "hypotheses", 10)
         self.overlay_publisher = self.create_publisher(Image, "~/overlay", 2)
         self.marker_publisher = self.create_publisher(MarkerArray, "~/markers", 2)
-        self.service = self.create_service(ProposeObjects, "propose_objects", self.on_propose, callback_group=ReentrantCallbackGroup())
-        self.update_subscription = self.create_subscription(ModelUpdate, "model_updates", self.on_model_update, MODEL_UPDATE_QOS,
-                                                            callback_group=MutuallyExclusiveCallbackGroup())
-        self.get_logger().info(f"serving model version {self.predictor.version} ({'checkpoint ' + checkpoint if checkpoint else 'random initial weights'})")
+        self.service = self.create_service(
+            ProposeObjects, "propose_objects", self.on_propose, callback_group=ReentrantCallbackGroup()
+        )
+        self.update_subscription = self.create_subscription(
+            ModelUpdate,
+            "model_updates",
+            self.on_model_update,
+            MODEL_UPDATE_QOS,
+            callback_group=MutuallyExclusiveCallbackGroup(),
+        )
+        self.get_logger().info(
+            f"serving model version {self.predictor.version} ({'checkpoint ' + checkpoint if checkpoint else 'random initial weights'})"
+        )
 
     # -- model updates ------------------------------------------------------------------------
     def on_model_update(self, msg: ModelUpdate) -> None:
@@ -73,12 +93,16 @@ class HypothesesNode(Node):
         start = time.monotonic()
         try:
             predictor = HypothesisPredictor.from_checkpoint(msg.checkpoint_path)  # outside the lock
-        except Exception as exc:  # a bad checkpoint must not take the node down
-            self.get_logger().error(f"keeping model version {self.predictor.version}: could not load {msg.checkpoint_path}: {exc}")
+        except Exception as exc:  # noqa: BLE001 -- a bad checkpoint must not take the node down
+            self.get_logger().error(
+                f"keeping model version {self.predictor.version}: could not load {msg.checkpoint_path}: {exc}"
+            )
             return
         with self.model_lock:
             self.predictor = predictor
-        self.get_logger().info(f"switched to model version {predictor.version} (step {msg.training_step}, loaded in {time.monotonic() - start:.2f} s)")
+        self.get_logger().info(
+            f"switched to model version {predictor.version} (step {msg.training_step}, loaded in {time.monotonic() - start:.2f} s)"
+        )
 
     # -- proposals ----------------------------------------------------------------------------
     def on_propose(self, request: ProposeObjects.Request, response: ProposeObjects.Response) -> ProposeObjects.Response:
@@ -92,7 +116,9 @@ class HypothesesNode(Node):
             self.rejected_requests += 1
             response.success = False
             response.message = f"rejected image: {exc}"
-            self.get_logger().warning(f"{response.message} ({self.rejected_requests} rejected so far)", throttle_duration_sec=2.0)
+            self.get_logger().warning(
+                f"{response.message} ({self.rejected_requests} rejected so far)", throttle_duration_sec=2.0
+            )
             return response
         count = request.max_hypotheses or self.default_count
         hypotheses = hypotheses[:count]
@@ -100,7 +126,13 @@ class HypothesesNode(Node):
         out.header = image_msg.header
         out.model_version = predictor.version
         for index, h in enumerate(hypotheses):
-            msg = ObjectHypothesis(id=index, score=float(h.score), grasp_u=float(h.grasp_u), grasp_v=float(h.grasp_v), grasp_yaw=float(h.grasp_yaw))
+            msg = ObjectHypothesis(
+                id=index,
+                score=float(h.score),
+                grasp_u=float(h.grasp_u),
+                grasp_v=float(h.grasp_v),
+                grasp_yaw=float(h.grasp_yaw),
+            )
             msg.bbox = [int(v) for v in h.bbox]
             msg.mask = image_to_msg(h.mask.astype(np.uint8) * 255, "mono8", image_msg.header)
             out.hypotheses.append(msg)
@@ -109,14 +141,18 @@ class HypothesesNode(Node):
         response.hypotheses = out
         self.hypotheses_publisher.publish(out)
         if self.publish_overlay:
-            self.overlay_publisher.publish(image_to_msg(overlay_hypotheses(image, hypotheses), "rgb8", image_msg.header))
+            self.overlay_publisher.publish(
+                image_to_msg(overlay_hypotheses(image, hypotheses), "rgb8", image_msg.header)
+            )
         if request.observation.images and request.observation.depth.width:
             self.publish_markers(request.observation, hypotheses)
         return response
 
     def publish_markers(self, observation, hypotheses) -> None:
         try:
-            camera = info_to_camera(observation.camera_infos[0], observation.camera_poses[0], observation.camera_names[0])
+            camera = info_to_camera(
+                observation.camera_infos[0], observation.camera_poses[0], observation.camera_names[0]
+            )
             depth = msg_to_image(observation.depth, "32FC1")
         except (ImageFormatError, ValueError, IndexError):
             return
@@ -131,11 +167,16 @@ class HypothesesNode(Node):
             if not np.isfinite(d):
                 continue
             centre = camera.backproject(np.array([[h.grasp_u, h.grasp_v]]), np.array([d]))[0]
-            tip = camera.backproject(np.array([[h.grasp_u + 20 * np.cos(h.grasp_yaw), h.grasp_v + 20 * np.sin(h.grasp_yaw)]]), np.array([d]))[0]
+            tip = camera.backproject(
+                np.array([[h.grasp_u + 20 * np.cos(h.grasp_yaw), h.grasp_v + 20 * np.sin(h.grasp_yaw)]]), np.array([d])
+            )[0]
             marker = Marker(ns="grasps", id=index, type=Marker.ARROW, action=Marker.ADD)
             marker.header.frame_id = frame
             marker.header.stamp = observation.header.stamp
-            marker.points = [Point(x=float(centre[0]), y=float(centre[1]), z=float(centre[2])), Point(x=float(tip[0]), y=float(tip[1]), z=float(tip[2]))]
+            marker.points = [
+                Point(x=float(centre[0]), y=float(centre[1]), z=float(centre[2])),
+                Point(x=float(tip[0]), y=float(tip[1]), z=float(tip[2])),
+            ]
             marker.scale.x, marker.scale.y, marker.scale.z = 0.005, 0.01, 0.01
             marker.color.r, marker.color.g, marker.color.b = (c / 255.0 for c in colour)
             marker.color.a = float(0.3 + 0.7 * h.score)

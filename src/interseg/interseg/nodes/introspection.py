@@ -3,6 +3,7 @@
 Messages are summarised for humans: images show size and encoding instead of raw bytes, long
 arrays show their length.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,13 +37,17 @@ def summarize(value: Any, indent: int = 0) -> list[str]:
     if hasattr(value, "get_fields_and_field_types"):
         fields = value.get_fields_and_field_types()
         if "encoding" in fields and "data" in fields and "height" in fields:  # sensor_msgs/Image
-            lines = [f"{pad}image: {value.width}x{value.height} {value.encoding or '(no encoding)'}, {len(value.data)} bytes"]
+            lines = [
+                f"{pad}image: {value.width}x{value.height} {value.encoding or '(no encoding)'}, {len(value.data)} bytes"
+            ]
             lines += [f"{pad}header:"] + summarize(value.header, indent + 1)
             return lines
         lines = []
         for name in fields:
             child = getattr(value, name)
-            if hasattr(child, "get_fields_and_field_types") or (isinstance(child, (list, tuple)) and child and hasattr(child[0], "get_fields_and_field_types")):
+            if hasattr(child, "get_fields_and_field_types") or (
+                isinstance(child, (list, tuple)) and child and hasattr(child[0], "get_fields_and_field_types")
+            ):
                 lines.append(f"{pad}{name}:")
                 lines += summarize(child, indent + 1)
             else:
@@ -88,7 +93,9 @@ def _spin_for(node: Node, seconds: float) -> None:
 
 
 def topics_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="interseg topics", description="List topics on this ROS domain with their types and endpoint counts.")
+    parser = argparse.ArgumentParser(
+        prog="interseg topics", description="List topics on this ROS domain with their types and endpoint counts."
+    )
     parser.add_argument("--wait", type=float, default=1.5, help="seconds to wait for discovery (default 1.5)")
     parser.add_argument("--include-hidden", action="store_true", help="also list hidden topics (/_...)")
     args = parser.parse_args(argv)
@@ -122,8 +129,15 @@ def echo_main(argv: list[str]) -> int:
     parser.add_argument("topic")
     parser.add_argument("--once", action="store_true", help="exit after the first message")
     parser.add_argument("--count", type=int, default=0, help="exit after N messages (0: never)")
-    parser.add_argument("--timeout", type=float, default=0.0, help="give up after S seconds without the topic or a message (0: wait forever)")
-    parser.add_argument("--type", dest="type_name", help="message type, e.g. sensor_msgs/msg/Image (default: from the graph)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=0.0,
+        help="give up after S seconds without the topic or a message (0: wait forever)",
+    )
+    parser.add_argument(
+        "--type", dest="type_name", help="message type, e.g. sensor_msgs/msg/Image (default: from the graph)"
+    )
     args = parser.parse_args(argv)
     limit = 1 if args.once else args.count
     init_ros([])
@@ -151,8 +165,11 @@ def echo_main(argv: list[str]) -> int:
         publishers = node.get_publishers_info_by_topic(args.topic)
         reliable = all(p.qos_profile.reliability == QoSReliabilityPolicy.RELIABLE for p in publishers) and publishers
         latched = any(p.qos_profile.durability == QoSDurabilityPolicy.TRANSIENT_LOCAL for p in publishers)
-        qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT,
-                         durability=QoSDurabilityPolicy.TRANSIENT_LOCAL if latched else QoSDurabilityPolicy.VOLATILE)
+        qos = QoSProfile(
+            depth=10,
+            reliability=QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT,
+            durability=QoSDurabilityPolicy.TRANSIENT_LOCAL if latched else QoSDurabilityPolicy.VOLATILE,
+        )
         if not reliable and not latched:
             qos = qos_profile_sensor_data
 

@@ -17,6 +17,7 @@ Subscribed topics: interactions (interseg_interfaces/Interaction)
 Published topics: labelled_examples (interseg_interfaces/LabelledExample), one per example
 Parameters: see config/labeller.yaml.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,8 +31,6 @@ from rclpy.node import Node
 from rclpy.task import Future
 from std_msgs.msg import Header
 
-from interseg_interfaces.msg import Interaction, LabelledExample
-
 from interseg.interaction import views_from_images
 from interseg.learning.labelling import FrameDifferenceLabeller, LabellerConfig, ViewCapture
 from interseg.learning.labelling import LabelledExample as Example  # the message type has the same name
@@ -39,6 +38,7 @@ from interseg.learning.store import ExampleStore
 from interseg.learning.store_errors import StoreError, StoreWriteError
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
+from interseg_interfaces.msg import Interaction, LabelledExample
 
 
 def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[ViewCapture]:
@@ -52,8 +52,10 @@ def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[V
     if len(before.images) != len(after.images) or not before.images:
         raise ValueError(f"before has {len(before.images)} views, after has {len(after.images)}")
     has_lifted = use_lifted and len(lifted.images) == len(before.images)
-    cameras = [info_to_camera(before.camera_infos[index], before.camera_poses[index], name)
-               for index, name in enumerate(before.camera_names)]
+    cameras = [
+        info_to_camera(before.camera_infos[index], before.camera_poses[index], name)
+        for index, name in enumerate(before.camera_names)
+    ]
 
     def rgb(observation) -> dict:
         return {camera.name: msg_to_image(observation.images[index], "rgb8") for index, camera in enumerate(cameras)}
@@ -61,9 +63,15 @@ def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[V
     def depth(observation):
         return msg_to_image(observation.depth, "32FC1") if observation.depth.width else None
 
-    return views_from_images(cameras, rgb(before), rgb(after), before_depth=depth(before),
-                             after_depth=depth(after) if not has_lifted else None,
-                             lifted=rgb(lifted) if has_lifted else None, lifted_depth=depth(lifted) if has_lifted else None)
+    return views_from_images(
+        cameras,
+        rgb(before),
+        rgb(after),
+        before_depth=depth(before),
+        after_depth=depth(after) if not has_lifted else None,
+        lifted=rgb(lifted) if has_lifted else None,
+        lifted_depth=depth(lifted) if has_lifted else None,
+    )
 
 
 @dataclass
@@ -81,11 +89,23 @@ class LabellerNode(Node):
         super().__init__("labeller")
         store_path = declare(self, "store", "runs/sim/examples", "examples store directory (created if missing)")
         self.use_place = declare(self, "use_place_examples", True, "add the extra positive at the place location")
-        self.use_lifted = declare(self, "use_lifted_view", False, "compare before with the mid-grasp view (needs the arm masked out; off: before vs after)")
+        self.use_lifted = declare(
+            self,
+            "use_lifted_view",
+            False,
+            "compare before with the mid-grasp view (needs the arm masked out; off: before vs after)",
+        )
         crop = declare(self, "crop", 240, "side of the crop around the projected grasp point at 640x480", minimum=16)
-        min_area = declare(self, "min_area", 1000, "smallest changed region (px at 640x480) that makes a positive", minimum=1)
-        self.pending_limit = declare(self, "pending_limit", 256, "examples kept in memory while the store cannot be "
-                                     "written (disk full); beyond it the oldest are dropped", minimum=0)
+        min_area = declare(
+            self, "min_area", 1000, "smallest changed region (px at 640x480) that makes a positive", minimum=1
+        )
+        self.pending_limit = declare(
+            self,
+            "pending_limit",
+            256,
+            "examples kept in memory while the store cannot be written (disk full); beyond it the oldest are dropped",
+            minimum=0,
+        )
         retry_s = declare(self, "retry_s", 5.0, "seconds between attempts to write kept examples", minimum=0.1)
         self.labeller = FrameDifferenceLabeller(LabellerConfig(crop=crop, min_area=min_area))
         self.store = ExampleStore(Path(store_path), writer=True)
@@ -95,8 +115,9 @@ class LabellerNode(Node):
         self.problem_since = 0.0
         self.finished = Future()  # completes (code 1) only when the store cannot be written at all
         group = MutuallyExclusiveCallbackGroup()  # the store has one writer thread at a time
-        self.subscription = self.create_subscription(Interaction, "interactions", self.on_interaction, 10,
-                                                     callback_group=group)
+        self.subscription = self.create_subscription(
+            Interaction, "interactions", self.on_interaction, 10, callback_group=group
+        )
         self.retry_timer = self.create_timer(retry_s, self.write_pending, callback_group=group)
         self.counts = {"interactions": 0, "positives": 0, "negatives": 0, "rejected": 0, "dropped": 0}
         self.get_logger().info(f"writing examples to {self.store.root} ({self.store.count()} already there)")
@@ -111,21 +132,27 @@ class LabellerNode(Node):
             labels = self.labeller.label_interaction(views, grasp, place)
         except (ImageFormatError, ValueError, IndexError) as exc:
             self.counts["rejected"] += 1
-            self.get_logger().warning(f"interaction {msg.interaction_id} rejected: {exc} ({self.counts['rejected']} so far)")
+            self.get_logger().warning(
+                f"interaction {msg.interaction_id} rejected: {exc} ({self.counts['rejected']} so far)"
+            )
             return
         self.counts["interactions"] += 1
         for view_labels in labels:
             for note in view_labels.notes:
                 self.get_logger().debug(f"interaction {msg.interaction_id} {view_labels.view}: {note}")
             for example in view_labels.examples:
-                self.pending.append(PendingExample(example, int(msg.interaction_id), int(msg.model_version), msg.header))
+                self.pending.append(
+                    PendingExample(example, int(msg.interaction_id), int(msg.model_version), msg.header)
+                )
         self.write_pending()
         self._limit_pending()
         pick = [e for v in labels for e in v.examples if e.kind == "pick" and e.view == msg.before.camera_names[0]]
         summary = pick[0].reason if pick else "; ".join(labels[0].notes) if labels else ""
         waiting = f" ({len(self.pending)} waiting for the store)" if self.pending else ""
-        self.get_logger().info(f"interaction {msg.interaction_id}: {sum(len(v.examples) for v in labels)} examples in "
-                               f"{1000 * (time.monotonic() - start):.0f} ms{waiting}; main view: {summary}")
+        self.get_logger().info(
+            f"interaction {msg.interaction_id}: {sum(len(v.examples) for v in labels)} examples in "
+            f"{1000 * (time.monotonic() - start):.0f} ms{waiting}; main view: {summary}"
+        )
 
     def _limit_pending(self) -> None:
         excess = len(self.pending) - self.pending_limit
@@ -133,9 +160,11 @@ class LabellerNode(Node):
             for _ in range(excess):
                 self.pending.popleft()
             self.counts["dropped"] += excess
-            self.get_logger().error(f"{excess} examples dropped unstored: the store has refused writes for "
-                                    f"{time.monotonic() - self.problem_since:.0f} s and {self.pending_limit} are waiting "
-                                    f"already ({self.counts['dropped']} dropped so far)")
+            self.get_logger().error(
+                f"{excess} examples dropped unstored: the store has refused writes for "
+                f"{time.monotonic() - self.problem_since:.0f} s and {self.pending_limit} are waiting "
+                f"already ({self.counts['dropped']} dropped so far)"
+            )
 
     def write_pending(self) -> None:
         """Store, then announce, the waiting examples in order; stop at the first the disk refuses."""
@@ -143,38 +172,51 @@ class LabellerNode(Node):
         while self.pending and not self.finished.done():
             item = self.pending[0]
             try:
-                key = self.store.add_example(item.example, interaction_id=item.interaction_id,
-                                             model_version=item.model_version)
+                key = self.store.add_example(
+                    item.example, interaction_id=item.interaction_id, model_version=item.model_version
+                )
             except StoreWriteError as exc:
                 if self.store_problem is None:
                     self.problem_since = time.monotonic()
-                    self.get_logger().error(f"the examples store refuses writes: {exc}; keeping up to "
-                                            f"{self.pending_limit} examples in memory and retrying")
+                    self.get_logger().error(
+                        f"the examples store refuses writes: {exc}; keeping up to "
+                        f"{self.pending_limit} examples in memory and retrying"
+                    )
                 self.store_problem = str(exc)
                 return
             except StoreError as exc:
-                self.get_logger().fatal(f"the examples store cannot be written: {exc}; stopping with "
-                                        f"{len(self.pending)} examples unstored")
+                self.get_logger().fatal(
+                    f"the examples store cannot be written: {exc}; stopping with {len(self.pending)} examples unstored"
+                )
                 self.finished.set_result(1)
                 return
             except ValueError as exc:  # the store refuses this example itself: retrying will not help
                 self.pending.popleft()
                 self.counts["rejected"] += 1
-                self.get_logger().warning(f"interaction {item.interaction_id} {item.example.view}: example not "
-                                          f"stored: {exc}")
+                self.get_logger().warning(
+                    f"interaction {item.interaction_id} {item.example.view}: example not stored: {exc}"
+                )
                 continue
             self.pending.popleft()
             written += 1
             example = item.example
             self.counts["positives" if example.positive else "negatives"] += 1
-            out = LabelledExample(interaction_id=item.interaction_id, view=example.view, positive=example.positive,
-                                  mask_area=example.mask_area, store_key=key, reason=example.reason)
+            out = LabelledExample(
+                interaction_id=item.interaction_id,
+                view=example.view,
+                positive=example.positive,
+                mask_area=example.mask_area,
+                store_key=key,
+                reason=example.reason,
+            )
             out.header = item.header
             self.publisher.publish(out)
         if self.store_problem is not None and not self.pending:
-            self.get_logger().info(f"the examples store accepts writes again after "
-                                   f"{time.monotonic() - self.problem_since:.1f} s; {written} waiting examples "
-                                   f"written ({self.counts['dropped']} dropped while it refused)")
+            self.get_logger().info(
+                f"the examples store accepts writes again after "
+                f"{time.monotonic() - self.problem_since:.1f} s; {written} waiting examples "
+                f"written ({self.counts['dropped']} dropped while it refused)"
+            )
             self.store_problem = None
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ Parameters (config/moveit_pick_place.yaml): arm_group, hand_group, tool_link,
 The MoveIt configuration itself (robot description, SRDF, kinematics, controllers) is passed the
 usual way, as parameters from the robot's moveit_config package (see robot.launch.yaml).
 """
+
 from __future__ import annotations
 
 import threading
@@ -23,26 +24,26 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
-from interseg_interfaces.action import PickPlace
-
 from interseg.arm_goals import GoalRejected, TopDownPose, pick_place_waypoints, validate_top_down_pose
 from interseg.constants import WORKSPACE, WORLD_FRAME
 from interseg.geometry import top_down_grasp_quaternion
 from interseg.grasping import Box
 from interseg.nodes.common import declare, run_node
+from interseg_interfaces.action import PickPlace
 
 
 def import_moveit():
     """moveit_py's modules, or a clear error on an install without MoveIt."""
     try:
-        from moveit.planning import MoveItPy, PlanRequestParameters  # noqa: F401
+        from moveit.planning import MoveItPy, PlanRequestParameters
         from moveit_msgs.msg import CollisionObject
         from shape_msgs.msg import SolidPrimitive
     except ImportError as exc:
         raise RuntimeError(
             "moveit_py is not installed: the MoveIt arm backend needs a full ROS 2 Jazzy install with "
             "ros-jazzy-moveit-py (see docker/Dockerfile). The embedded simulator needs no MoveIt: "
-            f"use launch/sim.launch.yaml. ({exc})") from None
+            f"use launch/sim.launch.yaml. ({exc})"
+        ) from None
     return MoveItPy, PlanRequestParameters, CollisionObject, SolidPrimitive
 
 
@@ -51,17 +52,32 @@ class MoveItPickPlace(Node):
         super().__init__("moveit_pick_place")
         MoveItPy, PlanRequestParameters, CollisionObject, SolidPrimitive = import_moveit()
         self.arm_group = declare(self, "arm_group", "panda_arm", "MoveIt planning group of the arm")
-        self.hand_group = declare(self, "hand_group", "hand", "MoveIt planning group of the gripper (named states 'open' and 'close')")
+        self.hand_group = declare(
+            self, "hand_group", "hand", "MoveIt planning group of the gripper (named states 'open' and 'close')"
+        )
         self.tool_link = declare(self, "tool_link", "panda_hand", "link whose pose is planned for")
-        self.tool_to_fingertip = declare(self, "tool_to_fingertip", 0.1034, "metres from tool_link to the fingertip centre along the tool axis")
-        self.finger_joints = declare(self, "finger_joints", ["panda_finger_joint1", "panda_finger_joint2"], "gripper joints (their sum is the finger gap)")
-        self.lifted_gap = declare(self, "lifted_gap", 0.004, "finger gap after closing above which an object is held, metres", minimum=0.0)
-        self.approach_height = declare(self, "approach_height", 0.12, "metres above grasp and place points to approach from", minimum=0.02)
+        self.tool_to_fingertip = declare(
+            self, "tool_to_fingertip", 0.1034, "metres from tool_link to the fingertip centre along the tool axis"
+        )
+        self.finger_joints = declare(
+            self,
+            "finger_joints",
+            ["panda_finger_joint1", "panda_finger_joint2"],
+            "gripper joints (their sum is the finger gap)",
+        )
+        self.lifted_gap = declare(
+            self, "lifted_gap", 0.004, "finger gap after closing above which an object is held, metres", minimum=0.0
+        )
+        self.approach_height = declare(
+            self, "approach_height", 0.12, "metres above grasp and place points to approach from", minimum=0.02
+        )
         self.lift_height = declare(self, "lift_height", 0.15, "metres to lift the object", minimum=0.02)
         self.table_height = declare(self, "table_height", 0.0, "world z of the table top")
         self.table_size = declare(self, "table_size", [1.2, 1.2, 0.05], "table collision box size x, y, z (metres)")
         self.table_center = declare(self, "table_center", [0.55, 0.0], "table centre x, y in world")
-        self.velocity_scaling = declare(self, "velocity_scaling", 0.3, "max velocity scaling factor", minimum=0.01, maximum=1.0)
+        self.velocity_scaling = declare(
+            self, "velocity_scaling", 0.3, "max velocity scaling factor", minimum=0.01, maximum=1.0
+        )
         workspace = declare(self, "workspace", list(WORKSPACE), "grasp and place points must lie in this box")
         self.workspace = Box(tuple(workspace[:3]), tuple(workspace[3:]))
 
@@ -72,8 +88,15 @@ class MoveItPickPlace(Node):
         self.plan_parameters.max_velocity_scaling_factor = self.velocity_scaling
         self._add_table(CollisionObject, SolidPrimitive)
         self.busy = threading.Lock()
-        self.server = ActionServer(self, PickPlace, "pick_place", self.execute, callback_group=ReentrantCallbackGroup(),
-                                   goal_callback=self.on_goal, cancel_callback=lambda _g: CancelResponse.ACCEPT)
+        self.server = ActionServer(
+            self,
+            PickPlace,
+            "pick_place",
+            self.execute,
+            callback_group=ReentrantCallbackGroup(),
+            goal_callback=self.on_goal,
+            cancel_callback=lambda _g: CancelResponse.ACCEPT,
+        )
         self.get_logger().info(f"serving pick_place with MoveIt group '{self.arm_group}'")
 
     def _add_table(self, CollisionObject, SolidPrimitive) -> None:  # noqa: N803 (classes passed in)
@@ -116,7 +139,9 @@ class MoveItPickPlace(Node):
         position = fingertip + np.array([0.0, 0.0, self.tool_to_fingertip])  # tool axis points down
         pose.pose.position.x, pose.pose.position.y, pose.pose.position.z = (float(v) for v in position)
         q = top_down_grasp_quaternion(yaw)
-        pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (float(v) for v in q)
+        pose.pose.orientation.x, pose.pose.orientation.y, pose.pose.orientation.z, pose.pose.orientation.w = (
+            float(v) for v in q
+        )
         return pose
 
     def _move_arm(self, fingertip: np.ndarray, yaw: float) -> bool:

@@ -4,6 +4,7 @@ with `ros2 bag play` on a full install and reads with the `rosbags` library anyw
 
   interseg record -o runs/bag /hypotheses /interactions /cameras/cam0/image_raw --duration 60
 """
+
 from __future__ import annotations
 
 import sys
@@ -17,7 +18,6 @@ from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
 
 from interseg.cli_args import ArgumentParser, non_negative_float, non_negative_int
 from interseg.nodes.common import ignore_interrupts, init_ros
-
 from interseg.nodes.introspection import message_class
 
 
@@ -40,9 +40,15 @@ def record_main(argv: list[str]) -> int:
     parser = ArgumentParser(prog="interseg record", description="Record topics to a rosbag2 MCAP bag.")
     parser.add_argument("topics", nargs="+", help="topics to record")
     parser.add_argument("-o", "--output", type=Path, required=True, help="bag folder to create (must not exist)")
-    parser.add_argument("--duration", type=non_negative_float, default=0.0, help="stop after S seconds (0: until Ctrl-C)")
-    parser.add_argument("--max-messages", type=non_negative_int, default=0, help="stop after N messages in total (0: no limit)")
-    parser.add_argument("--wait", type=non_negative_float, default=10.0, help="seconds to wait for the topics to appear")
+    parser.add_argument(
+        "--duration", type=non_negative_float, default=0.0, help="stop after S seconds (0: until Ctrl-C)"
+    )
+    parser.add_argument(
+        "--max-messages", type=non_negative_int, default=0, help="stop after N messages in total (0: no limit)"
+    )
+    parser.add_argument(
+        "--wait", type=non_negative_float, default=10.0, help="seconds to wait for the topics to appear"
+    )
     args = parser.parse_args(argv)
     if args.output.exists():
         print(f"interseg record: {args.output} already exists", file=sys.stderr)
@@ -68,7 +74,9 @@ def record_main(argv: list[str]) -> int:
             return 1
         unknown = [t for t, ty in types.items() if ty not in typestore.types]
         if unknown:
-            print(f"interseg record: no definition for {', '.join(f'{t} ({types[t]})' for t in unknown)}", file=sys.stderr)
+            print(
+                f"interseg record: no definition for {', '.join(f'{t} ({types[t]})' for t in unknown)}", file=sys.stderr
+            )
             return 2
         with Writer(args.output, version=9, storage_plugin=StoragePlugin.MCAP) as bag:
             connections = {}
@@ -78,14 +86,20 @@ def record_main(argv: list[str]) -> int:
                     nonlocal count
                     bag.write(connections[topic], time.time_ns(), data)
                     count += 1
+
                 return on_message
 
             for topic, type_name in types.items():
                 publishers = node.get_publishers_info_by_topic(topic)
-                reliable = bool(publishers) and all(p.qos_profile.reliability == QoSReliabilityPolicy.RELIABLE for p in publishers)
+                reliable = bool(publishers) and all(
+                    p.qos_profile.reliability == QoSReliabilityPolicy.RELIABLE for p in publishers
+                )
                 latched = any(p.qos_profile.durability == QoSDurabilityPolicy.TRANSIENT_LOCAL for p in publishers)
-                qos = QoSProfile(depth=50, reliability=QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT,
-                                 durability=QoSDurabilityPolicy.TRANSIENT_LOCAL if latched else QoSDurabilityPolicy.VOLATILE)
+                qos = QoSProfile(
+                    depth=50,
+                    reliability=QoSReliabilityPolicy.RELIABLE if reliable else QoSReliabilityPolicy.BEST_EFFORT,
+                    durability=QoSDurabilityPolicy.TRANSIENT_LOCAL if latched else QoSDurabilityPolicy.VOLATILE,
+                )
                 connections[topic] = bag.add_connection(topic, type_name, typestore=typestore)
                 node.create_subscription(message_class(type_name), topic, make_callback(topic), qos, raw=True)
             print(f"recording {len(types)} topics to {args.output}", flush=True)

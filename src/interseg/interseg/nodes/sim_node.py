@@ -40,6 +40,7 @@ is sent). So a capture requested after the result, or after the "hold" feedback,
 of that state. Stamps strictly increase on every stream (a frame rendered at the same
 simulated instant as the last one is stamped one nanosecond later); /clock never steps back.
 """
+
 from __future__ import annotations
 
 import threading
@@ -54,9 +55,7 @@ from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy, qos
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header, String
-
-from interseg_interfaces.action import PickPlace
-from interseg_interfaces.srv import ResetArena
+from tf2_msgs.msg import TFMessage
 
 from interseg.arm_goals import GoalRejected, validate_top_down_pose
 from interseg.geometry import Box
@@ -65,13 +64,14 @@ from interseg.nodes.convert import camera_to_info, image_to_msg
 from interseg.nodes.tf import DYNAMIC_QOS, STATIC_BROADCASTER_QOS, TF_STATIC_TOPIC, TF_TOPIC, tf_message
 from interseg.sim.arena import ArenaConfig, SimulatedArena, Views
 from interseg.sim.controller import PickPlaceRejected, default_workspace
-from interseg.sim.realism import RealismConfig
 from interseg.sim.panda_description import panda_urdf
+from interseg.sim.realism import RealismConfig
 from interseg.sim.robot_model import link_transforms, panda_joint_state, static_link_transforms
 from interseg.sim.scene import table_transform
 from interseg.timestamps import ForwardStamps
 from interseg.transforms import Transform, camera_transforms
-from tf2_msgs.msg import TFMessage
+from interseg_interfaces.action import PickPlace
+from interseg_interfaces.srv import ResetArena
 
 LATCHED = QoSProfile(depth=1, reliability=QoSReliabilityPolicy.RELIABLE, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
@@ -85,21 +85,52 @@ class SimNode(Node):
         super().__init__("sim")
         width = declare(self, "image_width", 640, "camera image width, pixels", minimum=16, maximum=4096)
         height = declare(self, "image_height", 480, "camera image height, pixels", minimum=16, maximum=4096)
-        self.rate = declare(self, "camera_rate_hz", 5.0, "frames per second per camera while idle (and during a hold)", minimum=0.1, maximum=60.0)
+        self.rate = declare(
+            self,
+            "camera_rate_hz",
+            5.0,
+            "frames per second per camera while idle (and during a hold)",
+            minimum=0.1,
+            maximum=60.0,
+        )
         split = declare(self, "split", "train", "object and background split of the arena: train, val or test")
-        seed = declare(self, "seed", 0, "seed of the first arrangement (reset with seed 0 takes the next one)", minimum=0)
+        seed = declare(
+            self, "seed", 0, "seed of the first arrangement (reset with seed 0 takes the next one)", minimum=0
+        )
         min_objects = declare(self, "min_objects", 4, "fewest objects per arrangement", minimum=1, maximum=12)
         max_objects = declare(self, "max_objects", 8, "most objects per arrangement", minimum=1, maximum=12)
         shadows = declare(self, "shadows", True, "render shadows (about 4x slower on CPU)")
         realism = declare(self, "realism", True, "light jitter, exposure drift and sensor noise between frames")
-        calibration = declare(self, "calibration_error_m", 0.002, "std of the arm's base calibration error per arrangement, metres", minimum=0.0, maximum=0.05)
-        workspace = declare(self, "workspace", [*default_workspace().low, *default_workspace().high], "grasp/place points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max], metres")
+        calibration = declare(
+            self,
+            "calibration_error_m",
+            0.002,
+            "std of the arm's base calibration error per arrangement, metres",
+            minimum=0.0,
+            maximum=0.05,
+        )
+        workspace = declare(
+            self,
+            "workspace",
+            [*default_workspace().low, *default_workspace().high],
+            "grasp/place points must lie in this world box [x_min, y_min, z_min, x_max, y_max, z_max], metres",
+        )
         self.publish_clock = declare(self, "publish_clock", True, "publish simulated time on /clock")
         if len(workspace) != 6 or any(workspace[i] >= workspace[i + 3] for i in range(3)):
-            raise ValueError(f"parameter 'workspace' must be [x_min, y_min, z_min, x_max, y_max, z_max] with min < max, got {workspace}")
-        config = ArenaConfig(width=width, height=height, split=split, min_objects=min_objects, max_objects=max_objects,
-                             shadows=shadows, realism=RealismConfig(enabled=realism), calibration_error_m=calibration,
-                             workspace=Box(tuple(workspace[:3]), tuple(workspace[3:])))
+            raise ValueError(
+                f"parameter 'workspace' must be [x_min, y_min, z_min, x_max, y_max, z_max] with min < max, got {workspace}"
+            )
+        config = ArenaConfig(
+            width=width,
+            height=height,
+            split=split,
+            min_objects=min_objects,
+            max_objects=max_objects,
+            shadows=shadows,
+            realism=RealismConfig(enabled=realism),
+            calibration_error_m=calibration,
+            workspace=Box(tuple(workspace[:3]), tuple(workspace[3:])),
+        )
         self.arena = SimulatedArena(config, seed=seed)
         self.names = self.arena.camera_names
         self._busy = threading.Lock()  # held while a pick-and-place or reset runs
@@ -108,10 +139,19 @@ class SimNode(Node):
 
         self.frame_stamps = ForwardStamps()  # camera frames, joint states and /tf share one stamp sequence
         self.clock_stamps = ForwardStamps()
-        self.image_pubs = {n: self.create_publisher(Image, f"cameras/{n}/image_raw", qos_profile_sensor_data) for n in self.names}
-        self.info_pubs = {n: self.create_publisher(CameraInfo, f"cameras/{n}/camera_info", qos_profile_sensor_data) for n in self.names}
-        self.depth_pub = self.create_publisher(Image, f"cameras/{self.names[0]}/depth/image_raw", qos_profile_sensor_data)
-        self.depth_info_pub = self.create_publisher(CameraInfo, f"cameras/{self.names[0]}/depth/camera_info", qos_profile_sensor_data)
+        self.image_pubs = {
+            n: self.create_publisher(Image, f"cameras/{n}/image_raw", qos_profile_sensor_data) for n in self.names
+        }
+        self.info_pubs = {
+            n: self.create_publisher(CameraInfo, f"cameras/{n}/camera_info", qos_profile_sensor_data)
+            for n in self.names
+        }
+        self.depth_pub = self.create_publisher(
+            Image, f"cameras/{self.names[0]}/depth/image_raw", qos_profile_sensor_data
+        )
+        self.depth_info_pub = self.create_publisher(
+            CameraInfo, f"cameras/{self.names[0]}/depth/camera_info", qos_profile_sensor_data
+        )
         self.tf_static_pub = self.create_publisher(TFMessage, TF_STATIC_TOPIC, STATIC_BROADCASTER_QOS)
         self.tf_pub = self.create_publisher(TFMessage, TF_TOPIC, DYNAMIC_QOS)
         self.joint_state_pub = self.create_publisher(JointState, "joint_states", 10)
@@ -119,12 +159,22 @@ class SimNode(Node):
         self.clock_pub = self.create_publisher(Clock, "/clock", 10) if self.publish_clock else None
         self._publish_static_frames()
 
-        self.action_server = ActionServer(self, PickPlace, "pick_place", execute_callback=self.execute_pick_place,
-                                          goal_callback=self.on_goal,
-                                          cancel_callback=self.on_cancel, callback_group=ReentrantCallbackGroup())
-        self.reset_service = self.create_service(ResetArena, "reset_arena", self.on_reset, callback_group=ReentrantCallbackGroup())
+        self.action_server = ActionServer(
+            self,
+            PickPlace,
+            "pick_place",
+            execute_callback=self.execute_pick_place,
+            goal_callback=self.on_goal,
+            cancel_callback=self.on_cancel,
+            callback_group=ReentrantCallbackGroup(),
+        )
+        self.reset_service = self.create_service(
+            ResetArena, "reset_arena", self.on_reset, callback_group=ReentrantCallbackGroup()
+        )
         self.timer = self.create_timer(1.0 / self.rate, self.on_timer, callback_group=MutuallyExclusiveCallbackGroup())
-        self.get_logger().info(f"arena ready: {self.arena.num_objects} objects, {width}x{height}, {self.rate:g} Hz, split {split}")
+        self.get_logger().info(
+            f"arena ready: {self.arena.num_objects} objects, {width}x{height}, {self.rate:g} Hz, split {split}"
+        )
 
     # ------------------------------------------------------------------ publishing
     def _publish_static_frames(self) -> None:
@@ -139,7 +189,9 @@ class SimNode(Node):
 
     def _publish_robot(self, stamp: Time) -> None:
         names, positions = panda_joint_state(self.arena.arm_joint_positions(), self.arena.finger_positions())
-        self.joint_state_pub.publish(JointState(header=Header(stamp=stamp), name=names, position=[float(p) for p in positions]))
+        self.joint_state_pub.publish(
+            JointState(header=Header(stamp=stamp), name=names, position=[float(p) for p in positions])
+        )
         self.tf_pub.publish(tf_message([Transform(*t) for t in link_transforms(dict(zip(names, positions)))], stamp))
 
     def publish_views(self, views: Views) -> None:
@@ -252,8 +304,15 @@ class SimNode(Node):
                 return True
 
             try:
-                outcome = self.arena.pick_place(grasp, yaw, place, place_yaw=place_yaw, gripper_width=float(goal.gripper_width),
-                                                phase_callback=on_phase, hold_callback=on_hold if goal.hold_lifted_s > 0 else None)
+                outcome = self.arena.pick_place(
+                    grasp,
+                    yaw,
+                    place,
+                    place_yaw=place_yaw,
+                    gripper_width=float(goal.gripper_width),
+                    phase_callback=on_phase,
+                    hold_callback=on_hold if goal.hold_lifted_s > 0 else None,
+                )
             except PickPlaceRejected as error:
                 result.success, result.object_lifted, result.message = False, False, f"rejected: {error}"
                 goal_handle.abort()

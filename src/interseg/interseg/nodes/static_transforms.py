@@ -12,20 +12,27 @@ Parameters:
   transforms_file (string): the YAML file; a missing or malformed file stops the node at start
       with one line naming the file and the entry
 """
+
 from __future__ import annotations
 
 from rclpy.node import Node
+from tf2_msgs.msg import TFMessage
 
 from interseg.nodes.common import declare, run_node
 from interseg.nodes.tf import STATIC_BROADCASTER_QOS, TF_STATIC_TOPIC, tf_message
 from interseg.transforms import load_transforms_file
-from tf2_msgs.msg import TFMessage
 
 
 class StaticTransforms(Node):
     def __init__(self) -> None:
         super().__init__("static_transforms")
-        path = declare(self, "transforms_file", "", "YAML file of measured static transforms (see config/cameras.yaml)", read_only=True)
+        path = declare(
+            self,
+            "transforms_file",
+            "",
+            "YAML file of measured static transforms (see config/cameras.yaml)",
+            read_only=True,
+        )
         if not path:
             raise ValueError("parameter 'transforms_file' is empty: give the YAML file of your camera poses")
         self.transforms = load_transforms_file(path)

@@ -6,6 +6,7 @@ and listens with depth 100; dynamic transforms are reliable, volatile, depth 100
 absolute (``/tf``, ``/tf_static``); a launch file that runs several robots in one DDS domain
 remaps them into each robot's namespace (``/tf:=tf``), as navigation2 does.
 """
+
 from __future__ import annotations
 
 from rclpy.node import Node
@@ -18,12 +19,24 @@ from interseg.transforms import Transform, TransformError, TransformTree
 TF_TOPIC = "/tf"
 TF_STATIC_TOPIC = "/tf_static"
 
-STATIC_BROADCASTER_QOS = QoSProfile(depth=1, history=QoSHistoryPolicy.KEEP_LAST, reliability=QoSReliabilityPolicy.RELIABLE,
-                                    durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-STATIC_LISTENER_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST, reliability=QoSReliabilityPolicy.RELIABLE,
-                                 durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-DYNAMIC_QOS = QoSProfile(depth=100, history=QoSHistoryPolicy.KEEP_LAST, reliability=QoSReliabilityPolicy.RELIABLE,
-                         durability=QoSDurabilityPolicy.VOLATILE)
+STATIC_BROADCASTER_QOS = QoSProfile(
+    depth=1,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+    durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+)
+STATIC_LISTENER_QOS = QoSProfile(
+    depth=100,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+    durability=QoSDurabilityPolicy.TRANSIENT_LOCAL,
+)
+DYNAMIC_QOS = QoSProfile(
+    depth=100,
+    history=QoSHistoryPolicy.KEEP_LAST,
+    reliability=QoSReliabilityPolicy.RELIABLE,
+    durability=QoSDurabilityPolicy.VOLATILE,
+)
 
 
 def tf_message(transforms: list[Transform], stamp) -> TFMessage:
@@ -40,8 +53,9 @@ class StaticTransformListener:
         self.node = node
         self.tree = tree if tree is not None else TransformTree()
         self.refused = 0
-        self.subscription = node.create_subscription(TFMessage, TF_STATIC_TOPIC, self.on_message, STATIC_LISTENER_QOS,
-                                                     callback_group=callback_group)
+        self.subscription = node.create_subscription(
+            TFMessage, TF_STATIC_TOPIC, self.on_message, STATIC_LISTENER_QOS, callback_group=callback_group
+        )
 
     def on_message(self, msg: TFMessage) -> None:
         problems = []
@@ -54,4 +68,6 @@ class StaticTransformListener:
             problems += self.tree.set_all([transform])
         if problems:
             self.refused += len(problems)
-            self.node.get_logger().warning(f"ignored {len(problems)} static transform(s): {problems[0]}", throttle_duration_sec=5.0)
+            self.node.get_logger().warning(
+                f"ignored {len(problems)} static transform(s): {problems[0]}", throttle_duration_sec=5.0
+            )

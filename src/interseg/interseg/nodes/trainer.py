@@ -12,6 +12,7 @@ Published topics: model_updates (interseg_interfaces/ModelUpdate), after each ch
   transient local, so a hypotheses node started later still hears the latest one
 Parameters: see config/trainer.yaml.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,23 +21,28 @@ from pathlib import Path
 from rclpy.node import Node
 from rclpy.task import Future
 
-from interseg_interfaces.msg import ModelUpdate
-
-from interseg.learning.model import ModelConfig
 from interseg.learning.checkpoint import CheckpointInfo
+from interseg.learning.model import ModelConfig
 from interseg.learning.trainer import Trainer
 from interseg.learning.trainer_config import TrainerConfig
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node, say
+from interseg_interfaces.msg import ModelUpdate
 
 
 class TrainerNode(Node):
     def __init__(self) -> None:
         super().__init__("trainer")
-        self.store_path = Path(declare(self, "store", "runs/sim/examples", "examples store directory written by the labeller"))
+        self.store_path = Path(
+            declare(self, "store", "runs/sim/examples", "examples store directory written by the labeller")
+        )
         run_dir = Path(declare(self, "run_dir", "runs/sim/trainer", "checkpoints and the training log go here"))
         threads = declare(self, "threads", 1, "torch CPU threads for training", minimum=1, maximum=64)
-        initial = declare(self, "initial_checkpoint", "", "weights to start from when run_dir has no checkpoint ('' = random)")
-        input_scale = declare(self, "input_scale", 0.5, "network resolution / camera resolution", minimum=0.05, maximum=2.0)
+        initial = declare(
+            self, "initial_checkpoint", "", "weights to start from when run_dir has no checkpoint ('' = random)"
+        )
+        input_scale = declare(
+            self, "input_scale", 0.5, "network resolution / camera resolution", minimum=0.05, maximum=2.0
+        )
         width = declare(self, "image_width", 640, "camera image width", minimum=32)
         height = declare(self, "image_height", 480, "camera image height", minimum=32)
         config = TrainerConfig(
@@ -50,14 +56,18 @@ class TrainerNode(Node):
             min_examples=declare(self, "min_examples", 8, "examples needed before training starts", minimum=1),
             seed=declare(self, "seed", 0, "seed of the initial weights and the sampling", minimum=0),
             keep_checkpoints=declare(self, "keep_checkpoints", 5, "checkpoints kept in run_dir (0: all)", minimum=0),
-            device=declare(self, "device", "auto", "where the network trains: auto (a CUDA GPU when present), cpu, cuda, cuda:N"),
+            device=declare(
+                self, "device", "auto", "where the network trains: auto (a CUDA GPU when present), cpu, cuda, cuda:N"
+            ),
         )
         import torch
 
         torch.set_num_threads(threads)
         self.trainer = Trainer(run_dir, ModelConfig(input_scale=input_scale, expected_size=(width, height)), config)
         if self.trainer.resume():
-            self.get_logger().info(f"resumed from version {self.trainer.version} at step {self.trainer.step} ({self.trainer.examples_seen} examples seen)")
+            self.get_logger().info(
+                f"resumed from version {self.trainer.version} at step {self.trainer.step} ({self.trainer.examples_seen} examples seen)"
+            )
         elif initial:
             self.trainer.load_checkpoint(initial)
             self.get_logger().info(f"starting from {initial}")
@@ -70,18 +80,25 @@ class TrainerNode(Node):
     def run(self) -> None:
         try:
             self.trainer.run_online(self.store_path, on_checkpoint=self.announce, stop=self.stop)
-        except Exception as exc:  # a non-finite loss or a broken store: say so loudly and stop
+        except Exception as exc:  # noqa: BLE001 -- a non-finite loss or a broken store: say so loudly and stop
             self.get_logger().fatal(f"training stopped: {exc!r}")
             self.finished.set_result(1)
 
     def announce(self, info: CheckpointInfo) -> None:
-        msg = ModelUpdate(version=info.version, checkpoint_path=str(Path(info.path).resolve()), training_step=info.step, examples_seen=info.examples_seen)
+        msg = ModelUpdate(
+            version=info.version,
+            checkpoint_path=str(Path(info.path).resolve()),
+            training_step=info.step,
+            examples_seen=info.examples_seen,
+        )
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.metric_names = list(info.metrics)
         msg.metric_values = [float(v) for v in info.metrics.values()]
         self.publisher.publish(msg)
         loss = info.metrics.get("loss", float("nan"))
-        self.get_logger().info(f"model version {info.version}: step {info.step}, {info.examples_seen} examples seen, loss {loss:.4f}")
+        self.get_logger().info(
+            f"model version {info.version}: step {info.step}, {info.examples_seen} examples seen, loss {loss:.4f}"
+        )
 
     def close(self) -> None:
         # The round in progress is abandoned: checkpoints are written atomically and the
@@ -91,8 +108,11 @@ class TrainerNode(Node):
         self.stop.set()
         self.thread.join(timeout=0.3)
         if self.thread.is_alive():
-            say(self.get_name(), "stopping: the training round in progress is abandoned "
-                f"(the last checkpoint, version {self.trainer.version}, is kept)")
+            say(
+                self.get_name(),
+                "stopping: the training round in progress is abandoned "
+                f"(the last checkpoint, version {self.trainer.version}, is kept)",
+            )
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """``interseg security keystore|enclave|permissions``, and the interseg nodes a launch file
 starts, read from the command lines the launch-file reader builds."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,7 +8,15 @@ import sys
 from pathlib import Path
 
 from interseg.security.keystore import create_enclave, create_keystore, default_domain_id
-from interseg.security.policy import NODE_INTERFACES, NodeSpec, Remap, SecurityError, executable_for, node_permissions, split_node_name
+from interseg.security.policy import (
+    NODE_INTERFACES,
+    NodeSpec,
+    Remap,
+    SecurityError,
+    executable_for,
+    node_permissions,
+    split_node_name,
+)
 from interseg.supervision.launch_file import read_launch_file
 from interseg.supervision.plan import LaunchError, parse_cli_arguments
 
@@ -15,6 +24,7 @@ EXIT_BAD_INPUT = 2
 
 
 # -- nodes of a launch file --------------------------------------------------------------------
+
 
 def _true(text: str) -> bool:
     return text.strip().strip("'\"").lower() in ("true", "1", "yes", "on")
@@ -27,7 +37,7 @@ def node_from_command(command: list[str], display: str) -> NodeSpec:
     executable = Path(command[0]).name
     if "--ros-args" not in command:
         raise SecurityError(f"{display}: not a ROS node command")
-    ros_args = command[command.index("--ros-args") + 1:]
+    ros_args = command[command.index("--ros-args") + 1 :]
     name, namespace, remaps, sim_time, enclave = None, "/", [], False, None
     i = 0
     while i < len(ros_args):
@@ -55,7 +65,9 @@ def node_from_command(command: list[str], display: str) -> NodeSpec:
         else:
             i += 1
     if executable not in NODE_INTERFACES:
-        raise SecurityError(f"{display}: '{executable}' is not an interseg node (known: {', '.join(sorted(NODE_INTERFACES))})")
+        raise SecurityError(
+            f"{display}: '{executable}' is not an interseg node (known: {', '.join(sorted(NODE_INTERFACES))})"
+        )
     name = name or NODE_INTERFACES[executable].node
     full_name = f"{namespace.rstrip('/')}/{name}" if namespace.startswith("/") else f"/{namespace.strip('/')}/{name}"
     return NodeSpec(full_name, executable, tuple(remaps), sim_time, enclave)
@@ -75,6 +87,7 @@ def nodes_of_launch_file(path: str, arguments: list[str]) -> list[NodeSpec]:
 
 # -- command line ------------------------------------------------------------------------------
 
+
 class _OneLineParser(argparse.ArgumentParser):
     """Bad command lines get one line and exit code 2, like every other bad input here."""
 
@@ -86,25 +99,46 @@ def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog="interseg security",
         description="SROS2 keystores for the interseg nodes (a full ROS 2 install runs them secured; "
-                    "the ROS 2 wheels' Fast DDS has no DDS Security plugins).")
+        "the ROS 2 wheels' Fast DDS has no DDS Security plugins).",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     keystore = commands.add_parser("keystore", help="create a keystore: CA, governance (ros2 security create_keystore)")
     keystore.add_argument("keystore", type=Path)
-    keystore.add_argument("--domain-id", type=int, default=None, help="DDS domain of the governance (default: ROS_DOMAIN_ID or 0)")
+    keystore.add_argument(
+        "--domain-id", type=int, default=None, help="DDS domain of the governance (default: ROS_DOMAIN_ID or 0)"
+    )
     enclave = commands.add_parser(
-        "enclave", help="create node enclaves: identity and permissions limited to each node's own names",
+        "enclave",
+        help="create node enclaves: identity and permissions limited to each node's own names",
         description="One enclave per node, with permissions for exactly the node's own topics, services and actions. "
-                    "--launch FILE [name:=value ...] secures every interseg node the launch file starts (its "
-                    "namespace, remaps, use_sim_time and --enclave); --node /ns/name[=EXECUTABLE] one node as "
-                    "started by hand (with --remap and --sim-time as you start it).")
+        "--launch FILE [name:=value ...] secures every interseg node the launch file starts (its "
+        "namespace, remaps, use_sim_time and --enclave); --node /ns/name[=EXECUTABLE] one node as "
+        "started by hand (with --remap and --sim-time as you start it).",
+    )
     enclave.add_argument("keystore", type=Path)
-    enclave.add_argument("--launch", nargs="+", metavar=("FILE", "name:=value"), help="launch file whose nodes to secure, and its arguments")
-    enclave.add_argument("--node", action="append", default=[], metavar="/NS/NAME[=EXECUTABLE]",
-                         help="a node's full name; the executable defaults to the interseg node of that name")
-    enclave.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="a remap rule the --node nodes run with")
-    enclave.add_argument("--sim-time", action="store_true", help="the --node nodes run with use_sim_time (they subscribe to /clock)")
+    enclave.add_argument(
+        "--launch",
+        nargs="+",
+        metavar=("FILE", "name:=value"),
+        help="launch file whose nodes to secure, and its arguments",
+    )
+    enclave.add_argument(
+        "--node",
+        action="append",
+        default=[],
+        metavar="/NS/NAME[=EXECUTABLE]",
+        help="a node's full name; the executable defaults to the interseg node of that name",
+    )
+    enclave.add_argument(
+        "--remap", action="append", default=[], metavar="FROM:=TO", help="a remap rule the --node nodes run with"
+    )
+    enclave.add_argument(
+        "--sim-time", action="store_true", help="the --node nodes run with use_sim_time (they subscribe to /clock)"
+    )
     enclave.add_argument("--enclave", help="enclave path of the single --node (default: the node's full name)")
-    enclave.add_argument("--domain-id", type=int, default=None, help="DDS domain of the permissions (default: ROS_DOMAIN_ID or 0)")
+    enclave.add_argument(
+        "--domain-id", type=int, default=None, help="DDS domain of the permissions (default: ROS_DOMAIN_ID or 0)"
+    )
     show = commands.add_parser("permissions", help="print the DDS topics a node's permissions allow (no files written)")
     show.add_argument("--node", action="append", required=True, metavar="/NS/NAME[=EXECUTABLE]")
     show.add_argument("--remap", action="append", default=[], metavar="FROM:=TO")
@@ -128,7 +162,9 @@ def _enclave(args) -> list[Path]:
         raise SecurityError("give either --launch FILE or --node /ns/name (one or more)")
     if args.launch:
         if args.remap or args.sim_time or args.enclave:
-            raise SecurityError("--remap, --sim-time and --enclave go with --node; with --launch they come from the launch file")
+            raise SecurityError(
+                "--remap, --sim-time and --enclave go with --node; with --launch they come from the launch file"
+            )
         specs = nodes_of_launch_file(args.launch[0], args.launch[1:])
     else:
         specs = _node_specs(args)

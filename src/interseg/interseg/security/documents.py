@@ -1,5 +1,6 @@
 """The DDS Security XML documents: sros2's governance, a node's permissions grant, and reading
 a grant back."""
+
 from __future__ import annotations
 
 import datetime
@@ -31,28 +32,49 @@ _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 def governance_xml(domain_id: int) -> bytes:
     """sros2's default governance: only authenticated participants join, discovery, liveliness
     and every topic's data encrypted, read and write access control on every topic."""
-    root = ElementTree.Element("dds", {"xmlns:xsi": _XSI, "xsi:noNamespaceSchemaLocation":
-                                       "http://www.omg.org/spec/DDS-SECURITY/20170901/omg_shared_ca_governance.xsd"})
+    root = ElementTree.Element(
+        "dds",
+        {
+            "xmlns:xsi": _XSI,
+            "xsi:noNamespaceSchemaLocation": "http://www.omg.org/spec/DDS-SECURITY/20170901/omg_shared_ca_governance.xsd",
+        },
+    )
     rule = ElementTree.SubElement(ElementTree.SubElement(root, "domain_access_rules"), "domain_rule")
     _domains(rule, domain_id)
-    for tag, text in (("allow_unauthenticated_participants", "false"), ("enable_join_access_control", "true"),
-                      ("discovery_protection_kind", "ENCRYPT"), ("liveliness_protection_kind", "ENCRYPT"),
-                      ("rtps_protection_kind", "ENCRYPT")):
+    for tag, text in (
+        ("allow_unauthenticated_participants", "false"),
+        ("enable_join_access_control", "true"),
+        ("discovery_protection_kind", "ENCRYPT"),
+        ("liveliness_protection_kind", "ENCRYPT"),
+        ("rtps_protection_kind", "ENCRYPT"),
+    ):
         ElementTree.SubElement(rule, tag).text = text
     topic_rule = ElementTree.SubElement(ElementTree.SubElement(rule, "topic_access_rules"), "topic_rule")
-    for tag, text in (("topic_expression", "*"), ("enable_discovery_protection", "true"), ("enable_liveliness_protection", "true"),
-                      ("enable_read_access_control", "true"), ("enable_write_access_control", "true"),
-                      ("metadata_protection_kind", "ENCRYPT"), ("data_protection_kind", "ENCRYPT")):
+    for tag, text in (
+        ("topic_expression", "*"),
+        ("enable_discovery_protection", "true"),
+        ("enable_liveliness_protection", "true"),
+        ("enable_read_access_control", "true"),
+        ("enable_write_access_control", "true"),
+        ("metadata_protection_kind", "ENCRYPT"),
+        ("data_protection_kind", "ENCRYPT"),
+    ):
         ElementTree.SubElement(topic_rule, tag).text = text
     return _document(root)
 
 
-def permissions_xml(enclave: str, permissions: Permissions, domain_id: int,
-                    not_before: datetime.datetime, not_after: datetime.datetime) -> bytes:
+def permissions_xml(
+    enclave: str, permissions: Permissions, domain_id: int, not_before: datetime.datetime, not_after: datetime.datetime
+) -> bytes:
     """One grant for the enclave's certificate subject, valid as long as the certificate: allow
     the node's topics, and ros_discovery_info, deny everything else."""
-    root = ElementTree.Element("dds", {"xmlns:xsi": _XSI, "xsi:noNamespaceSchemaLocation":
-                                       "http://www.omg.org/spec/DDS-SECURITY/20170901/omg_shared_ca_permissions.xsd"})
+    root = ElementTree.Element(
+        "dds",
+        {
+            "xmlns:xsi": _XSI,
+            "xsi:noNamespaceSchemaLocation": "http://www.omg.org/spec/DDS-SECURITY/20170901/omg_shared_ca_permissions.xsd",
+        },
+    )
     grant = ElementTree.SubElement(ElementTree.SubElement(root, "permissions"), "grant", {"name": enclave})
     ElementTree.SubElement(grant, "subject_name").text = f"CN={enclave}"
     validity = ElementTree.SubElement(grant, "validity")

@@ -1,5 +1,6 @@
 """The keystore on disk: its CA, the signed governance, and node enclaves (identity
 certificate, CA and governance links, signed permissions), written with ``cryptography``."""
+
 from __future__ import annotations
 
 import datetime
@@ -15,6 +16,7 @@ VALIDITY_DAYS = 3650  # as sros2
 
 
 # -- certificates and signatures (cryptography) ------------------------------------------------
+
 
 def _crypto():
     try:
@@ -33,16 +35,18 @@ def _key_and_certificate(common_name: str, *, issuer=None, issuer_key=None):
     x509, hashes, _, ec, _ = _crypto()
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    now = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     is_ca = issuer is None
-    builder = (x509.CertificateBuilder()
-               .subject_name(subject)
-               .issuer_name(subject if is_ca else issuer.subject)
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now)
-               .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS))
-               .add_extension(x509.BasicConstraints(ca=is_ca, path_length=1 if is_ca else None), critical=is_ca))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject if is_ca else issuer.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=VALIDITY_DAYS))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=1 if is_ca else None), critical=is_ca)
+    )
     certificate = builder.sign(key if is_ca else issuer_key, hashes.SHA256())
     return key, certificate
 
@@ -55,8 +59,10 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _write_key(path: Path, key) -> None:
     _, _, serialization, _, _ = _crypto()
-    _write_private(path, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    _write_private(
+        path,
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+    )
 
 
 def _write_certificate(path: Path, certificate) -> None:
@@ -92,11 +98,19 @@ def _link(path: Path, target: Path) -> None:
 
 # -- keystore and enclaves -------------------------------------------------------------------
 
+
 def is_keystore(path: Path) -> bool:
     """sros2's is_valid_keystore: both CAs' certificates and keys, and the signed governance."""
-    return all((path / p).is_file() for p in (f"{PUBLIC}/permissions_ca.cert.pem", f"{PUBLIC}/identity_ca.cert.pem",
-                                              f"{PRIVATE}/permissions_ca.key.pem", f"{PRIVATE}/identity_ca.key.pem",
-                                              f"{ENCLAVES}/governance.p7s"))
+    return all(
+        (path / p).is_file()
+        for p in (
+            f"{PUBLIC}/permissions_ca.cert.pem",
+            f"{PUBLIC}/identity_ca.cert.pem",
+            f"{PRIVATE}/permissions_ca.key.pem",
+            f"{PRIVATE}/identity_ca.key.pem",
+            f"{ENCLAVES}/governance.p7s",
+        )
+    )
 
 
 def default_domain_id() -> int:
@@ -107,7 +121,9 @@ def create_keystore(path: Path, domain_id: int) -> None:
     """A new keystore at ``path``: one CA serving as identity and permissions CA, and the
     signed governance for ``domain_id``."""
     if is_keystore(path):
-        raise SecurityError(f"{path}: already a keystore (its CA signs the existing enclaves; remove the folder to start over)")
+        raise SecurityError(
+            f"{path}: already a keystore (its CA signs the existing enclaves; remove the folder to start over)"
+        )
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise SecurityError(f"{path}: exists and is not an empty folder")
     for folder in (path, path / PUBLIC, path / ENCLAVES):
@@ -150,8 +166,9 @@ def create_enclave(keystore: Path, spec: NodeSpec, domain_id: int) -> Path:
         key, certificate = _key_and_certificate(spec.enclave_path, issuer=identity_ca, issuer_key=identity_key)
         _write_key(key_path, key)
         _write_certificate(cert_path, certificate)
-    document = permissions_xml(spec.enclave_path, permissions, domain_id,
-                               certificate.not_valid_before_utc, certificate.not_valid_after_utc)
+    document = permissions_xml(
+        spec.enclave_path, permissions, domain_id, certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    )
     (folder / "permissions.xml").write_bytes(document)
     permissions_ca, permissions_key = _load(keystore, "permissions")
     (folder / "permissions.p7s").write_bytes(_sign(document, permissions_ca, permissions_key))

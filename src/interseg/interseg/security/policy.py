@@ -1,5 +1,6 @@
 """What each interseg node creates, ROS names as rcl expands and remaps them, and the DDS
 topics a node's permissions allow (sros2's permissions template)."""
+
 from __future__ import annotations
 
 import re
@@ -14,6 +15,7 @@ class SecurityError(ValueError):
 
 
 # -- what each node creates ------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class NodeInterfaces:
@@ -37,19 +39,38 @@ _DEPTH_TOPICS = (f"cameras/{MAIN_CAMERA}/depth/image_raw", f"cameras/{MAIN_CAMER
 # executable -> its names with the shipped config/<node>.yaml (cameras, topic patterns)
 NODE_INTERFACES: dict[str, NodeInterfaces] = {
     "sim_node": NodeInterfaces(
-        "sim", publish=_CAMERA_TOPICS + _DEPTH_TOPICS + ("/tf", "/tf_static", "joint_states", "robot_description", "/clock"),
-        reply=("reset_arena",), execute=("pick_place",)),
+        "sim",
+        publish=_CAMERA_TOPICS + _DEPTH_TOPICS + ("/tf", "/tf_static", "joint_states", "robot_description", "/clock"),
+        reply=("reset_arena",),
+        execute=("pick_place",),
+    ),
     "capture_node": NodeInterfaces(
-        "capture", publish=("observation", "~/status"), subscribe=_CAMERA_TOPICS + _DEPTH_TOPICS[:1] + ("/tf_static",),
-        reply=("capture",)),
+        "capture",
+        publish=("observation", "~/status"),
+        subscribe=_CAMERA_TOPICS + _DEPTH_TOPICS[:1] + ("/tf_static",),
+        reply=("capture",),
+    ),
     "hypotheses_node": NodeInterfaces(
-        "hypotheses", publish=("hypotheses", "~/overlay", "~/markers"), subscribe=("model_updates",), reply=("propose_objects",)),
+        "hypotheses",
+        publish=("hypotheses", "~/overlay", "~/markers"),
+        subscribe=("model_updates",),
+        reply=("propose_objects",),
+    ),
     "grasp_planner_node": NodeInterfaces(
-        "grasp_planner", publish=("interactions", "~/markers"), request=("capture",), execute=("interact",), call=("pick_place",)),
+        "grasp_planner",
+        publish=("interactions", "~/markers"),
+        request=("capture",),
+        execute=("interact",),
+        call=("pick_place",),
+    ),
     "labeller_node": NodeInterfaces("labeller", publish=("labelled_examples",), subscribe=("interactions",)),
     "trainer_node": NodeInterfaces("trainer", publish=("model_updates",)),
     "experimenter_node": NodeInterfaces(
-        "experimenter", publish=("~/progress",), request=("capture", "propose_objects", "reset_arena"), call=("interact",)),
+        "experimenter",
+        publish=("~/progress",),
+        request=("capture", "propose_objects", "reset_arena"),
+        call=("interact",),
+    ),
     "push_collector_node": NodeInterfaces("push_collector", publish=("labelled_examples", "~/progress")),
     # The interseg node only; MoveItPy runs its own node (planning scene, controllers, TF) in the
     # same process, whose names depend on the arm's MoveIt configuration.
@@ -62,9 +83,21 @@ NODE_INTERFACES: dict[str, NodeInterfaces] = {
 # What every rclpy node creates (Jazzy/Kilted): rosout, parameter events, the parameter services
 # and the type description service; with use_sim_time, a /clock subscription.
 EVERY_NODE = NodeInterfaces(
-    "", publish=("/rosout", "/parameter_events"),
-    reply=tuple(f"~/{s}" for s in ("describe_parameters", "get_parameter_types", "get_parameters", "get_type_description",
-                                   "list_parameters", "set_parameters", "set_parameters_atomically")))
+    "",
+    publish=("/rosout", "/parameter_events"),
+    reply=tuple(
+        f"~/{s}"
+        for s in (
+            "describe_parameters",
+            "get_parameter_types",
+            "get_parameters",
+            "get_type_description",
+            "list_parameters",
+            "set_parameters",
+            "set_parameters_atomically",
+        )
+    ),
+)
 SIM_TIME = NodeInterfaces("", subscribe=("/clock",))
 ROS_DISCOVERY_TOPIC = "ros_discovery_info"  # rmw_fastrtps's graph topic (sros2 allows it for fastrtps)
 _ACTION_SERVICES = ("cancel_goal", "get_result", "send_goal")
@@ -77,7 +110,9 @@ def executable_for(node_name: str) -> str:
         if interfaces.node == node_name:
             return executable
     known = ", ".join(sorted(i.node for i in NODE_INTERFACES.values()))
-    raise SecurityError(f"no interseg node is named '{node_name}' (known: {known}); name its executable with --node /ns/name=EXECUTABLE")
+    raise SecurityError(
+        f"no interseg node is named '{node_name}' (known: {known}); name its executable with --node /ns/name=EXECUTABLE"
+    )
 
 
 # -- ROS names (rcl's expansion and remapping) -----------------------------------------------
@@ -118,10 +153,12 @@ class Remap:
     target: str
 
     @staticmethod
-    def parse(rule: str) -> "Remap":
+    def parse(rule: str) -> Remap:
         source, sep, target = rule.partition(":=")
         if not sep or not source or not target or ":" in source:
-            raise SecurityError(f"bad remap rule '{rule}': expected FROM:=TO (node-specific rules 'node:FROM:=TO' are not supported)")
+            raise SecurityError(
+                f"bad remap rule '{rule}': expected FROM:=TO (node-specific rules 'node:FROM:=TO' are not supported)"
+            )
         return Remap(source, target)
 
 
@@ -138,6 +175,7 @@ def resolve(name: str, namespace: str, node: str, remaps: Iterable[Remap] = ()) 
 
 
 # -- permissions -------------------------------------------------------------------------------
+
 
 @dataclass
 class NodeSpec:
@@ -166,7 +204,9 @@ def node_permissions(spec: NodeSpec) -> Permissions:
     """The DDS topics of the node's own topics, services and actions, as sros2's permissions
     template names them."""
     if spec.executable not in NODE_INTERFACES:
-        raise SecurityError(f"unknown interseg executable '{spec.executable}' (known: {', '.join(sorted(NODE_INTERFACES))})")
+        raise SecurityError(
+            f"unknown interseg executable '{spec.executable}' (known: {', '.join(sorted(NODE_INTERFACES))})"
+        )
     namespace, node = split_node_name(spec.full_name)
     parts = [NODE_INTERFACES[spec.executable], EVERY_NODE] + ([SIM_TIME] if spec.sim_time else [])
     publish: set[str] = set()

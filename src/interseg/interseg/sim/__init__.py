@@ -8,6 +8,7 @@ which the learning side never imports.
 MuJoCo reads ``MUJOCO_GL`` once, when it is first imported; :func:`configure_gl` must therefore
 run before any ``import mujoco`` in this package (each module calls it at import time).
 """
+
 from __future__ import annotations
 
 import ctypes.util

@@ -12,27 +12,41 @@ Typical use::
     result = arena.pick_place([0.5, 0.0, 0.03], yaw=0.3, place_xyz=[0.55, 0.1, 0.04])
     arena.close()
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
+import mujoco
 import numpy as np
 
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
-import mujoco
-
 from interseg.geometry import Box, PinholeCamera
 from interseg.sim.catalog import ObjectSpec, background_split, make_background, make_object, object_split
 from interseg.sim.controller import (
-    FINGER_OPEN, PARK_CONFIGURATION, ArmKinematics, PickPlaceController, PickPlaceRejected, PickPlaceResult,
-    RobotInterface, default_workspace,
+    FINGER_OPEN,
+    PARK_CONFIGURATION,
+    ArmKinematics,
+    PickPlaceController,
+    PickPlaceResult,
+    RobotInterface,
+    default_workspace,
 )
-from interseg.sim.realism import CameraSensor, LightingJitter, RealismConfig
 from interseg.sim.culling import ArmCulling, leave_out
-from interseg.sim.scene import ARM_BODIES, ARM_JOINTS, FINGER_JOINTS, FLOOR_Z, CameraRig, build_scene, default_camera_rig
+from interseg.sim.realism import CameraSensor, LightingJitter, RealismConfig
+from interseg.sim.scene import (
+    ARM_BODIES,
+    ARM_JOINTS,
+    FINGER_JOINTS,
+    FLOOR_Z,
+    CameraRig,
+    build_scene,
+    default_camera_rig,
+)
 
 T = TypeVar("T")
 
@@ -59,7 +73,9 @@ class ArenaConfig:
         if self.width < 16 or self.height < 16:
             raise ValueError(f"image size {self.width}x{self.height} too small (at least 16x16)")
         if not 1 <= self.min_objects <= self.max_objects <= 12:
-            raise ValueError(f"object count range {self.min_objects}..{self.max_objects} must satisfy 1 <= min <= max <= 12")
+            raise ValueError(
+                f"object count range {self.min_objects}..{self.max_objects} must satisfy 1 <= min <= max <= 12"
+            )
         object_split(self.split)  # validates the split name
 
 
@@ -172,8 +188,9 @@ class SimulatedArena:
         """The two finger joints' positions (metres from closed), as the gripper's driver reports them."""
         return self._robot.finger_positions()
 
-    def reset(self, seed: int | None = None, *, background_id: int | None = None,
-              object_ids: list[int] | None = None) -> int:
+    def reset(
+        self, seed: int | None = None, *, background_id: int | None = None, object_ids: list[int] | None = None
+    ) -> int:
         """Re-scatter a new set of objects of the split on a background of the split.
 
         Deterministic in ``seed``. ``background_id`` / ``object_ids`` pin the choice (they must
@@ -260,9 +277,17 @@ class SimulatedArena:
         with self._lock:
             self._controller.plan(np.asarray(grasp_xyz, float), float(yaw), np.asarray(place_xyz, float), place_yaw)
 
-    def pick_place(self, grasp_xyz, yaw: float, place_xyz, *, place_yaw: float | None = None,
-                   gripper_width: float = 0.0, hold_callback: Callable[[], bool] | None = None,
-                   phase_callback: Callable[[str, float], bool] | None = None) -> PickPlaceResult:
+    def pick_place(
+        self,
+        grasp_xyz,
+        yaw: float,
+        place_xyz,
+        *,
+        place_yaw: float | None = None,
+        gripper_width: float = 0.0,
+        hold_callback: Callable[[], bool] | None = None,
+        phase_callback: Callable[[str, float], bool] | None = None,
+    ) -> PickPlaceResult:
         """Top-down pick at ``grasp_xyz`` (fingertip centre, world) with ``yaw``, place, park.
 
         ``hold_callback`` runs while the object is lifted (render the mid-grasp views there);
@@ -273,9 +298,15 @@ class SimulatedArena:
             self._stop_requested = False
             self._controller.should_stop = lambda: self._stop_requested
             try:
-                return self._controller.execute(np.asarray(grasp_xyz, float), float(yaw), np.asarray(place_xyz, float),
-                                                place_yaw=place_yaw, gripper_width=gripper_width,
-                                                on_phase=phase_callback, on_hold=hold_callback)
+                return self._controller.execute(
+                    np.asarray(grasp_xyz, float),
+                    float(yaw),
+                    np.asarray(place_xyz, float),
+                    place_yaw=place_yaw,
+                    gripper_width=gripper_width,
+                    on_phase=phase_callback,
+                    on_hold=hold_callback,
+                )
             finally:
                 self._controller.should_stop = lambda: False
 
@@ -296,7 +327,7 @@ class SimulatedArena:
                 self._physics = None
             self._gl_thread.shutdown(wait=True)
 
-    def __enter__(self) -> "SimulatedArena":
+    def __enter__(self) -> SimulatedArena:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -337,8 +368,15 @@ class SimulatedArena:
 
     def _build(self, objects: list[ObjectSpec], poses, background_id: int, rng: np.random.Generator) -> None:
         cfg = self.config
-        xml, assets = build_scene(objects, poses, make_background(background_id), self.rig, width=cfg.width,
-                                  height=cfg.height, shadow_size=cfg.shadow_size)
+        xml, assets = build_scene(
+            objects,
+            poses,
+            make_background(background_id),
+            self.rig,
+            width=cfg.width,
+            height=cfg.height,
+            shadow_size=cfg.shadow_size,
+        )
         model = mujoco.MjModel.from_xml_string(xml, assets)
         if not all(model.body_gravcomp[model.body(body).id] == 1.0 for body in ARM_BODIES):
             raise RuntimeError("the arm bodies lack gravity compensation: the joints would sag")
@@ -347,7 +385,9 @@ class SimulatedArena:
             self._sim_time_offset += float(self._physics.data.time)
             self._on_gl(self._physics.renderer.close)
         physics = _Physics(
-            model=model, data=data, objects=objects,
+            model=model,
+            data=data,
+            objects=objects,
             object_bodies=[model.body(f"object_{i}").id for i in range(len(objects))],
             background_id=background_id,
             arm_qpos=np.array([model.joint(j).qposadr[0] for j in ARM_JOINTS]),
@@ -355,7 +395,9 @@ class SimulatedArena:
             finger_qpos=np.array([model.joint(j).qposadr[0] for j in FINGER_JOINTS]),
             finger_dof=np.array([model.joint(j).dofadr[0] for j in FINGER_JOINTS]),
             arm_actuators=np.array([model.actuator(f"panda0_joint{i}").id for i in range(1, 8)]),
-            finger_actuators=np.array([model.actuator(n).id for n in ("r_gripper_finger_joint", "l_gripper_finger_joint")]),
+            finger_actuators=np.array(
+                [model.actuator(n).id for n in ("r_gripper_finger_joint", "l_gripper_finger_joint")]
+            ),
             renderer=self._on_gl(lambda: mujoco.Renderer(model, cfg.height, cfg.width)),
         )
         self._physics = physics

@@ -9,12 +9,13 @@ dumbbell, stacks), elongated bars, flat plates, round cylinders and balls, plus 
 from pybullet's ``random_urdfs`` when pybullet_data is installed. Backgrounds and objects draw
 their colours from one shared palette, so some tables are close in colour to some objects.
 """
+
 from __future__ import annotations
 
 import colorsys
 import importlib.util
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -82,11 +83,25 @@ def _colour(rng: np.random.Generator, hue_deg: float | None = None) -> tuple[flo
     return tuple(float(c) for c in colorsys.hsv_to_rgb((hue % 360) / 360.0, sat, val))
 
 
-def _part(rng: np.random.Generator, geom_type: str, size, pos=(0.0, 0.0, 0.0), euler=(0.0, 0.0, 0.0),
-          pattern: str | None = None) -> PartSpec:
+def _part(
+    rng: np.random.Generator,
+    geom_type: str,
+    size,
+    pos=(0.0, 0.0, 0.0),
+    euler=(0.0, 0.0, 0.0),
+    pattern: str | None = None,
+) -> PartSpec:
     pattern = pattern if pattern is not None else str(rng.choice(PART_PATTERNS))
-    return PartSpec(geom_type, tuple(float(s) for s in size), tuple(float(p) for p in pos), tuple(float(e) for e in euler),
-                    _colour(rng), pattern, _colour(rng), int(rng.integers(2, 7)))
+    return PartSpec(
+        geom_type,
+        tuple(float(s) for s in size),
+        tuple(float(p) for p in pos),
+        tuple(float(e) for e in euler),
+        _colour(rng),
+        pattern,
+        _colour(rng),
+        int(rng.integers(2, 7)),
+    )
 
 
 @lru_cache(maxsize=1)
@@ -109,7 +124,7 @@ def _usable_mesh(path: Path) -> bool:
     return vertices.size > 0 and bool(np.all(np.isfinite(vertices)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _mesh_extent(path: str) -> np.ndarray:
     vertices = [list(map(float, line.split()[1:4])) for line in open(path) if line.startswith("v ")]
     v = np.asarray(vertices)
@@ -133,8 +148,10 @@ def make_object(object_id: int) -> ObjectSpec:
             parts.append(_part(rng, "box", (a, b, 0.006), (0, 0, 2 * c + 0.006)))
     elif kind == "bar":
         length, w, h = u(0.045, 0.07), u(0.012, 0.02), u(0.012, 0.022)  # total length 2 x length
-        parts = [_part(rng, "box", (length * 0.5, w, h), (-length * 0.5, 0, h)),
-                 _part(rng, "box", (length * 0.5, w, h), (length * 0.5, 0, h))]
+        parts = [
+            _part(rng, "box", (length * 0.5, w, h), (-length * 0.5, 0, h)),
+            _part(rng, "box", (length * 0.5, w, h), (length * 0.5, 0, h)),
+        ]
     elif kind == "plate":
         r, h = u(0.035, 0.05), u(0.008, 0.012)
         if rng.random() < 0.5:
@@ -152,23 +169,31 @@ def make_object(object_id: int) -> ObjectSpec:
         parts = [_part(rng, "ellipsoid", (r, r, r * 0.8), (0, 0, r * 0.8))]
     elif kind == "l_shape":
         length, w, h = u(0.045, 0.07), u(0.012, 0.018), u(0.012, 0.02)
-        parts = [_part(rng, "box", (length * 0.5, w, h), (0, 0, h)),
-                 _part(rng, "box", (w, length * 0.35, h), (length * 0.5 - w, length * 0.35 + w, h))]
+        parts = [
+            _part(rng, "box", (length * 0.5, w, h), (0, 0, h)),
+            _part(rng, "box", (w, length * 0.35, h), (length * 0.5 - w, length * 0.35 + w, h)),
+        ]
     elif kind == "t_shape":
         length, w, h = u(0.05, 0.075), u(0.012, 0.018), u(0.012, 0.02)
-        parts = [_part(rng, "box", (length * 0.5, w, h), (0, 0, h)),
-                 _part(rng, "box", (w, length * 0.3, h), (0, -length * 0.3 - w, h))]
+        parts = [
+            _part(rng, "box", (length * 0.5, w, h), (0, 0, h)),
+            _part(rng, "box", (w, length * 0.3, h), (0, -length * 0.3 - w, h)),
+        ]
     elif kind == "dumbbell":
         length, r = u(0.05, 0.07), u(0.007, 0.01)
         knob = u(0.016, 0.022)
-        parts = [_part(rng, "capsule", (r, length * 0.5), (0, 0, knob), (0, np.pi / 2, 0)),
-                 _part(rng, "sphere", (knob,), (-length * 0.5 - knob * 0.5, 0, knob)),
-                 _part(rng, "sphere", (knob,), (length * 0.5 + knob * 0.5, 0, knob))]
+        parts = [
+            _part(rng, "capsule", (r, length * 0.5), (0, 0, knob), (0, np.pi / 2, 0)),
+            _part(rng, "sphere", (knob,), (-length * 0.5 - knob * 0.5, 0, knob)),
+            _part(rng, "sphere", (knob,), (length * 0.5 + knob * 0.5, 0, knob)),
+        ]
     elif kind == "stack":
         a, h1 = u(0.022, 0.03), u(0.01, 0.016)
-        parts = [_part(rng, "box", (a, a, h1), (0, 0, h1)),
-                 _part(rng, "box", (a * 0.8, a * 0.8, h1), (0, 0, 3 * h1), euler=(0, 0, u(0.2, 0.6))),
-                 _part(rng, "box", (a * 0.6, a * 0.6, h1), (0, 0, 5 * h1), euler=(0, 0, u(0.7, 1.2)))]
+        parts = [
+            _part(rng, "box", (a, a, h1), (0, 0, h1)),
+            _part(rng, "box", (a * 0.8, a * 0.8, h1), (0, 0, 3 * h1), euler=(0, 0, u(0.2, 0.6))),
+            _part(rng, "box", (a * 0.6, a * 0.6, h1), (0, 0, 5 * h1), euler=(0, 0, u(0.7, 1.2))),
+        ]
     else:  # mesh
         meshes = _random_meshes()
         path = meshes[int(rng.integers(len(meshes)))]
@@ -181,7 +206,9 @@ def make_object(object_id: int) -> ObjectSpec:
     mins, maxs = _part_bounds(parts)
     footprint = float(np.hypot(max(abs(mins[0]), abs(maxs[0])), max(abs(mins[1]), abs(maxs[1]))))
     name = f"{kind}_{object_id:02d}"
-    return ObjectSpec(object_id, name, kind, tuple(parts), float(u(0.05, 0.15)), footprint, float(maxs[2] - min(mins[2], 0.0)))
+    return ObjectSpec(
+        object_id, name, kind, tuple(parts), float(u(0.05, 0.15)), footprint, float(maxs[2] - min(mins[2], 0.0))
+    )
 
 
 def _part_bounds(parts: list[PartSpec]) -> tuple[np.ndarray, np.ndarray]:
@@ -213,16 +240,26 @@ def make_background(background_id: int) -> BackgroundSpec:
     rng = np.random.default_rng(5_000 + background_id)
     kind = BACKGROUND_KINDS[background_id % len(BACKGROUND_KINDS)]
     base = _colour(rng)
-    second = _colour(rng) if rng.random() < 0.5 else tuple(float(np.clip(c * rng.uniform(0.5, 0.8), 0, 1)) for c in base)
-    return BackgroundSpec(background_id, f"{kind}_{background_id:02d}", kind, base, second,
-                          float(rng.uniform(3, 40)), float(rng.uniform(0.15, 1.0)), int(rng.integers(2**31)))
+    second = (
+        _colour(rng) if rng.random() < 0.5 else tuple(float(np.clip(c * rng.uniform(0.5, 0.8), 0, 1)) for c in base)
+    )
+    return BackgroundSpec(
+        background_id,
+        f"{kind}_{background_id:02d}",
+        kind,
+        base,
+        second,
+        float(rng.uniform(3, 40)),
+        float(rng.uniform(0.15, 1.0)),
+        int(rng.integers(2**31)),
+    )
 
 
 def _split_ids(total: int, sizes: dict[str, int], salt: int) -> dict[str, tuple[int, ...]]:
     order = np.random.default_rng(SPLIT_SEED + salt).permutation(total)
     out, start = {}, 0
     for name in SPLITS:
-        out[name] = tuple(sorted(int(i) for i in order[start:start + sizes[name]]))
+        out[name] = tuple(sorted(int(i) for i in order[start : start + sizes[name]]))
         start += sizes[name]
     return out
 
@@ -245,6 +282,7 @@ def _check_split(split: str) -> None:
 
 
 # ----------------------------------------------------------------------------- textures
+
 
 def _value_noise(rng: np.random.Generator, size: int, cells: float) -> np.ndarray:
     """Smooth noise in [0, 1]: a random grid upsampled bicubically (period = size / cells)."""
@@ -275,8 +313,11 @@ def background_texture(spec: BackgroundSpec, size: int = 512) -> np.ndarray:
         t = 0.5 + 0.5 * np.sin(2 * np.pi * (f * 0.5 * x + warp))
         t = t**3
     elif spec.kind == "cloth":
-        weave = 0.5 + 0.25 * np.sin(2 * np.pi * f * 4 * x) * np.sign(np.sin(2 * np.pi * f * 2 * y)) \
+        weave = (
+            0.5
+            + 0.25 * np.sin(2 * np.pi * f * 4 * x) * np.sign(np.sin(2 * np.pi * f * 2 * y))
             + 0.25 * np.sin(2 * np.pi * f * 4 * y)
+        )
         t = 0.7 * weave + 0.3 * _fractal(rng, size, 16)
     elif spec.kind == "noise":
         t = _fractal(rng, size, max(2.0, f / 3))
@@ -306,7 +347,7 @@ def part_texture(part: PartSpec, size: int = 64) -> np.ndarray:
     y, x = np.mgrid[0:size, 0:size].astype(np.float32) / size
     n = part.pattern_scale
     if part.pattern == "stripes":
-        t = ((x * n) % 1 < 0.5)
+        t = (x * n) % 1 < 0.5
     elif part.pattern == "checker":
         t = ((np.floor(x * n) + np.floor(y * n)) % 2) > 0
     elif part.pattern == "dots":

@@ -1,5 +1,6 @@
 """`interseg sim snapshot --out DIR`: write the four camera views and a grid image of a scene,
 so that anyone can look at what the robot sees (no ROS graph needed)."""
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,22 @@ def snapshot(out: Path, seed: int, split: str, width: int, height: int) -> list[
         written.append(out / "grid.png")
         depth = views.depth
         finite = np.isfinite(depth)
-        lo, hi = (np.percentile(depth[finite], [1, 99]) if finite.any() else (0.0, 1.0))
+        lo, hi = np.percentile(depth[finite], [1, 99]) if finite.any() else (0.0, 1.0)
         scaled = np.zeros(depth.shape, np.uint8)
         scaled[finite] = np.clip(255 * (hi - depth[finite]) / max(hi - lo, 1e-6), 0, 255).astype(np.uint8)
         cv2.imwrite(str(out / "cam0_depth.png"), cv2.applyColorMap(scaled, cv2.COLORMAP_VIRIDIS))
         written.append(out / "cam0_depth.png")
-        (out / "scene.json").write_text(json.dumps({"seed": seed, "split": split, "background_id": arena.background_id,
-                                                    "num_objects": arena.num_objects, "cameras": names}))
+        (out / "scene.json").write_text(
+            json.dumps(
+                {
+                    "seed": seed,
+                    "split": split,
+                    "background_id": arena.background_id,
+                    "num_objects": arena.num_objects,
+                    "cameras": names,
+                }
+            )
+        )
     return written
 
 

@@ -7,17 +7,18 @@ the solver cannot touch, or learn about, the objects; that model's base may be o
 true one by a small calibration error, which is one reason grasps sometimes miss, as on a real
 robot.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
+import mujoco
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
-import mujoco
-
 from interseg.constants import WORKSPACE
 from interseg.geometry import Box
 from interseg.sim.scene import ARM_JOINTS, FINGER_JOINTS, FINGERTIP_BELOW_GRASP_POINT, build_scene
@@ -113,8 +114,9 @@ class ArmKinematics:
         mujoco.mj_comPos(self.model, self.data)
         return self.data.site_xpos[self.site].copy(), self.data.site_xmat[self.site].reshape(3, 3).copy()
 
-    def solve(self, position: np.ndarray, rotation: np.ndarray, seed: np.ndarray,
-              iterations: int = 150) -> tuple[np.ndarray, float, float]:
+    def solve(
+        self, position: np.ndarray, rotation: np.ndarray, seed: np.ndarray, iterations: int = 150
+    ) -> tuple[np.ndarray, float, float]:
         """Joint angles reaching (position, rotation); returns (q, position error m, angle error rad)."""
         q = np.clip(np.asarray(seed, dtype=np.float64).copy(), self.lower, self.upper)
         jac_pos = np.zeros((3, self.model.nv))
@@ -159,7 +161,9 @@ class PickPlaceController:
         self._sim_time = 0.0
 
     # ------------------------------------------------------------------ planning
-    def plan(self, grasp_xyz: np.ndarray, yaw: float, place_xyz: np.ndarray, place_yaw: float | None = None) -> dict[str, np.ndarray]:
+    def plan(
+        self, grasp_xyz: np.ndarray, yaw: float, place_xyz: np.ndarray, place_yaw: float | None = None
+    ) -> dict[str, np.ndarray]:
         """Joint targets of every waypoint; raises PickPlaceRejected when a goal is not executable."""
         grasp_xyz = np.asarray(grasp_xyz, dtype=np.float64)
         place_xyz = np.asarray(place_xyz, dtype=np.float64)
@@ -167,7 +171,9 @@ class PickPlaceController:
             if point.shape != (3,) or not np.all(np.isfinite(point)):
                 raise PickPlaceRejected(f"{name} position must be 3 finite numbers, got {point!r}")
             if not self.workspace.contains(point):
-                raise PickPlaceRejected(f"{name} position {np.round(point, 3).tolist()} is outside the workspace ({self.workspace.describe()})")
+                raise PickPlaceRejected(
+                    f"{name} position {np.round(point, 3).tolist()} is outside the workspace ({self.workspace.describe()})"
+                )
         if not np.isfinite(yaw) or (place_yaw is not None and not np.isfinite(place_yaw)):
             raise PickPlaceRejected("yaw must be finite")
         best: dict[str, np.ndarray] | None = None
@@ -190,11 +196,15 @@ class PickPlaceController:
     def _solve(self, name: str, position: np.ndarray, yaw: float, seed: np.ndarray) -> np.ndarray:
         q, pos_err, rot_err = self.kinematics.solve(position, _top_down_rotation(yaw), seed)
         if pos_err > 3e-3 or rot_err > 0.03:
-            raise PickPlaceRejected(f"{name} pose {np.round(position, 3).tolist()} is unreachable "
-                                    f"(IK residual {pos_err * 1000:.1f} mm, {np.degrees(rot_err):.1f} deg)")
+            raise PickPlaceRejected(
+                f"{name} pose {np.round(position, 3).tolist()} is unreachable "
+                f"(IK residual {pos_err * 1000:.1f} mm, {np.degrees(rot_err):.1f} deg)"
+            )
         return q
 
-    def _plan_for_yaw(self, grasp: np.ndarray, yaw: float, place: np.ndarray, place_yaw: float) -> dict[str, np.ndarray]:
+    def _plan_for_yaw(
+        self, grasp: np.ndarray, yaw: float, place: np.ndarray, place_yaw: float
+    ) -> dict[str, np.ndarray]:
         up = np.array([0.0, 0.0, 1.0])
         pre_grasp_xyz = grasp + up * self.approach_height
         lift_xyz = np.array([grasp[0], grasp[1], max(self.lift_height, grasp[2] + 0.1)])
@@ -221,8 +231,9 @@ class PickPlaceController:
                 return plan
         raise failure
 
-    def _cartesian_line(self, start: np.ndarray, end: np.ndarray, yaw: float, seed: np.ndarray, name: str,
-                        spacing: float = 0.03) -> np.ndarray:
+    def _cartesian_line(
+        self, start: np.ndarray, end: np.ndarray, yaw: float, seed: np.ndarray, name: str, spacing: float = 0.03
+    ) -> np.ndarray:
         count = max(2, int(np.ceil(np.linalg.norm(end - start) / spacing)) + 1)
         joints, q = [], seed
         for t in np.linspace(0.0, 1.0, count)[1:]:
@@ -231,9 +242,17 @@ class PickPlaceController:
         return np.array(joints)
 
     # ------------------------------------------------------------------ execution
-    def execute(self, grasp_xyz: np.ndarray, yaw: float, place_xyz: np.ndarray, *,
-                place_yaw: float | None = None, gripper_width: float = 0.0,
-                on_phase: PhaseCallback | None = None, on_hold: Callable[[], bool] | None = None) -> PickPlaceResult:
+    def execute(
+        self,
+        grasp_xyz: np.ndarray,
+        yaw: float,
+        place_xyz: np.ndarray,
+        *,
+        place_yaw: float | None = None,
+        gripper_width: float = 0.0,
+        on_phase: PhaseCallback | None = None,
+        on_hold: Callable[[], bool] | None = None,
+    ) -> PickPlaceResult:
         """Run the whole motion. ``on_phase`` returning False cancels (the arm then parks).
 
         ``on_hold`` is called with the object lifted (the mid-grasp capture); returning False
@@ -247,15 +266,15 @@ class PickPlaceController:
         phases: list[str] = []
         lifted = False
         steps = [  # (phase, action)
-            ("approach", lambda: self._move_joints(plan["pre_grasp"], opening)),
-            ("descend", lambda: self._follow(plan["descend"], opening, speed=0.6)),
-            ("close", lambda: self._gripper(plan["grasp"], 0.0, 0.45)),
-            ("lift", lambda: self._follow(plan["lift"], 0.0, speed=0.8)),
+            ("approach", lambda: self.move_joints(plan["pre_grasp"], opening)),
+            ("descend", lambda: self.follow(plan["descend"], opening, speed=0.6)),
+            ("close", lambda: self.actuate_gripper(plan["grasp"], 0.0, 0.45)),
+            ("lift", lambda: self.follow(plan["lift"], 0.0, speed=0.8)),
             ("hold", None),
-            ("carry", lambda: self._move_joints(plan["pre_place"], 0.0)),
-            ("place", lambda: self._follow(plan["place_line"], 0.0, speed=0.6)),
-            ("release", lambda: self._gripper(plan["place"], FINGER_OPEN, 0.3)),
-            ("retreat", lambda: self._follow(plan["retreat"], FINGER_OPEN, speed=1.0)),
+            ("carry", lambda: self.move_joints(plan["pre_place"], 0.0)),
+            ("place", lambda: self.follow(plan["place_line"], 0.0, speed=0.6)),
+            ("release", lambda: self.actuate_gripper(plan["place"], FINGER_OPEN, 0.3)),
+            ("retreat", lambda: self.follow(plan["retreat"], FINGER_OPEN, speed=1.0)),
             ("park", lambda: self._park()),
         ]
         for index, (phase, action) in enumerate(steps):
@@ -271,7 +290,9 @@ class PickPlaceController:
                 return self._abort(phases, lifted, f"cancelled during {phase}")
         if on_phase is not None:
             on_phase("park", 1.0)
-        return PickPlaceResult(True, lifted, "ok" if lifted else "ok (nothing held after lifting)", phases, self._sim_time)
+        return PickPlaceResult(
+            True, lifted, "ok" if lifted else "ok (nothing held after lifting)", phases, self._sim_time
+        )
 
     def object_held(self) -> bool:
         """The finger gap after closing: fingers that stay apart are holding something."""
@@ -289,19 +310,19 @@ class PickPlaceController:
         stop, self.should_stop = self.should_stop, (lambda: False)
         try:
             q = self.robot.arm_joint_positions()
-            self._gripper(q, FINGER_OPEN, 0.3)
+            self.actuate_gripper(q, FINGER_OPEN, 0.3)
             position, rotation = self.kinematics.forward(q)
             target = position + np.array([0.0, 0.0, 0.12])
             q_up, err, _ = self.kinematics.solve(target, rotation, q)
             if err < 0.01:
-                self._move_joints(q_up, FINGER_OPEN)
+                self.move_joints(q_up, FINGER_OPEN)
             self._park()
         finally:
             self.should_stop = stop
         return PickPlaceResult(False, lifted, message, phases, self._sim_time)
 
     def _park(self) -> bool:
-        ok = self._move_joints(PARK_CONFIGURATION, FINGER_OPEN)
+        ok = self.move_joints(PARK_CONFIGURATION, FINGER_OPEN)
         self._wait_converged(PARK_CONFIGURATION, FINGER_OPEN, tolerance=2e-3, timeout=1.5)
         self.robot.settle_exactly(PARK_CONFIGURATION, FINGER_OPEN)
         return ok
@@ -317,14 +338,15 @@ class PickPlaceController:
         velocity = (q - previous) / self.control_period
         return self._tick(q + self.kinematics.servo_lag * velocity, opening)
 
-    def _move_joints(self, target: np.ndarray, opening: float) -> bool:
+    def move_joints(self, target: np.ndarray, opening: float) -> bool:
         """Joint-space move with a smooth trapezoidal velocity profile inside the Panda's speed
         and acceleration limits (all joints arrive together), then wait for the arm to arrive."""
         start = self.robot.arm_joint_positions()
         delta = target - start
         speed = np.minimum(PANDA_JOINT_SPEED_LIMITS * self.speed_fraction, self.kinematics.servo_speed_limit)
-        duration, ramp = _profile_timing(np.abs(delta), speed,
-                                         PANDA_JOINT_ACCELERATION_LIMITS * self.acceleration_fraction)
+        duration, ramp = _profile_timing(
+            np.abs(delta), speed, PANDA_JOINT_ACCELERATION_LIMITS * self.acceleration_fraction
+        )
         ticks = max(1, int(np.ceil(duration / self.control_period)))
         previous = start
         for k in range(1, ticks + 1):
@@ -334,7 +356,7 @@ class PickPlaceController:
             previous = q
         return self._wait_converged(target, opening)
 
-    def _follow(self, waypoints: np.ndarray, opening: float, speed: float) -> bool:
+    def follow(self, waypoints: np.ndarray, opening: float, speed: float) -> bool:
         """Track a Cartesian line (joint waypoints ~3 cm apart) at up to ``speed`` m/s, speeding
         up and slowing down smoothly at ``cartesian_acceleration``."""
         start = self.robot.arm_joint_positions()
@@ -343,7 +365,9 @@ class PickPlaceController:
         arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(tips, axis=0), axis=1))])
         if arc[-1] < 1e-6:
             return self._wait_converged(waypoints[-1], opening)
-        duration, ramp = _profile_timing(np.array([arc[-1]]), np.array([speed]), np.array([self.cartesian_acceleration]))
+        duration, ramp = _profile_timing(
+            np.array([arc[-1]]), np.array([speed]), np.array([self.cartesian_acceleration])
+        )
         ticks = max(1, int(np.ceil(duration / self.control_period)))
         previous = start
         for k in range(1, ticks + 1):
@@ -356,13 +380,15 @@ class PickPlaceController:
             previous = q
         return self._wait_converged(waypoints[-1], opening)
 
-    def _gripper(self, q: np.ndarray, opening: float, seconds: float) -> bool:
+    def actuate_gripper(self, q: np.ndarray, opening: float, seconds: float) -> bool:
         for _ in range(int(np.ceil(seconds / self.control_period))):
             if not self._tick(q, opening):
                 return False
         return True
 
-    def _wait_converged(self, target: np.ndarray, opening: float, tolerance: float = 0.01, timeout: float = 0.6) -> bool:
+    def _wait_converged(
+        self, target: np.ndarray, opening: float, tolerance: float = 0.01, timeout: float = 0.6
+    ) -> bool:
         """Hold the target until the arm is within ``tolerance`` of it, or has stopped short of it
         (blocked by contact: an object under the fingers, the table under a placed object)."""
         waited = 0.0
@@ -408,5 +434,14 @@ def _profile(t: float, duration: float, ramp: float) -> float:
     return speed * (ramp / 2.0 + t - ramp)
 
 
-__all__ = ["ArmKinematics", "PickPlaceController", "PickPlaceRejected", "PickPlaceResult", "RobotInterface",
-           "default_workspace", "PARK_CONFIGURATION", "PHASES", "FINGER_JOINTS"]
+__all__ = [
+    "ArmKinematics",
+    "PickPlaceController",
+    "PickPlaceRejected",
+    "PickPlaceResult",
+    "RobotInterface",
+    "default_workspace",
+    "PARK_CONFIGURATION",
+    "PHASES",
+    "FINGER_JOINTS",
+]

@@ -9,20 +9,26 @@ lowest surface that can receive a shadow. Both tests are conservative (bounding 
 frustum plane must separate the sphere and the far end of its shadow), so the image is unchanged;
 a test renders both ways and compares the pixels.
 """
+
 from __future__ import annotations
 
+import mujoco
 import numpy as np
 
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
-import mujoco
-
 from interseg.geometry import PinholeCamera
 
 
 def frustum_planes(camera: PinholeCamera) -> tuple[np.ndarray, np.ndarray]:
     """Inward unit normals (4, 3) and offsets (4,) of the side planes of a camera's view, world frame."""
-    corners = np.array([[-0.5, -0.5], [camera.width - 0.5, -0.5], [camera.width - 0.5, camera.height - 0.5],
-                        [-0.5, camera.height - 0.5]])
+    corners = np.array(
+        [
+            [-0.5, -0.5],
+            [camera.width - 0.5, -0.5],
+            [camera.width - 0.5, camera.height - 0.5],
+            [-0.5, camera.height - 0.5],
+        ]
+    )
     rays = camera.pixel_rays(corners)
     normals = np.cross(rays, np.roll(rays, -1, axis=0))
     # orient inward: the optical axis (0, 0, 1) lies inside the view
@@ -38,8 +44,9 @@ class ArmCulling:
 
     def __init__(self, model: mujoco.MjModel, arm_body_ids, cameras: list[PinholeCamera], lowest_receiver_z: float):
         arm = set(int(b) for b in arm_body_ids)
-        self.geoms = np.array([g for g in range(model.ngeom) if int(model.geom_bodyid[g]) in arm
-                               and model.geom_group[g] < 3], dtype=int)  # groups 0-2 are drawn
+        self.geoms = np.array(
+            [g for g in range(model.ngeom) if int(model.geom_bodyid[g]) in arm and model.geom_group[g] < 3], dtype=int
+        )  # groups 0-2 are drawn
         self.geom_set = set(int(g) for g in self.geoms)
         self.radius = model.geom_rbound[self.geoms].copy()
         self.planes = [frustum_planes(c) for c in cameras]

@@ -7,6 +7,7 @@ movable joints (``/tf``) and :meth:`RobotChain.static_link_transforms` for the f
 coordinates to the parent (tf2's convention). Rigid-transform helpers (4x4 homogeneous matrices,
 quaternions as MuJoCo's w, x, y, z; URDF's roll-pitch-yaw) come with it.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,11 +20,16 @@ import numpy as np
 # ---------------------------------------------------------------------------------------------
 # Small rigid-transform helpers (4x4 homogeneous matrices; quaternions as MuJoCo's w, x, y, z).
 
+
 def _matrix_from_wxyz(quaternion) -> np.ndarray:
     w, x, y, z = np.asarray(quaternion, dtype=np.float64) / np.linalg.norm(quaternion)
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 def pose_from_wxyz(position, quaternion_wxyz) -> np.ndarray:
@@ -42,10 +48,21 @@ def inverse_pose(pose: np.ndarray) -> np.ndarray:
 
 def matrix_from_rpy(roll: float, pitch: float, yaw: float) -> np.ndarray:
     """URDF's rpy (fixed axes: roll about x, then pitch about y, then yaw about z) -> 3x3."""
-    cr, sr, cp, sp, cy, sy = math.cos(roll), math.sin(roll), math.cos(pitch), math.sin(pitch), math.cos(yaw), math.sin(yaw)
-    return np.array([[cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
-                     [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
-                     [-sp, cp * sr, cp * cr]])
+    cr, sr, cp, sp, cy, sy = (
+        math.cos(roll),
+        math.sin(roll),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(yaw),
+        math.sin(yaw),
+    )
+    return np.array(
+        [
+            [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
+            [sy * cp, sy * sp * sr + cy * cr, sy * sp * cr - cy * sr],
+            [-sp, cp * sr, cp * cr],
+        ]
+    )
 
 
 def rpy_from_matrix(rotation: np.ndarray) -> tuple[float, float, float]:
@@ -67,6 +84,7 @@ def _axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------
 # The kinematic chain of a URDF and its forward kinematics.
+
 
 @dataclass(frozen=True)
 class JointLimit:
@@ -127,7 +145,9 @@ class RobotChain:
             if joint.mimic is not None:
                 target = self._by_name.get(joint.mimic[0])
                 if target is None or not target.movable or target.mimic is not None:
-                    raise ValueError(f"joint {joint.name} mimics {joint.mimic[0]!r}, which is not a movable, non-mimic joint")
+                    raise ValueError(
+                        f"joint {joint.name} mimics {joint.mimic[0]!r}, which is not a movable, non-mimic joint"
+                    )
         # The joints a state must give: movable and not mimicking another, in document order.
         self.movable_joint_names = tuple(j.name for j in self.joints if j.movable and j.mimic is None)
 
@@ -160,7 +180,7 @@ class RobotChain:
         return roots[0]
 
     @classmethod
-    def from_urdf(cls, text: str) -> "RobotChain":
+    def from_urdf(cls, text: str) -> RobotChain:
         """Parse a URDF's links and joints (origin xyz/rpy, axis, limit, mimic)."""
         robot = ET.fromstring(text)
         if robot.tag != "robot":
@@ -186,17 +206,34 @@ class RobotChain:
             limit = None
             limit_element = element.find("limit")
             if limit_element is not None:
-                limit = JointLimit(float(limit_element.get("lower", 0.0)), float(limit_element.get("upper", 0.0)),
-                                   float(limit_element.get("effort")), float(limit_element.get("velocity")))
+                limit = JointLimit(
+                    float(limit_element.get("lower", 0.0)),
+                    float(limit_element.get("upper", 0.0)),
+                    float(limit_element.get("effort")),
+                    float(limit_element.get("velocity")),
+                )
             elif kind in ("revolute", "prismatic"):
                 raise ValueError(f"joint {name}: a {kind} joint needs <limit>")
             mimic = None
             mimic_element = element.find("mimic")
             if mimic_element is not None:
-                mimic = (mimic_element.get("joint"), float(mimic_element.get("multiplier", 1.0)),
-                         float(mimic_element.get("offset", 0.0)))
-            joints.append(ChainJoint(name, kind, element.find("parent").get("link"), element.find("child").get("link"),
-                                     origin, axis, limit, mimic))
+                mimic = (
+                    mimic_element.get("joint"),
+                    float(mimic_element.get("multiplier", 1.0)),
+                    float(mimic_element.get("offset", 0.0)),
+                )
+            joints.append(
+                ChainJoint(
+                    name,
+                    kind,
+                    element.find("parent").get("link"),
+                    element.find("child").get("link"),
+                    origin,
+                    axis,
+                    limit,
+                    mimic,
+                )
+            )
         return cls(joints, links)
 
     def _positions(self, joint_positions: Mapping[str, float] | Sequence[float]) -> dict[str, float]:
@@ -205,8 +242,10 @@ class RobotChain:
         else:
             values = [float(v) for v in joint_positions]
             if len(values) != len(self.movable_joint_names):
-                raise ValueError(f"{len(values)} joint positions for {len(self.movable_joint_names)} joints "
-                                 f"({', '.join(self.movable_joint_names)})")
+                raise ValueError(
+                    f"{len(values)} joint positions for {len(self.movable_joint_names)} joints "
+                    f"({', '.join(self.movable_joint_names)})"
+                )
             given = dict(zip(self.movable_joint_names, values))
         missing = [n for n in self.movable_joint_names if n not in given]
         if missing:
@@ -221,7 +260,9 @@ class RobotChain:
                 positions[joint.name] = multiplier * positions[target] + offset
         return positions
 
-    def link_transforms(self, joint_positions: Mapping[str, float] | Sequence[float]) -> list[tuple[str, str, np.ndarray]]:
+    def link_transforms(
+        self, joint_positions: Mapping[str, float] | Sequence[float]
+    ) -> list[tuple[str, str, np.ndarray]]:
         """(parent, child, parent <- child) of every movable joint at these positions (``/tf``).
 
         ``joint_positions`` maps joint names to positions (extra names are ignored, mimic joints
@@ -235,8 +276,10 @@ class RobotChain:
 
     def link_poses(self, joint_positions: Mapping[str, float] | Sequence[float]) -> dict[str, np.ndarray]:
         """Every link's pose in the root link (root <- link) at these joint positions."""
-        edges = {child: (parent, matrix) for parent, child, matrix in
-                 self.static_link_transforms() + self.link_transforms(joint_positions)}
+        edges = {
+            child: (parent, matrix)
+            for parent, child, matrix in self.static_link_transforms() + self.link_transforms(joint_positions)
+        }
         poses = {self.root: np.eye(4)}
 
         def pose(link: str) -> np.ndarray:

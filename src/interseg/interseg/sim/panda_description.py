@@ -26,6 +26,7 @@ fixed: ``panda_base_joint`` (world -> panda_link0), ``panda_joint8`` (panda_link
 ``panda_hand_joint`` (panda_link8 -> panda_hand), ``panda_grasp_point_joint`` (panda_hand ->
 panda_grasp_point).
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -75,7 +76,8 @@ PANDA_VELOCITY_LIMITS: dict[str, float] = {
 # ---------------------------------------------------------------------------------------------
 # The Panda's URDF from the compiled MuJoCo model.
 
-def arm_only_model() -> "mujoco.MjModel":
+
+def arm_only_model() -> mujoco.MjModel:
     """The compiled arm-only MuJoCo model of the simulator's Panda (as the IK solver uses it)."""
     import mujoco
 
@@ -105,7 +107,9 @@ def _mesh_file_frame(model, geom: int) -> np.ndarray:
     of mass and principal axes (mesh_pos, mesh_quat, after scaling) and compensates in the geom's
     pose; undoing that gives the frame the file's (scaled) vertices are written in."""
     mesh = model.geom_dataid[geom]
-    return pose_from_wxyz(model.geom_pos[geom], model.geom_quat[geom]) @ inverse_pose(pose_from_wxyz(model.mesh_pos[mesh], model.mesh_quat[mesh]))
+    return pose_from_wxyz(model.geom_pos[geom], model.geom_quat[geom]) @ inverse_pose(
+        pose_from_wxyz(model.mesh_pos[mesh], model.mesh_quat[mesh])
+    )
 
 
 def _mesh_path(model, mesh: int) -> str:
@@ -116,7 +120,7 @@ def _mesh_path(model, mesh: int) -> str:
     return raw.split(b"\0", 1)[0].decode()
 
 
-def panda_urdf(model: "mujoco.MjModel | None" = None, *, name: str = "panda") -> str:
+def panda_urdf(model: mujoco.MjModel | None = None, *, name: str = "panda") -> str:
     """The URDF of the simulator's Panda, from ``model`` (default: :func:`arm_only_model`)."""
     if model is None:
         return _default_panda_urdf(name)
@@ -145,12 +149,18 @@ def _build_urdf(model, robot_name: str) -> str:
     # World poses of the bodies at qpos0 (every joint at zero), composed from body_pos/body_quat.
     world_at_zero: dict[int, np.ndarray] = {0: np.eye(4)}
     for b in range(1, model.nbody):
-        world_at_zero[b] = world_at_zero[int(model.body_parentid[b])] @ pose_from_wxyz(model.body_pos[b], model.body_quat[b])
+        world_at_zero[b] = world_at_zero[int(model.body_parentid[b])] @ pose_from_wxyz(
+            model.body_pos[b], model.body_quat[b]
+        )
 
     bodies = {LINK_OF_BODY[body]: body_id(body) for body in ARM_BODIES}
     link7 = bodies["panda_link7"]
-    hand_geoms = [g for g in range(model.ngeom) if model.geom_type[g] == int(mujoco.mjtGeom.mjGEOM_MESH)
-                  and name_of(mujoco.mjtObj.mjOBJ_MESH, int(model.geom_dataid[g])) == HAND_MESH]
+    hand_geoms = [
+        g
+        for g in range(model.ngeom)
+        if model.geom_type[g] == int(mujoco.mjtGeom.mjGEOM_MESH)
+        and name_of(mujoco.mjtObj.mjOBJ_MESH, int(model.geom_dataid[g])) == HAND_MESH
+    ]
     if len(hand_geoms) != 1 or model.geom_bodyid[hand_geoms[0]] != link7:
         raise ValueError(f"expected one {HAND_MESH} geom on panda0_link7, found {len(hand_geoms)}")
     hand_in_link7 = _mesh_file_frame(model, hand_geoms[0])
@@ -168,7 +178,9 @@ def _build_urdf(model, robot_name: str) -> str:
         world_pose[link], body_of_link[link] = world_at_zero[b], b
     world_pose[FLANGE_LINK], body_of_link[FLANGE_LINK] = world_at_zero[link7] @ flange_in_link7, link7
     world_pose[HAND_LINK], body_of_link[HAND_LINK] = world_at_zero[link7] @ hand_in_link7, link7
-    world_pose[GRASP_POINT_LINK] = world_at_zero[site_body] @ pose_from_wxyz(model.site_pos[site], model.site_quat[site])
+    world_pose[GRASP_POINT_LINK] = world_at_zero[site_body] @ pose_from_wxyz(
+        model.site_pos[site], model.site_quat[site]
+    )
     body_of_link[GRASP_POINT_LINK] = site_body
 
     def origin(parent: str, child: str) -> np.ndarray:
@@ -177,8 +189,13 @@ def _build_urdf(model, robot_name: str) -> str:
     robot = ET.Element("robot", name=robot_name)
     materials: dict[tuple, str] = {}
     link_elements: dict[str, ET.Element] = {}
-    link_order = [ROOT_LINK] + [f"panda_link{i}" for i in range(8)] + [FLANGE_LINK, HAND_LINK] + \
-        [LINK_OF_BODY[b] for b in ARM_BODIES if "finger" in b] + [GRASP_POINT_LINK]
+    link_order = (
+        [ROOT_LINK]
+        + [f"panda_link{i}" for i in range(8)]
+        + [FLANGE_LINK, HAND_LINK]
+        + [LINK_OF_BODY[b] for b in ARM_BODIES if "finger" in b]
+        + [GRASP_POINT_LINK]
+    )
     if set(link_order) != set(world_pose):
         raise ValueError(f"links {sorted(set(world_pose) ^ set(link_order))} are not placed")
     material_anchor = len(robot)
@@ -236,19 +253,29 @@ def _build_urdf(model, robot_name: str) -> str:
             raise ValueError(f"the model has no joint {MUJOCO_JOINT_OF[joint_name]!r}")
         child = LINK_OF_BODY[name_of(mujoco.mjtObj.mjOBJ_BODY, int(model.jnt_bodyid[j]))]
         if np.any(np.abs(model.jnt_pos[j]) > 1e-12) or abs(model.qpos0[model.jnt_qposadr[j]]) > 1e-12:
-            raise ValueError(f"joint {MUJOCO_JOINT_OF[joint_name]}: a joint away from its body's origin or with a "
-                             "non-zero reference position has no URDF equivalent here")
-        kind = {int(mujoco.mjtJoint.mjJNT_HINGE): "revolute", int(mujoco.mjtJoint.mjJNT_SLIDE): "prismatic"}.get(int(model.jnt_type[j]))
+            raise ValueError(
+                f"joint {MUJOCO_JOINT_OF[joint_name]}: a joint away from its body's origin or with a "
+                "non-zero reference position has no URDF equivalent here"
+            )
+        kind = {int(mujoco.mjtJoint.mjJNT_HINGE): "revolute", int(mujoco.mjtJoint.mjJNT_SLIDE): "prismatic"}.get(
+            int(model.jnt_type[j])
+        )
         if kind is None:
             raise ValueError(f"joint {MUJOCO_JOINT_OF[joint_name]}: only hinge and slide joints map to the URDF")
         if kind == "revolute" and not model.jnt_limited[j]:
             kind = "continuous"
-        parent = HAND_LINK if child in ("panda_leftfinger", "panda_rightfinger") else \
-            LINK_OF_BODY[name_of(mujoco.mjtObj.mjOBJ_BODY, int(model.body_parentid[model.jnt_bodyid[j]]))]
+        parent = (
+            HAND_LINK
+            if child in ("panda_leftfinger", "panda_rightfinger")
+            else LINK_OF_BODY[name_of(mujoco.mjtObj.mjOBJ_BODY, int(model.body_parentid[model.jnt_bodyid[j]]))]
+        )
         element = add_joint(joint_name, kind, parent, child)
         ET.SubElement(element, "axis", xyz=_nums(model.jnt_axis[j]))
-        actuators = [a for a in range(model.nu) if model.actuator_trntype[a] == int(mujoco.mjtTrn.mjTRN_JOINT)
-                     and model.actuator_trnid[a, 0] == j]
+        actuators = [
+            a
+            for a in range(model.nu)
+            if model.actuator_trntype[a] == int(mujoco.mjtTrn.mjTRN_JOINT) and model.actuator_trnid[a, 0] == j
+        ]
         if len(actuators) != 1 or not model.actuator_forcelimited[actuators[0]]:
             raise ValueError(f"joint {MUJOCO_JOINT_OF[joint_name]}: expected one force-limited actuator")
         effort = float(np.max(np.abs(model.actuator_forcerange[actuators[0]])))
@@ -262,4 +289,3 @@ def _build_urdf(model, robot_name: str) -> str:
 
     ET.indent(robot, space="  ")
     return '<?xml version="1.0"?>\n' + ET.tostring(robot, encoding="unicode") + "\n"
-

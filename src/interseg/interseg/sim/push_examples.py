@@ -9,6 +9,7 @@ Everything goes into an examples store with ``source="push"``.
 ``interseg pretrain`` (:mod:`interseg.pretrain_command`) and the push_collector node run
 :func:`collect_push_examples`.
 """
+
 from __future__ import annotations
 
 import time
@@ -52,12 +53,19 @@ class CollectionSummary:
         return asdict(self)
 
 
-def _negative_points(record, camera, union_mask: np.ndarray, count: int, clearance_px: int) -> list[tuple[float, float]]:
+def _negative_points(
+    record, camera, union_mask: np.ndarray, count: int, clearance_px: int
+) -> list[tuple[float, float]]:
     """Pixels (in the parked frame) on the swept path that nothing moved away from."""
     plan = record.plan
     points = []
-    blocked = cv2.dilate(union_mask.astype(np.uint8), cv2.getStructuringElement(
-        cv2.MORPH_ELLIPSE, (2 * clearance_px + 1, 2 * clearance_px + 1))) > 0
+    blocked = (
+        cv2.dilate(
+            union_mask.astype(np.uint8),
+            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * clearance_px + 1, 2 * clearance_px + 1)),
+        )
+        > 0
+    )
     for t in np.linspace(0.15, 0.75, count):
         world = plan.start + t * (plan.end - plan.start)
         world = np.array([world[0], world[1], 0.0])
@@ -71,12 +79,26 @@ def _negative_points(record, camera, union_mask: np.ndarray, count: int, clearan
     return points
 
 
-def collect_push_examples(store, frames: int, *, width: int = 640, height: int = 480, split: str = "train",
-                          shadows: bool = False, cameras: tuple[str, ...] = DEFAULT_CAMERAS, seed: int = 0,
-                          reset_every: int = 10, negatives_per_push: int = 2,
-                          mask_config: MotionMaskConfig | None = None, progress: bool = True,
-                          on_frame=None, on_masks=None, arena_hook=None, on_example=None,
-                          on_push=None) -> CollectionSummary:
+def collect_push_examples(
+    store,
+    frames: int,
+    *,
+    width: int = 640,
+    height: int = 480,
+    split: str = "train",
+    shadows: bool = False,
+    cameras: tuple[str, ...] = DEFAULT_CAMERAS,
+    seed: int = 0,
+    reset_every: int = 10,
+    negatives_per_push: int = 2,
+    mask_config: MotionMaskConfig | None = None,
+    progress: bool = True,
+    on_frame=None,
+    on_masks=None,
+    arena_hook=None,
+    on_example=None,
+    on_push=None,
+) -> CollectionSummary:
     """Push until ``frames`` frames are recorded; write examples to ``store`` (an open writer).
 
     ``on_frame(frame)`` runs at each recorded frame with the simulation paused there,
@@ -93,8 +115,9 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
         raise ValueError(f"frames must be at least 1, got {frames}")
     # Frames 0.1 s apart: the lights of a real cell barely change within one video.
     realism = RealismConfig(light_position_jitter_m=0.01, light_intensity_jitter=0.02)
-    arena = SimulatedArena(ArenaConfig(width=width, height=height, split=split, shadows=shadows, realism=realism),
-                           seed=seed)
+    arena = SimulatedArena(
+        ArenaConfig(width=width, height=height, split=split, shadows=shadows, realism=realism), seed=seed
+    )
     summary = CollectionSummary()
     start = time.monotonic()
     existing = store.records(include_quarantined=True)
@@ -128,10 +151,12 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
                     occluded = False
                     t0 = time.monotonic()
                     results = []
-                    for fa, fb in zip(record.frames[:new_frames], record.frames[1:new_frames + 1]):
+                    for fa, fb in zip(record.frames[:new_frames], record.frames[1 : new_frames + 1]):
                         result = extractor.process(
                             MotionFrame(fa.images[name], fa.stamp, fa.arm_joints, fa.finger_joints, fa.tip_xyz),
-                            MotionFrame(fb.images[name], fb.stamp, fb.arm_joints, fb.finger_joints, fb.tip_xyz), camera)
+                            MotionFrame(fb.images[name], fb.stamp, fb.arm_joints, fb.finger_joints, fb.tip_xyz),
+                            camera,
+                        )
                         results.append((fa, result))
                     summary.mask_seconds += time.monotonic() - t0
                     if on_masks is not None:
@@ -144,8 +169,18 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
                             u, v, _, _ = grasp_from_mask(mask)
                             area = int(mask.sum())
                             reason = f"push {push_id} frame {fa.index}: moving region of {area} px"
-                            key = store.add(image=fa.images[name], u=u, v=v, positive=True, mask=mask, reason=reason,
-                                            interaction_id=push_id, view=name, kind="push", source="push")
+                            key = store.add(
+                                image=fa.images[name],
+                                u=u,
+                                v=v,
+                                positive=True,
+                                mask=mask,
+                                reason=reason,
+                                interaction_id=push_id,
+                                view=name,
+                                kind="push",
+                                source="push",
+                            )
                             summary.positives += 1
                             if on_example is not None:
                                 on_example(key, push_id, name, True, area, reason)
@@ -153,9 +188,18 @@ def collect_push_examples(store, frames: int, *, width: int = 640, height: int =
                         clearance = max(4, int(round(24 * width / 640)))
                         for u, v in _negative_points(record, camera, union, negatives_per_push, clearance):
                             reason = f"push {push_id}: the fingertips swept here and nothing moved"
-                            key = store.add(image=record.after.images[name], u=u, v=v, positive=False, mask=None,
-                                            reason=reason, interaction_id=push_id, view=name, kind="push",
-                                            source="push")
+                            key = store.add(
+                                image=record.after.images[name],
+                                u=u,
+                                v=v,
+                                positive=False,
+                                mask=None,
+                                reason=reason,
+                                interaction_id=push_id,
+                                view=name,
+                                kind="push",
+                                source="push",
+                            )
                             summary.negatives += 1
                             if on_example is not None:
                                 on_example(key, push_id, name, False, 0, reason)

@@ -8,15 +8,21 @@ frame shows the scene with the arm out of view. Nothing here reads object poses:
 are drawn blindly over the table area the cameras see, so many pushes move nothing, as on a real
 robot. Turning frames into masks is :mod:`interseg.learning.motion_masks`' job.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from interseg.sim.controller import (
-    PARK_CONFIGURATION, ArmKinematics, PickPlaceController, PickPlaceRejected, RobotInterface, default_workspace,
+    PARK_CONFIGURATION,
+    ArmKinematics,
+    PickPlaceController,
+    PickPlaceRejected,
+    RobotInterface,
+    default_workspace,
 )
 
 UP = np.array([0.0, 0.0, 1.0])
@@ -43,8 +49,12 @@ class PushConfig:
             raise ValueError(f"frame_rate must be in [0.5, 60] Hz, got {self.frame_rate}")
         if not self.cameras:
             raise ValueError("at least one camera must be recorded")
-        for name, (lo, hi) in (("length", self.length), ("speed", self.speed), ("region_x", self.region_x),
-                               ("region_y", self.region_y)):
+        for name, (lo, hi) in (
+            ("length", self.length),
+            ("speed", self.speed),
+            ("region_x", self.region_x),
+            ("region_y", self.region_y),
+        ):
             if not lo <= hi:
                 raise ValueError(f"{name} range must satisfy low <= high, got {(lo, hi)}")
         if self.length[0] <= 0 or self.speed[0] <= 0:
@@ -90,8 +100,7 @@ class PushRecord:
 class _RecordingMotion(PickPlaceController):
     """The pick-and-place controller's motion primitives, with a camera trigger on the clock."""
 
-    def __init__(self, robot: RobotInterface, kinematics: ArmKinematics, period: float,
-                 trigger: Callable[[], None]):
+    def __init__(self, robot: RobotInterface, kinematics: ArmKinematics, period: float, trigger: Callable[[], None]):
         super().__init__(robot, kinematics, default_workspace())
         self.period = period
         self.trigger = trigger
@@ -155,8 +164,7 @@ class PushCollector:
         yaw = float(np.arctan2(np.sin(direction), np.cos(direction)))
         return PushPlan(start, end, yaw, float(self.rng.uniform(*c.speed)))
 
-    def push(self, plan: PushPlan | None = None,
-             on_frame: Callable[[PushFrame], None] | None = None) -> PushRecord:
+    def push(self, plan: PushPlan | None = None, on_frame: Callable[[PushFrame], None] | None = None) -> PushRecord:
         """Execute one push (a random one unless ``plan`` is given) and record it.
 
         ``on_frame`` runs right after each frame is recorded, with the simulation paused at that
@@ -186,14 +194,14 @@ class PushCollector:
                     failure = str(error)
             if joints is None:
                 return PushRecord(push_id, candidates[-1], message=f"no reachable sweep: {failure}")
-            motion._move_joints(joints["pre"], 0.0)
-            motion._follow(joints["descend"], 0.0, speed=0.3)
+            motion.move_joints(joints["pre"], 0.0)
+            motion.follow(joints["descend"], 0.0, speed=0.3)
             motion.start_recording()
-            motion._follow(joints["sweep"], 0.0, speed=chosen.speed)
+            motion.follow(joints["sweep"], 0.0, speed=chosen.speed)
             for _ in range(c.settle_frames):
-                motion._gripper(joints["sweep"][-1], 0.0, 1.0 / c.frame_rate)
+                motion.actuate_gripper(joints["sweep"][-1], 0.0, 1.0 / c.frame_rate)
             motion.recording = False
-            motion._follow(joints["rise"], 0.0, speed=0.3)
+            motion.follow(joints["rise"], 0.0, speed=0.3)
             return PushRecord(push_id, chosen, frames)
 
         record = self.arena.run_motion(program)

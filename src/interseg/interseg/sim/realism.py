@@ -5,6 +5,7 @@ drifting exposure and white balance and per-pixel noise (read noise plus shot no
 camera has distance-dependent noise and a few missing pixels (NaN), like a structured-light
 sensor. All draws come from the arena's own random generator, so a run is reproducible.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ transforms for TF, from the kinematic chain of its URDF (ROS-free: no rclpy here
 ``(parent_link, child_link, 4x4)`` with the matrix mapping child coordinates to the parent
 (tf2's convention), as robot_state_publisher would publish them for :func:`panda_urdf`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,12 @@ from functools import lru_cache
 import numpy as np
 
 from interseg.sim.kinematics import RobotChain
-from interseg.sim.panda_description import PANDA_ARM_JOINT_NAMES, PANDA_FINGER_JOINT_NAMES, PANDA_JOINT_NAMES, panda_urdf
+from interseg.sim.panda_description import (
+    PANDA_ARM_JOINT_NAMES,
+    PANDA_FINGER_JOINT_NAMES,
+    PANDA_JOINT_NAMES,
+    panda_urdf,
+)
 
 
 @lru_cache(maxsize=1)
@@ -22,15 +28,19 @@ def panda_chain() -> RobotChain:
     return RobotChain.from_urdf(panda_urdf())
 
 
-def panda_joint_state(arm_positions: Sequence[float], finger_positions: Sequence[float]) -> tuple[list[str], list[float]]:
+def panda_joint_state(
+    arm_positions: Sequence[float], finger_positions: Sequence[float]
+) -> tuple[list[str], list[float]]:
     """(names, positions) for sensor_msgs/JointState from the simulator's qpos of the seven arm
     joints (rad) and the two finger joints (m from closed, as the URDF's prismatic joints: every
     joint's zero is the model's qpos0, so the values carry over unchanged)."""
     arm = np.asarray(arm_positions, dtype=np.float64).reshape(-1)
     fingers = np.asarray(finger_positions, dtype=np.float64).reshape(-1)
     if arm.shape != (len(PANDA_ARM_JOINT_NAMES),) or fingers.shape != (len(PANDA_FINGER_JOINT_NAMES),):
-        raise ValueError(f"need {len(PANDA_ARM_JOINT_NAMES)} arm and {len(PANDA_FINGER_JOINT_NAMES)} finger positions, "
-                         f"got {arm.size} and {fingers.size}")
+        raise ValueError(
+            f"need {len(PANDA_ARM_JOINT_NAMES)} arm and {len(PANDA_FINGER_JOINT_NAMES)} finger positions, "
+            f"got {arm.size} and {fingers.size}"
+        )
     positions = np.concatenate([arm, fingers])
     if not np.all(np.isfinite(positions)):
         raise ValueError(f"joint positions must be finite: {positions.tolist()}")

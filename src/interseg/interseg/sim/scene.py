@@ -6,6 +6,7 @@ origin and faces +x; the workspace is in front of it. Camera poses are given as 
 (z forward, y down, see :mod:`interseg.geometry`); MuJoCo cameras look along their -z with y up,
 so the MJCF orientation is the optical rotation turned by pi about x.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,8 +19,8 @@ import numpy as np
 
 from interseg.constants import CAMERA_NAMES, WORLD_FRAME
 from interseg.geometry import PinholeCamera, look_at, quaternion_from_matrix
-from interseg.transforms import Transform
 from interseg.sim.catalog import BackgroundSpec, ObjectSpec, background_texture, part_texture
+from interseg.transforms import Transform
 
 # Fingertip centre (the grasp point of the PickPlace action) in the link7 frame: the centre of the
 # lowest finger-pad capsules; the fingers end 7 mm below it. The fixed yaw makes the site's y
@@ -55,14 +56,20 @@ class CameraRig:
     fovy_deg: tuple[float, ...]
 
     def pinhole(self, width: int, height: int) -> list[PinholeCamera]:
-        return [PinholeCamera.from_fov(n, width, height, f, p) for n, p, f in zip(self.names, self.poses, self.fovy_deg)]
+        return [
+            PinholeCamera.from_fov(n, width, height, f, p) for n, p, f in zip(self.names, self.poses, self.fovy_deg)
+        ]
 
 
 def default_camera_rig() -> CameraRig:
     """cam0: near top-down main view (with depth); cam1..3: oblique views from front and sides."""
     target = np.array([0.54, 0.0, 0.0])
-    eyes = [np.array([0.60, 0.0, 0.90]), np.array([1.12, 0.0, 0.70]),
-            np.array([0.38, 0.64, 0.62]), np.array([0.38, -0.64, 0.62])]
+    eyes = [
+        np.array([0.60, 0.0, 0.90]),
+        np.array([1.12, 0.0, 0.70]),
+        np.array([0.38, 0.64, 0.62]),
+        np.array([0.38, -0.64, 0.62]),
+    ]
     poses = tuple(look_at(eye, target) for eye in eyes)
     # cam0 frames the scatter and place regions tightly, so objects cover ~2000-4000 px at 640x480
     # (the paper's labeller needs 1000 px for a positive).
@@ -96,8 +103,10 @@ def _franka_parts() -> tuple[str, str, str]:
     assets = re.sub(r"<option[^>]*/>", "", assets)
     assets = re.sub(r"<size[^>]*/>", "", assets)
     chain = _include_body("chain.xml")
-    grasp_site = (f"<site name='grasp_site' pos='0 0 {GRASP_SITE_POS_Z}' size='0.005' euler='0 0 -0.785398' "
-                  "rgba='1 0 0 0' group='5'/>")
+    grasp_site = (
+        f"<site name='grasp_site' pos='0 0 {GRASP_SITE_POS_Z}' size='0.005' euler='0 0 -0.785398' "
+        "rgba='1 0 0 0' group='5'/>"
+    )
     chain, count = re.subn(r"(<site name='end_effector'[^>]*/>)", r"\1" + grasp_site, chain)
     if count != 1:
         raise RuntimeError("unexpected Franka chain.xml: end_effector site not found")
@@ -127,9 +136,17 @@ def _png(image: np.ndarray) -> bytes:
     return buffer.tobytes()
 
 
-def build_scene(objects: list[ObjectSpec], object_poses: list[tuple[np.ndarray, np.ndarray]],
-                background: BackgroundSpec | None, rig: CameraRig, *, width: int, height: int,
-                shadow_size: int = 1024, arm_only: bool = False) -> tuple[str, dict[str, bytes]]:
+def build_scene(
+    objects: list[ObjectSpec],
+    object_poses: list[tuple[np.ndarray, np.ndarray]],
+    background: BackgroundSpec | None,
+    rig: CameraRig,
+    *,
+    width: int,
+    height: int,
+    shadow_size: int = 1024,
+    arm_only: bool = False,
+) -> tuple[str, dict[str, bytes]]:
     """MJCF text and its in-memory assets (PNG textures) for one arena arrangement.
 
     ``object_poses`` holds (position, quaternion wxyz) of each object's free body. With
@@ -145,7 +162,9 @@ def build_scene(objects: list[ObjectSpec], object_poses: list[tuple[np.ndarray, 
             raise ValueError("a background is required for the full scene")
         assets["table.png"] = _png(background_texture(background))
         asset_xml.append('<texture name="table_tex" type="2d" file="table.png"/>')
-        asset_xml.append('<material name="table_mat" texture="table_tex" texrepeat="1 1" specular="0.15" shininess="0.2"/>')
+        asset_xml.append(
+            '<material name="table_mat" texture="table_tex" texrepeat="1 1" specular="0.15" shininess="0.2"/>'
+        )
         asset_xml.append('<texture name="floor_tex" type="2d" builtin="flat" rgb1=".32 .31 .30" width="8" height="8"/>')
         asset_xml.append('<material name="floor_mat" texture="floor_tex" specular="0"/>')
         tx, ty = TABLE_X, TABLE_Y
@@ -161,10 +180,14 @@ def build_scene(objects: list[ObjectSpec], object_poses: list[tuple[np.ndarray, 
             '<geom name="pedestal" type="box" size="0.12 0.12 0.375" pos="-0.02 0 -0.375" rgba="0.2 0.2 0.22 1"/>',
         ]
         for name, pose, fovy in zip(rig.names, rig.poses, rig.fovy_deg):
-            world_xml.append(f'<camera name="{name}" pos="{_fmt(pose[:3, 3])}" quat="{_fmt(mujoco_camera_quaternion(pose))}" fovy="{fovy}"/>')
+            world_xml.append(
+                f'<camera name="{name}" pos="{_fmt(pose[:3, 3])}" quat="{_fmt(mujoco_camera_quaternion(pose))}" fovy="{fovy}"/>'
+            )
         for index, (spec, (pos, quat)) in enumerate(zip(objects, object_poses)):
-            body = [f'<body name="object_{index}" pos="{_fmt(pos)}" quat="{_fmt(quat)}">',
-                    f'<freejoint name="object_{index}_joint"/>']
+            body = [
+                f'<body name="object_{index}" pos="{_fmt(pos)}" quat="{_fmt(quat)}">',
+                f'<freejoint name="object_{index}_joint"/>',
+            ]
             part_masses = _part_masses(spec)
             for p, part in enumerate(spec.parts):
                 geom_name = f"object_{index}_part_{p}"
@@ -172,25 +195,33 @@ def build_scene(objects: list[ObjectSpec], object_poses: list[tuple[np.ndarray, 
                 if part.pattern != "plain":
                     assets[f"{geom_name}.png"] = _png(part_texture(part))
                     asset_xml.append(f'<texture name="{geom_name}_tex" type="2d" file="{geom_name}.png"/>')
-                    asset_xml.append(f'<material name="{material}" texture="{geom_name}_tex" texrepeat="1 1" specular="0.3"/>')
+                    asset_xml.append(
+                        f'<material name="{material}" texture="{geom_name}_tex" texrepeat="1 1" specular="0.3"/>'
+                    )
                 else:
                     asset_xml.append(f'<material name="{material}" rgba="{_fmt(part.rgb)} 1" specular="0.3"/>')
                 extra = ""
                 if part.geom_type == "mesh":
-                    asset_xml.append(f'<mesh name="{geom_name}_mesh" file="{part.mesh_file}" scale="{_fmt([part.size[0]] * 3)}"/>')
+                    asset_xml.append(
+                        f'<mesh name="{geom_name}_mesh" file="{part.mesh_file}" scale="{_fmt([part.size[0]] * 3)}"/>'
+                    )
                     extra = f'mesh="{geom_name}_mesh"'
                 else:
                     extra = f'size="{_fmt(part.size)}"'
-                body.append(f'<geom name="{geom_name}" type="{part.geom_type}" {extra} pos="{_fmt(part.pos)}" '
-                            f'euler="{_fmt(part.euler)}" material="{material}" mass="{part_masses[p]:.5f}" '
-                            'friction="1.0 0.01 0.001" condim="4" solref="0.005 1"/>')
+                body.append(
+                    f'<geom name="{geom_name}" type="{part.geom_type}" {extra} pos="{_fmt(part.pos)}" '
+                    f'euler="{_fmt(part.euler)}" material="{material}" mass="{part_masses[p]:.5f}" '
+                    'friction="1.0 0.01 0.001" condim="4" solref="0.005 1"/>'
+                )
             body.append("</body>")
             world_xml += body
     robot = f'<body name="robot_base" pos="0 0 0">{chain}</body>'
-    visual = (f'<visual><global offwidth="{max(width, 64)}" offheight="{max(height, 64)}"/>'
-              f'<quality shadowsize="{shadow_size}" offsamples="0"/>'
-              '<headlight ambient="0.25 0.25 0.25" diffuse="0.15 0.15 0.15" specular="0 0 0"/>'
-              '<map znear="0.01" zfar="20"/></visual>')
+    visual = (
+        f'<visual><global offwidth="{max(width, 64)}" offheight="{max(height, 64)}"/>'
+        f'<quality shadowsize="{shadow_size}" offsamples="0"/>'
+        '<headlight ambient="0.25 0.25 0.25" diffuse="0.15 0.15 0.15" specular="0 0 0"/>'
+        '<map znear="0.01" zfar="20"/></visual>'
+    )
     xml = f"""<mujoco model="interseg_arena">
 {franka_assets}
 <option timestep="0.002" cone="elliptic" impratio="5" integrator="implicitfast"/>

@@ -3,14 +3,15 @@ pixels the robot covers can be ignored (the motion masks of passive pre-training
 :class:`interseg.learning.motion_masks.MotionMaskExtractor`, take one of these). Real robots do
 the same with their URDF.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import mujoco
 import numpy as np
 
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
-import mujoco
 from interseg.geometry import PinholeCamera
 from interseg.sim.scene import ARM_JOINTS, FINGER_JOINTS, build_scene, mujoco_camera_quaternion
 
@@ -49,8 +50,9 @@ class SelfFilter:
         self._gl = ThreadPoolExecutor(max_workers=1, thread_name_prefix="self-filter-gl")
         self._renderers: dict[tuple[int, int], object] = {}
 
-    def robot_mask(self, camera: str, arm_joints: np.ndarray, finger_joints: np.ndarray | None = None,
-                   width: int | None = None) -> np.ndarray:
+    def robot_mask(
+        self, camera: str, arm_joints: np.ndarray, finger_joints: np.ndarray | None = None, width: int | None = None
+    ) -> np.ndarray:
         """(H, W) bool: pixels of ``camera`` covered by the robot at these joint positions.
 
         ``width`` renders a smaller image of the same view (the aspect ratio is kept), which is
@@ -94,7 +96,7 @@ class SelfFilter:
         self._gl.shutdown(wait=True)
         self._gl = None
 
-    def __enter__(self) -> "SelfFilter":
+    def __enter__(self) -> SelfFilter:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,5 +1,6 @@
 """Packages, their share directories and executables through the ament index, as
 ament_index_python, FindPackageShare and ExecutableInPackage find them."""
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,9 @@ def package_prefix(package: str, env: dict[str, str] | None = None) -> Path:
     for prefix in prefixes:
         if (Path(prefix) / "share" / "ament_index" / "resource_index" / "packages" / package).is_file():
             return Path(prefix)
-    raise LookupError(f"package '{package}' not found in the ament index of {os.pathsep.join(prefixes)}{_setup_hint(package)}")
+    raise LookupError(
+        f"package '{package}' not found in the ament index of {os.pathsep.join(prefixes)}{_setup_hint(package)}"
+    )
 
 
 def package_share(package: str, env: dict[str, str] | None = None) -> Path:
@@ -44,4 +47,6 @@ def resolve_executable(package: str, executable: str, env: dict[str, str] | None
     candidate = prefix / "lib" / package / executable
     if candidate.is_file() and os.access(candidate, os.X_OK):
         return [str(candidate)]
-    raise LookupError(f"executable '{executable}' not found in package '{package}' ({candidate.parent}){_setup_hint(package)}")
+    raise LookupError(
+        f"executable '{executable}' not found in package '{package}' ({candidate.parent}){_setup_hint(package)}"
+    )

@@ -1,5 +1,6 @@
 """launch_yaml's Entity: one action's YAML element, its attributes read with upstream's type
 checks, and a record of what was read so that an unread attribute is an error."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +9,15 @@ import yaml
 
 from interseg.supervision.values import SCALARS, uniform_list
 
-_TYPE_NAMES = {bool: "a YAML boolean", int: "a YAML integer", float: "a YAML float", str: "a string",
-               list: "a list", dict: "a mapping", type(None): "empty"}
+_TYPE_NAMES = {
+    bool: "a YAML boolean",
+    int: "a YAML integer",
+    float: "a YAML float",
+    str: "a string",
+    list: "a list",
+    dict: "a mapping",
+    type(None): "empty",
+}
 
 
 def _describe(value: Any) -> str:
@@ -44,20 +52,32 @@ class Entity:
         value = self.element[name]
         if kind == "str":
             if not isinstance(value, str):
-                hint = f'; write {name}: "{_describe(value).split(" (")[0]}"' if isinstance(value, (bool, int, float)) else ""
-                raise ValueError(f"'{name}' must be a string (ros2 launch reads it as text), got {_describe(value)}{hint}")
+                hint = (
+                    f'; write {name}: "{_describe(value).split(" (")[0]}"'
+                    if isinstance(value, (bool, int, float))
+                    else ""
+                )
+                raise ValueError(
+                    f"'{name}' must be a string (ros2 launch reads it as text), got {_describe(value)}{hint}"
+                )
         elif kind == "bool":
             if not isinstance(value, (bool, str)):
                 raise ValueError(f"'{name}' must be true or false, got {_describe(value)}")
         elif kind == "float":  # respawn_delay, sigterm/sigkill_timeout: compared with 0.0 at parse
             if not isinstance(value, float):
-                hint = f"; write {name}: {float(value)!r}" if isinstance(value, int) and not isinstance(value, bool) else ""
+                hint = (
+                    f"; write {name}: {float(value)!r}"
+                    if isinstance(value, int) and not isinstance(value, bool)
+                    else ""
+                )
                 if isinstance(value, str):
                     try:
                         hint = f"; write {name}: {float(value)!r} without quotes"
                     except ValueError:
                         pass
-                raise ValueError(f"'{name}' must be a YAML float such as 2.0, got {_describe(value)} (ros2 launch fails on it){hint}")
+                raise ValueError(
+                    f"'{name}' must be a YAML float such as 2.0, got {_describe(value)} (ros2 launch fails on it){hint}"
+                )
         elif kind == "int":  # respawn_max_retries
             if not isinstance(value, int):
                 raise ValueError(f"'{name}' must be a YAML integer, got {_describe(value)} (ros2 launch fails on it)")
@@ -99,4 +119,6 @@ class Entity:
             raise ValueError(f"'{self.kind}' must be a mapping of attributes, got {_describe(self.element)}")
         unread = sorted(set(map(str, self.element)) - self.read)
         if unread:
-            raise ValueError(f"unexpected key(s) {', '.join(unread)} in '{self.kind}' (ros2 launch refuses attributes its action does not read)")
+            raise ValueError(
+                f"unexpected key(s) {', '.join(unread)} in '{self.kind}' (ros2 launch refuses attributes its action does not read)"
+            )

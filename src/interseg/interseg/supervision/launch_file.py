@@ -49,6 +49,7 @@ arguments on the command line are refused.
 Everything is resolved before any process starts, so that a bad file never leaves a
 half-started graph: every problem raises ``LaunchError`` naming the file and the entry.
 """
+
 from __future__ import annotations
 
 import os
@@ -120,7 +121,9 @@ class Reader(ScopeActions, ProcessActions):
             return str(frame.file)
         if name == "eval":
             # PythonExpression: the modules argument is plain text (checked when parsed)
-            return python_expression.evaluate(args[0], python_expression.module_names(args[1] if len(args) == 2 else None))
+            return python_expression.evaluate(
+                args[0], python_expression.module_names(args[1] if len(args) == 2 else None)
+            )
         if name == "anon":
             return self.anon.setdefault(args[0], f"{args[0]}_{os.getpid()}_{random.getrandbits(62)}")
         if name == "not":
@@ -199,8 +202,12 @@ class Reader(ScopeActions, ProcessActions):
             name, has_default, conditional = action.declares  # type: ignore[misc]
             if not has_default and not conditional and name not in given:
                 if top:
-                    raise LaunchError(f"{file}: argument '{name}' has no default and was not given (pass {name}:=VALUE)")
-                raise LaunchError(f"{file}: included without its required argument '{name}' (pass it with arg: [{{name: {name}, value: ...}}])")
+                    raise LaunchError(
+                        f"{file}: argument '{name}' has no default and was not given (pass {name}:=VALUE)"
+                    )
+                raise LaunchError(
+                    f"{file}: included without its required argument '{name}' (pass it with arg: [{{name: {name}, value: ...}}])"
+                )
 
     def _walk(self, actions: list[Action], conditional: bool):
         for action in actions:
@@ -227,7 +234,9 @@ class Reader(ScopeActions, ProcessActions):
     PARSERS: dict[str, Callable[..., Action]] = {**ScopeActions.SCOPE_PARSERS, **ProcessActions.PROCESS_PARSERS}
 
 
-def read_launch_file(path: str | Path, arguments: dict[str, str] | None = None, env: dict[str, str] | None = None) -> LaunchPlan:
+def read_launch_file(
+    path: str | Path, arguments: dict[str, str] | None = None, env: dict[str, str] | None = None
+) -> LaunchPlan:
     """Resolve a launch file into processes; raises LaunchError with a one-line reason."""
     path = Path(path).resolve() if Path(path).exists() else Path(path)
     base_env = dict(os.environ if env is None else env)

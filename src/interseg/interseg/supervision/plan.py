@@ -1,5 +1,6 @@
 """What reading a launch file produces: the processes to start and the launch's arguments,
 environment and messages; the error every reading problem raises."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """The actions that start processes: ``node`` and ``executable`` with the attributes they share
 (ExecuteProcess), node parameters (values, nested names, parameter files) and ROS arguments."""
+
 from __future__ import annotations
 
 import atexit
@@ -55,7 +56,12 @@ class ProcessActions:
         env = []
         if entity.has("env"):
             for item in entity.get("env", "entities"):
-                env.append((parse_substitution(item.get("name", optional=False)), parse_substitution(item.get("value", optional=False))))
+                env.append(
+                    (
+                        parse_substitution(item.get("name", optional=False)),
+                        parse_substitution(item.get("value", optional=False)),
+                    )
+                )
                 item.assert_parsed()
         attrs["env"] = env
         return attrs
@@ -156,11 +162,15 @@ class ProcessActions:
         items = [split(v) for v in value] if is_list else [split(value)]
         literal_types = {type(v) for v in items if not isinstance(v, list)}
         if is_list and len(literal_types) > 1:
-            raise ValueError(f"param list {value!r} mixes types ({', '.join(sorted(t.__name__ for t in literal_types))})")
+            raise ValueError(
+                f"param list {value!r} mixes types ({', '.join(sorted(t.__name__ for t in literal_types))})"
+            )
 
         def rule(frame: Frame) -> str:
             text_name = ".".join(self.perform(p, frame) for p in name)
-            typed = [yaml_typed(self.perform(v, frame), f"param {text_name}") if isinstance(v, list) else v for v in items]
+            typed = [
+                yaml_typed(self.perform(v, frame), f"param {text_name}") if isinstance(v, list) else v for v in items
+            ]
             if not is_list:
                 return f"{text_name}:={parameter_text(typed[0])}"
             if not uniform_list(typed, can_be_str=False):
@@ -178,7 +188,11 @@ class ProcessActions:
             if not path.is_file():
                 raise ValueError(f"params file {path} not found")
             text = path.read_text()
-            substitute = coerce_bool(self.perform(allow_parts, frame), "allow_substs") if allow_parts is not None else bool(allow)
+            substitute = (
+                coerce_bool(self.perform(allow_parts, frame), "allow_substs")
+                if allow_parts is not None
+                else bool(allow)
+            )
             if substitute:
                 text = self.perform(parse_substitution(text), frame)
             try:
@@ -214,7 +228,12 @@ class ProcessActions:
         remaps = []
         if entity.has("remap"):
             for item in entity.get("remap", "entities"):
-                remaps.append((parse_substitution(item.get("from", optional=False)), parse_substitution(item.get("to", optional=False))))
+                remaps.append(
+                    (
+                        parse_substitution(item.get("from", optional=False)),
+                        parse_substitution(item.get("to", optional=False)),
+                    )
+                )
                 item.assert_parsed()
         parameters = self._parameters(entity.get("param", "entities")) if entity.has("param") else []
 
@@ -242,8 +261,10 @@ class ProcessActions:
                 command += ["-p", f"{param_name}:={value}"]
             for parameter in parameters:
                 command += parameter(frame)
-            for source, target in [*frame.scope.configs.get("ros_remaps", []),
-                                   *((self.perform(s, frame), self.perform(t, frame)) for s, t in remaps)]:
+            for source, target in [
+                *frame.scope.configs.get("ros_remaps", []),
+                *((self.perform(s, frame), self.perform(t, frame)) for s, t in remaps),
+            ]:
                 command += ["-r", f"{source}:={target}"]
             if exec_name is not None:
                 display = self.perform(exec_name, frame)

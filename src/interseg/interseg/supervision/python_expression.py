@@ -21,6 +21,7 @@ group and the launch stops with one line. Side effects of an expression (environ
 variables it sets, modules it patches) stay in that process; upstream's reach the launch
 process, which no launch file should rely on.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,9 @@ def module_names(text: str | None) -> list[str]:
         return []
     names = [name.strip() for name in text.split(",")]
     if not all(names):
-        raise ExpressionError(f"$(eval) modules '{text}': empty module name (expected comma-separated names such as 'math,os')")
+        raise ExpressionError(
+            f"$(eval) modules '{text}': empty module name (expected comma-separated names such as 'math,os')"
+        )
     return names
 
 
@@ -120,9 +123,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def evaluate(expression: str, modules: list[str] | tuple[str, ...] = DEFAULT_MODULES, *,
-             timeout: float = EVAL_TIMEOUT_S, import_timeout: float = IMPORT_TIMEOUT_S,
-             memory_limit: int = MEMORY_LIMIT_BYTES) -> str:
+def evaluate(
+    expression: str,
+    modules: list[str] | tuple[str, ...] = DEFAULT_MODULES,
+    *,
+    timeout: float = EVAL_TIMEOUT_S,
+    import_timeout: float = IMPORT_TIMEOUT_S,
+    memory_limit: int = MEMORY_LIMIT_BYTES,
+) -> str:
     """``str(eval(expression, {}, names))`` as upstream computes it, in a child process; raises
     ExpressionError with a one-line reason when it fails, takes longer than ``timeout`` seconds
     or needs more than ``memory_limit`` bytes."""
@@ -146,9 +154,12 @@ def evaluate(expression: str, modules: list[str] | tuple[str, ...] = DEFAULT_MOD
             if remaining <= 0:
                 _kill_group(proc)
                 if any(line.get("ready") for line in lines):
-                    raise ExpressionError(f"$(eval {shown}): not finished after {timeout:g} s, stopped "
-                                          "(ros2 launch would hang here)")
-                raise ExpressionError(f"$(eval {shown}): importing {', '.join(modules)} took more than {import_timeout:g} s")
+                    raise ExpressionError(
+                        f"$(eval {shown}): not finished after {timeout:g} s, stopped (ros2 launch would hang here)"
+                    )
+                raise ExpressionError(
+                    f"$(eval {shown}): importing {', '.join(modules)} took more than {import_timeout:g} s"
+                )
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 continue
@@ -171,7 +182,11 @@ def evaluate(expression: str, modules: list[str] | tuple[str, ...] = DEFAULT_MOD
             proc.stdout.close()
     result = next((line for line in lines if "value" in line or "error" in line), None)
     if result is None:
-        how = f"killed by signal {signal.Signals(-proc.returncode).name}" if proc.returncode < 0 else f"exit code {proc.returncode}"
+        how = (
+            f"killed by signal {signal.Signals(-proc.returncode).name}"
+            if proc.returncode < 0
+            else f"exit code {proc.returncode}"
+        )
         raise ExpressionError(f"$(eval {shown}) failed: the evaluating process ended without a result ({how})")
     if "error" in result:
         raise ExpressionError(f"$(eval {shown}) failed: {result['error']}")

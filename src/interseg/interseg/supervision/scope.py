@@ -1,5 +1,6 @@
 """The state a launch file runs in: launch configurations and environment (a scope), the file
 being run (a frame), and an action parsed from the file and waiting to run."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -18,7 +19,7 @@ class Scope:
     configs: dict[str, Any]
     env: dict[str, str]
 
-    def copy(self) -> "Scope":
+    def copy(self) -> Scope:
         return Scope(dict(self.configs), dict(self.env))
 
 

@@ -1,6 +1,7 @@
 """The actions that change what follows them rather than start a process: ``arg``, ``let``,
 ``set_env``, ``unset_env``, ``log``, ``group``, ``include``, ``push_ros_namespace``,
 ``set_remap`` and ``set_parameter``, each parsed now and run later, as upstream's parsers do."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -81,10 +82,14 @@ class ScopeActions:
             if entity.has(unsupported):
                 raise ValueError(f"group '{unsupported}' is not supported by interseg launch")
         if isinstance(scoped, str):
-            self.messages.append(f"warning: {file}: group (entry {label}): scoped: '{scoped}' is a string; ros2 launch "
-                                 f"treats any non-empty string as true (write scoped: true or false, unquoted)")
+            self.messages.append(
+                f"warning: {file}: group (entry {label}): scoped: '{scoped}' is a string; ros2 launch "
+                f"treats any non-empty string as true (write scoped: true or false, unquoted)"
+            )
         scoped = bool(scoped) if scoped is not None else True
-        children = [self.parse_action(kind, body, file, f"{label}.{i + 1}") for i, (kind, body) in enumerate(entity.children())]
+        children = [
+            self.parse_action(kind, body, file, f"{label}.{i + 1}") for i, (kind, body) in enumerate(entity.children())
+        ]
 
         def run(frame: Frame) -> None:
             inner = Frame(frame.file, frame.scope.copy() if scoped else frame.scope)
@@ -98,7 +103,12 @@ class ScopeActions:
         arguments = []
         if entity.has("arg"):
             for item in entity.get("arg", "entities"):
-                arguments.append((parse_substitution(item.get("name", optional=False)), parse_substitution(item.get("value", optional=False))))
+                arguments.append(
+                    (
+                        parse_substitution(item.get("name", optional=False)),
+                        parse_substitution(item.get("value", optional=False)),
+                    )
+                )
                 item.assert_parsed()
 
         def run(frame: Frame) -> None:
@@ -126,7 +136,9 @@ class ScopeActions:
 
         def run(frame: Frame) -> None:
             remaps = frame.scope.configs.get("ros_remaps", [])
-            remaps.append((self.perform(source, frame), self.perform(target, frame)))  # the same list object, as upstream
+            remaps.append(
+                (self.perform(source, frame), self.perform(target, frame))
+            )  # the same list object, as upstream
             frame.scope.configs["ros_remaps"] = remaps
 
         return Action("set_remap", label, file, None, run)
@@ -142,7 +154,9 @@ class ScopeActions:
             try:
                 typed = yaml.safe_load(text if text else "''")
             except yaml.YAMLError as exc:
-                raise ValueError(f"set_parameter value '{text}' is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+                raise ValueError(
+                    f"set_parameter value '{text}' is not valid YAML ({getattr(exc, 'problem', exc)})"
+                ) from None
             if isinstance(typed, list):
                 if not typed or not all(isinstance(v, type(typed[0])) for v in typed) or type(typed[0]) not in SCALARS:
                     raise ValueError(f"set_parameter value '{text}' is not a non-empty list of one type")
@@ -156,7 +170,15 @@ class ScopeActions:
         return Action("set_parameter", label, file, None, run)
 
     SCOPE_PARSERS: dict[str, Callable[..., Action]] = {
-        "arg": _arg, "let": _let, "set_env": _set_env, "unset_env": _unset_env, "log": _log,
-        "group": _group, "include": _include, "push_ros_namespace": _push_ros_namespace,
-        "push-ros-namespace": _push_ros_namespace, "set_remap": _set_remap, "set_parameter": _set_parameter,
+        "arg": _arg,
+        "let": _let,
+        "set_env": _set_env,
+        "unset_env": _unset_env,
+        "log": _log,
+        "group": _group,
+        "include": _include,
+        "push_ros_namespace": _push_ros_namespace,
+        "push-ros-namespace": _push_ros_namespace,
+        "set_remap": _set_remap,
+        "set_parameter": _set_parameter,
     }

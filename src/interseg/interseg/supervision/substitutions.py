@@ -1,6 +1,7 @@
 """Substitutions in launch-file text: upstream's grammar (launch/frontend/grammar.lark) into
 parts (text and ``$(...)`` calls), and a command line split into arguments as ExecuteProcess
 splits it."""
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,20 @@ Parts = list  # of str and Call
 
 # name -> (least, most) arguments, as each substitution's parse() checks them
 _SUBSTITUTIONS: dict[str, tuple[int, int]] = {
-    "var": (1, 2), "env": (1, 2), "optenv": (1, 2), "find-pkg-share": (1, 1), "find-pkg-prefix": (1, 1),
-    "find-exec": (1, 1), "exec-in-pkg": (2, 2), "dirname": (0, 0), "filename": (0, 0), "eval": (1, 2),
-    "anon": (1, 1), "not": (1, 1), "and": (2, 2), "or": (2, 2),
+    "var": (1, 2),
+    "env": (1, 2),
+    "optenv": (1, 2),
+    "find-pkg-share": (1, 1),
+    "find-pkg-prefix": (1, 1),
+    "find-exec": (1, 1),
+    "exec-in-pkg": (2, 2),
+    "dirname": (0, 0),
+    "filename": (0, 0),
+    "eval": (1, 2),
+    "anon": (1, 1),
+    "not": (1, 1),
+    "and": (2, 2),
+    "or": (2, 2),
 }
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*")
 
@@ -91,15 +103,19 @@ class _SubstitutionParser:
             args.append(self._argument())
         least, most = _SUBSTITUTIONS.get(name, (0, 99))
         if name not in _SUBSTITUTIONS:
-            raise ValueError(f"unknown substitution '$({name})' in {self.text!r} (interseg launch supports "
-                             f"{', '.join(sorted(_SUBSTITUTIONS))})")
+            raise ValueError(
+                f"unknown substitution '$({name})' in {self.text!r} (interseg launch supports "
+                f"{', '.join(sorted(_SUBSTITUTIONS))})"
+            )
         if not least <= len(args) <= most:
             expected = str(least) if least == most else f"{least} to {most}"
             raise ValueError(f"$({name}) takes {expected} argument(s), got {len(args)} in {self.text!r}")
         if name == "eval" and len(args) == 2:
             # PythonExpression.parse reads the module list before any substitution is performed
             if not is_text(args[1]):
-                raise ValueError(f"$(eval)'s module list must be plain text (comma-separated module names), not a substitution, in {self.text!r}")
+                raise ValueError(
+                    f"$(eval)'s module list must be plain text (comma-separated module names), not a substitution, in {self.text!r}"
+                )
             python_expression.module_names("".join(args[1]))
         return Call(name, args)
 

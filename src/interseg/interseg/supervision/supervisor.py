@@ -23,6 +23,7 @@ process and watch them, like `ros2 launch` (which cannot be installed from wheel
   the directory and the processes holding it, exit code 2.
 - A bad launch file or argument: one line on stderr naming the file, exit code 2, nothing started.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from interseg.rosenv import remove_stale_shared_memory, ros_environment
 from interseg.supervision.launch_file import read_launch_file
 from interseg.supervision.plan import LaunchError, LaunchPlan, ProcessSpec, parse_cli_arguments
-from interseg.rosenv import remove_stale_shared_memory, ros_environment
 
 EXIT_BAD_INPUT = 2
 RUN_DIR_ARGUMENT = "run_dir"  # the launch argument naming the directory a graph owns
@@ -59,11 +60,13 @@ def _die_with_parent(parent: int):
     """``preexec_fn`` for a child: PR_SET_PDEATHSIG, so that the kernel signals the child when
     the thread that forked it (the supervisor's main thread) ends, however it ends. A parent that
     died between fork and prctl is caught by comparing getppid with the supervisor's pid."""
+
     def preexec() -> None:
         if _prctl is not None:
             _prctl(_PR_SET_PDEATHSIG, int(PARENT_DEATH_SIGNAL), 0, 0, 0)
         if os.getppid() != parent:
             os.kill(os.getpid(), PARENT_DEATH_SIGNAL)
+
     return preexec
 
 
@@ -91,8 +94,10 @@ def _describe_holders(path: Path) -> str:
     except (OSError, ValueError, IndexError):
         supervisor = 0
     if supervisor in holders:
-        command = (Path("/proc") / str(supervisor) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        launched = command[command.find("launch "):] if "launch " in command else command
+        command = (
+            (Path("/proc") / str(supervisor) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+        launched = command[command.find("launch ") :] if "launch " in command else command
         return f"interseg {launched.strip()[:100]} (pid {supervisor}) and {len(holders) - 1} process(es) it started"
     if holders:
         return f"{len(holders)} process(es) left by a launch whose supervisor is gone: pids {' '.join(map(str, holders[:8]))}"
@@ -110,7 +115,9 @@ def lock_run_dir(run_dir: Path) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise RunDirInUse(f"run directory {run_dir} is in use by {_describe_holders(path)}; stop it, or give another run_dir:=") from None
+        raise RunDirInUse(
+            f"run directory {run_dir} is in use by {_describe_holders(path)}; stop it, or give another run_dir:="
+        ) from None
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
@@ -131,8 +138,15 @@ class _Running:
 class Supervisor:
     """Starts, watches and stops the processes of a launch plan."""
 
-    def __init__(self, plan: LaunchPlan, out: TextIO = sys.stdout, sigterm_timeout: float = 2.5, sigkill_timeout: float = 1.5,
-                 log_dir: Path | None = None, inherited_fds: tuple[int, ...] = ()):
+    def __init__(
+        self,
+        plan: LaunchPlan,
+        out: TextIO = sys.stdout,
+        sigterm_timeout: float = 2.5,
+        sigkill_timeout: float = 1.5,
+        log_dir: Path | None = None,
+        inherited_fds: tuple[int, ...] = (),
+    ):
         self.plan = plan
         self.inherited_fds = inherited_fds  # the run directory's lock: held by the children too
         self.out = out
@@ -168,9 +182,17 @@ class Supervisor:
     def _spawn(self, spec: ProcessSpec) -> tuple[subprocess.Popen, threading.Thread]:
         env = ros_environment(spec.env)
         # Always called on the main thread: PR_SET_PDEATHSIG follows the thread that forked.
-        popen = subprocess.Popen(spec.command, env=env, cwd=spec.cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True, pass_fds=self.inherited_fds,
-                                 preexec_fn=_die_with_parent(os.getpid()))
+        popen = subprocess.Popen(
+            spec.command,
+            env=env,
+            cwd=spec.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            pass_fds=self.inherited_fds,
+            preexec_fn=_die_with_parent(os.getpid()),
+        )
         log_file = open(self.log_dir / f"{spec.name.replace('/', '_')}.log", "a") if self.log_dir else None
         reader = threading.Thread(target=self._pump, args=(spec.name, popen.stdout, log_file), daemon=True)
         reader.start()
@@ -180,7 +202,9 @@ class Supervisor:
         """Remove what killed processes (ours or earlier runs') left in /dev/shm."""
         removed, freed = remove_stale_shared_memory()
         if removed:
-            self.say(f"removed {removed} stale Fast DDS shared-memory segment(s) ({freed / 2**20:.0f} MB) left by killed processes")
+            self.say(
+                f"removed {removed} stale Fast DDS shared-memory segment(s) ({freed / 2**20:.0f} MB) left by killed processes"
+            )
 
     def start(self) -> None:
         self.clean_shared_memory()
@@ -223,7 +247,9 @@ class Supervisor:
                     exit_code = 0 if code == 0 else 1
                     self.request_stop(f"required process {name} {how}")
                     break
-                if proc.spec.respawn and (proc.spec.respawn_max_retries < 0 or proc.restarts < proc.spec.respawn_max_retries):
+                if proc.spec.respawn and (
+                    proc.spec.respawn_max_retries < 0 or proc.restarts < proc.spec.respawn_max_retries
+                ):
                     proc.next_start = now + proc.spec.respawn_delay
                 else:
                     proc.done = True
@@ -255,7 +281,11 @@ class Supervisor:
                 after = f" after {proc.escalated}" if proc.escalated else ""
                 self.say(f"{proc.spec.name} {how} ({time.monotonic() - start:.1f} s after SIGINT{after})")
 
-        for sig, timeout in ((signal.SIGINT, self.sigterm_timeout), (signal.SIGTERM, self.sigkill_timeout), (signal.SIGKILL, 5.0)):
+        for sig, timeout in (
+            (signal.SIGINT, self.sigterm_timeout),
+            (signal.SIGTERM, self.sigkill_timeout),
+            (signal.SIGKILL, 5.0),
+        ):
             for proc in live:
                 if sig != signal.SIGINT:
                     proc.escalated = sig.name
@@ -279,8 +309,10 @@ class Supervisor:
         # program without a handler, e.g. a node still importing when the stop came).
         unclean = [p for p in stopping if p.escalated or p.popen.returncode not in (0, -signal.SIGINT)]
         if stopping:
-            self.say(f"stopped {len(stopping)} process(es) in {time.monotonic() - start:.1f} s"
-                     + (f"; not cleanly: {', '.join(p.spec.name for p in unclean)}" if unclean else ""))
+            self.say(
+                f"stopped {len(stopping)} process(es) in {time.monotonic() - start:.1f} s"
+                + (f"; not cleanly: {', '.join(p.spec.name for p in unclean)}" if unclean else "")
+            )
         return not unclean
 
 
@@ -296,8 +328,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--show-args", action="store_true", help="print the declared arguments and exit")
     parser.add_argument("--print", dest="print_only", action="store_true", help="print the commands and exit")
     parser.add_argument("--log-dir", type=Path, help="also write each process's output to DIR/NAME.log")
-    parser.add_argument("--sigterm-timeout", type=float, default=2.5, help="seconds after SIGINT before SIGTERM (default 2.5)")
-    parser.add_argument("--sigkill-timeout", type=float, default=1.5, help="seconds after SIGTERM before SIGKILL (default 1.5)")
+    parser.add_argument(
+        "--sigterm-timeout", type=float, default=2.5, help="seconds after SIGINT before SIGTERM (default 2.5)"
+    )
+    parser.add_argument(
+        "--sigkill-timeout", type=float, default=1.5, help="seconds after SIGTERM before SIGKILL (default 1.5)"
+    )
     return parser
 
 
@@ -330,12 +366,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"interseg launch: {file}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         except OSError as exc:
-            print(f"interseg launch: {file}: cannot lock run directory {plan.arguments[RUN_DIR_ARGUMENT]}: {exc}", file=sys.stderr)
+            print(
+                f"interseg launch: {file}: cannot lock run directory {plan.arguments[RUN_DIR_ARGUMENT]}: {exc}",
+                file=sys.stderr,
+            )
             return EXIT_BAD_INPUT
     if args.log_dir:
         args.log_dir.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(plan, sigterm_timeout=args.sigterm_timeout, sigkill_timeout=args.sigkill_timeout, log_dir=args.log_dir,
-                            inherited_fds=lock_fds)
+    supervisor = Supervisor(
+        plan,
+        sigterm_timeout=args.sigterm_timeout,
+        sigkill_timeout=args.sigkill_timeout,
+        log_dir=args.log_dir,
+        inherited_fds=lock_fds,
+    )
 
     def on_signal(signum, _frame):
         supervisor.request_stop(f"received {signal.Signals(signum).name}")

@@ -1,5 +1,6 @@
 """Values typed as upstream launch types them (booleans, conditions, YAML-typed parameters),
 and ROS node names and namespaces as launch_ros checks and combines them."""
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ label quality, throughput and seed variance, in one command.
 The whole run (collection, training and scoring of every method for every seed, the bottom-up
 baselines once, throughput and label quality) and its command line; see
 :mod:`interseg.evaluation.bench` for what is measured and how."""
+
 from __future__ import annotations
 
 import json
@@ -24,13 +25,7 @@ from interseg.evaluation.bench.methods import (
     train_mask_rcnn,
     train_replay,
 )
-from interseg.evaluation.bench.profiles import (
-    METHODS,
-    PAPER_TABLE1,
-    PROFILES,
-    Profile,
-    bottom_up_grid,
-)
+from interseg.evaluation.bench.profiles import METHODS, PAPER_TABLE1, PROFILES, Profile, bottom_up_grid
 from interseg.evaluation.bench.report import table_text, write_outputs
 from interseg.evaluation.bench.scoring import mean_spread, score, summarize_labels
 
@@ -38,10 +33,15 @@ from interseg.evaluation.bench.scoring import mean_spread, score, summarize_labe
 def _machine() -> dict:
     import torch
 
-    info = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "torch_threads": torch.get_num_threads(), "gpu": torch.cuda.is_available(),
-            "gpu_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.is_available(),
+        "gpu_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
     try:
         info["load_average_at_start"] = os.getloadavg()
     except OSError:
@@ -53,8 +53,16 @@ def _versions() -> dict:
     import importlib.metadata as md
 
     out = {"python": platform.python_version()}
-    for package in ("torch", "torchvision", "mujoco", "numpy", "opencv-python-headless", "opencv-python", "pycocotools",
-                    "scikit-image"):
+    for package in (
+        "torch",
+        "torchvision",
+        "mujoco",
+        "numpy",
+        "opencv-python-headless",
+        "opencv-python",
+        "pycocotools",
+        "scikit-image",
+    ):
         try:
             out[package] = md.version(package)
         except md.PackageNotFoundError:
@@ -65,12 +73,15 @@ def _versions() -> dict:
     try:
         import subprocess
 
-        out["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                           cwd=Path(__file__).parent, timeout=5).stdout.strip() or None
+        out["git_commit"] = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         out["git_commit"] = None
     return out
-
 
 
 def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, progress: bool = True) -> dict:
@@ -78,8 +89,8 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
 
     from interseg.evaluation.evaluate import ensure_eval_set
     from interseg.learning.baselines import bottom_up_proposals
-    from interseg.learning.metrics import evaluate_predictor
     from interseg.learning.checkpoint import list_checkpoints
+    from interseg.learning.metrics import evaluate_predictor
     from interseg.learning.predictor import HypothesisPredictor
 
     started = time.time()
@@ -91,13 +102,27 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
     phase_s: dict[str, float] = {}
 
     t = time.perf_counter()
-    test = ensure_eval_set("test", eval_root / f"test-{size}-{profile.test_per_background}", profile.width, profile.height,
-                           profile.test_per_background)
-    val = ensure_eval_set("val", eval_root / f"val-{size}-{profile.val_per_background}", profile.width, profile.height,
-                          profile.val_per_background)
+    test = ensure_eval_set(
+        "test",
+        eval_root / f"test-{size}-{profile.test_per_background}",
+        profile.width,
+        profile.height,
+        profile.test_per_background,
+    )
+    val = ensure_eval_set(
+        "val",
+        eval_root / f"val-{size}-{profile.val_per_background}",
+        profile.width,
+        profile.height,
+        profile.val_per_background,
+    )
     for subset, limit in ((test, profile.test_limit), (val, profile.val_limit)):
         if limit is not None:
-            subset.images, subset.gt_masks, subset.file_names = subset.images[:limit], subset.gt_masks[:limit], subset.file_names[:limit]
+            subset.images, subset.gt_masks, subset.file_names = (
+                subset.images[:limit],
+                subset.gt_masks[:limit],
+                subset.file_names[:limit],
+            )
     phase_s["eval_sets"] = time.perf_counter() - t
 
     # bottom-up: untuned, and tuned on the validation split
@@ -106,13 +131,21 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
     tuning = []
     for index, config in enumerate(grid):
         result = evaluate_predictor(lambda image, c=config: bottom_up_proposals(image, c), val.images, val.gt_masks)
-        tuning.append({"candidate": index, "val_ap30": result.ap30, "val_ap50": result.ap50,
-                       "config": {k: v for k, v in asdict(config).items() if k != "extra"}})
+        tuning.append(
+            {
+                "candidate": index,
+                "val_ap30": result.ap30,
+                "val_ap50": result.ap50,
+                "config": {k: v for k, v in asdict(config).items() if k != "extra"},
+            }
+        )
         if progress:
             print(f"[bench] bottom-up candidate {index}: val AP@0.3 {result.ap30:.3f}", flush=True)
     best = max(range(len(grid)), key=lambda i: (tuning[i]["val_ap30"], -i))
     bottom_up = score(lambda image: bottom_up_proposals(image, grid[0]), test, coco_dir / "bottom_up-seed0.json")
-    bottom_up_tuned = score(lambda image: bottom_up_proposals(image, grid[best]), test, coco_dir / "bottom_up_tuned-seed0.json")
+    bottom_up_tuned = score(
+        lambda image: bottom_up_proposals(image, grid[best]), test, coco_dir / "bottom_up_tuned-seed0.json"
+    )
     phase_s["bottom_up"] = time.perf_counter() - t
 
     per_seed: dict[str, list[dict]] = {m: [] for m in METHODS}
@@ -138,63 +171,104 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
         results["bottom_up"], results["bottom_up_tuned"] = bottom_up, bottom_up_tuned
         for method in METHODS:
             coco_seed = 0 if method.startswith("bottom_up") else seed
-            per_seed[method].append({"seed": seed, "ap30": results[method].ap30, "ap50": results[method].ap50,
-                                     "coco_gt": f"coco/{method}-seed{coco_seed}.json",
-                                     "coco_results": f"coco/{method}-seed{coco_seed}_results.json"})
+            per_seed[method].append(
+                {
+                    "seed": seed,
+                    "ap30": results[method].ap30,
+                    "ap50": results[method].ap50,
+                    "coco_gt": f"coco/{method}-seed{coco_seed}.json",
+                    "coco_results": f"coco/{method}-seed{coco_seed}_results.json",
+                }
+            )
         if seed == profile.seeds[0]:
             pr_curves = {m: {str(th): results[m].precision[th].tolist() for th in (0.3, 0.5)} for m in METHODS}
         # AP versus interactions along the run (every checkpoint of both self-supervised learners)
         # (the final checkpoints were scored above; the cross-entropy curve only when the profile asks)
-        curve = {"seed": seed, "interactions": [], "rsl_ap30": [], "rsl_ap50": []} | ({"ce_ap30": []} if profile.ce_curve else {})
+        curve = {"seed": seed, "interactions": [], "rsl_ap30": [], "rsl_ap50": []} | (
+            {"ce_ap30": []} if profile.ce_curve else {}
+        )
         rsl_checkpoints, ce_checkpoints = list_checkpoints(seed_work / "rsl"), list_checkpoints(seed_work / "ce")
         for index, (last_interaction, _) in enumerate(run.schedule):
             last = index == len(run.schedule) - 1
-            r = results["self_sup_rsl"] if last else evaluate_predictor(
-                HypothesisPredictor.from_checkpoint(rsl_checkpoints[index][1]).predict, test.images, test.gt_masks)
+            r = (
+                results["self_sup_rsl"]
+                if last
+                else evaluate_predictor(
+                    HypothesisPredictor.from_checkpoint(rsl_checkpoints[index][1]).predict, test.images, test.gt_masks
+                )
+            )
             curve["interactions"].append(last_interaction)
             curve["rsl_ap30"].append(r.ap30)
             curve["rsl_ap50"].append(r.ap50)
             if profile.ce_curve:
-                c = results["self_sup_ce"] if last else evaluate_predictor(
-                    HypothesisPredictor.from_checkpoint(ce_checkpoints[index][1]).predict, test.images, test.gt_masks)
+                c = (
+                    results["self_sup_ce"]
+                    if last
+                    else evaluate_predictor(
+                        HypothesisPredictor.from_checkpoint(ce_checkpoints[index][1]).predict,
+                        test.images,
+                        test.gt_masks,
+                    )
+                )
                 curve["ce_ap30"].append(c.ap30)
         curves.append(curve)
         eval_s = time.perf_counter() - t
         efficacy.append({"seed": seed, "hits": run.chosen_hits, "model_version": run.interaction_versions})
         label_records += [r | {"seed": seed} for r in run.label_records]
-        seed_info.append({"seed": seed, "counts": {k: v for k, v in run.counts.items() if k != "rejections"},
-                          "rejection_examples": run.counts.get("rejections", [])[:5], "schedule": run.schedule,
-                          "timings": run.timings | {"train_s_ce": ce_s, "train_s_oracle": oracle_s,
-                                                    "train_samples_each": ce_samples, "mask_rcnn": rcnn_info,
-                                                    "replay_and_mask_rcnn_s": train_s, "evaluation_s": eval_s,
-                                                    "seed_wall_s": time.perf_counter() - seed_start}})
+        seed_info.append(
+            {
+                "seed": seed,
+                "counts": {k: v for k, v in run.counts.items() if k != "rejections"},
+                "rejection_examples": run.counts.get("rejections", [])[:5],
+                "schedule": run.schedule,
+                "timings": run.timings
+                | {
+                    "train_s_ce": ce_s,
+                    "train_s_oracle": oracle_s,
+                    "train_samples_each": ce_samples,
+                    "mask_rcnn": rcnn_info,
+                    "replay_and_mask_rcnn_s": train_s,
+                    "evaluation_s": eval_s,
+                    "seed_wall_s": time.perf_counter() - seed_start,
+                },
+            }
+        )
         if progress:
-            print(f"[bench] seed {seed}: " + ", ".join(f"{m} {results[m].ap30:.3f}/{results[m].ap50:.3f}" for m in METHODS),
-                  flush=True)
+            print(
+                f"[bench] seed {seed}: "
+                + ", ".join(f"{m} {results[m].ap30:.3f}/{results[m].ap50:.3f}" for m in METHODS),
+                flush=True,
+            )
 
     ap = {}
     for method in METHODS:
         values = per_seed[method]
-        ap[method] = {"ap30": mean_spread([v["ap30"] for v in values])["mean"],
-                      "ap50": mean_spread([v["ap50"] for v in values])["mean"],
-                      "ap30_spread": mean_spread([v["ap30"] for v in values]),
-                      "ap50_spread": mean_spread([v["ap50"] for v in values]),
-                      "per_seed": values}
+        ap[method] = {
+            "ap30": mean_spread([v["ap30"] for v in values])["mean"],
+            "ap50": mean_spread([v["ap50"] for v in values])["mean"],
+            "ap30_spread": mean_spread([v["ap30"] for v in values]),
+            "ap50_spread": mean_spread([v["ap50"] for v in values]),
+            "per_seed": values,
+        }
     ap["bottom_up"]["note"] = ap["bottom_up_tuned"]["note"] = "deterministic: scored once, the same for every seed"
 
     # Figure 2a: mean over seeds at each round (rounds fall on the same interaction counts)
     points = sorted({n for c in curves for n in c["interactions"]})
     curve_summary = {"interactions": points}
     for key in ("rsl_ap30", "rsl_ap50") + (("ce_ap30",) if profile.ce_curve else ()):
-        curve_summary[key] = [float(np.mean([c[key][c["interactions"].index(n)] for c in curves if n in c["interactions"]]))
-                              for n in points]
+        curve_summary[key] = [
+            float(np.mean([c[key][c["interactions"].index(n)] for c in curves if n in c["interactions"]]))
+            for n in points
+        ]
     curve_map = {str(n): v for n, v in zip(points, curve_summary["rsl_ap30"])}
 
     def seed_mean(key: str):
         values = [s["timings"][key] for s in seed_info if s["timings"].get(key) is not None]
         return float(np.mean(values)) if values else None
 
-    train_seconds = sum(s["timings"]["train_s_rsl"] + s["timings"]["train_s_ce"] + s["timings"]["train_s_oracle"] for s in seed_info)
+    train_seconds = sum(
+        s["timings"]["train_s_rsl"] + s["timings"]["train_s_ce"] + s["timings"]["train_s_oracle"] for s in seed_info
+    )
     train_samples = sum(3 * s["timings"]["train_samples_each"] for s in seed_info)
     throughput = {
         "interactions_per_hour": seed_mean("interactions_per_hour"),
@@ -202,10 +276,12 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
         "hypothesis_ms": seed_mean("hypothesis_ms"),
         "trainer_samples_per_s": train_samples / train_seconds if train_seconds else None,
         "labeller_ms": seed_mean("labeller_ms"),
-        "notes": (f"in-process loop (no ROS transport) at {size}, shadows {'on' if profile.shadows else 'off'}; "
-                  "interactions_per_hour excludes the synchronous training rounds, the _with_training figure includes "
-                  "them; hypothesis_ms and labeller_ms are medians (labeller: all four views); trainer samples/s over "
-                  f"every training round of the three networks, batch {profile.batch_size}, window {profile.window} px"),
+        "notes": (
+            f"in-process loop (no ROS transport) at {size}, shadows {'on' if profile.shadows else 'off'}; "
+            "interactions_per_hour excludes the synchronous training rounds, the _with_training figure includes "
+            "them; hypothesis_ms and labeller_ms are medians (labeller: all four views); trainer samples/s over "
+            f"every training round of the three networks, batch {profile.batch_size}, window {profile.window} px"
+        ),
     }
     labels = summarize_labels(label_records)
     rsl, oracle_ap, tuned = ap["self_sup_rsl"], ap["supervised_oracle"], ap["bottom_up_tuned"]
@@ -217,31 +293,53 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
         "profile": profile.name,
         "profile_settings": asdict(profile) | {"input_scale": profile.input_scale},
         "ap": ap,
-        "ratios": {"rsl_over_oracle_ap30": ratio(rsl["ap30"], oracle_ap["ap30"]),
-                   "rsl_over_oracle_ap50": ratio(rsl["ap50"], oracle_ap["ap50"]),
-                   "rsl_over_bottom_up_tuned_ap30": ratio(rsl["ap30"], tuned["ap30"]),
-                   "rsl_minus_ce_ap30": (rsl["ap30"] - ap["self_sup_ce"]["ap30"]) if rsl["ap30"] is not None else None},
-        "targets": {"rsl_over_oracle_ap30": 0.9, "rsl_over_oracle_ap50": 0.7, "rsl_over_bottom_up_tuned_ap30": 2.5,
-                    "median_label_iou": 0.85, "paper": {"rsl_over_deepmask_tuned_ap30": 0.79, "rsl_over_deepmask_tuned_ap50": 0.52,
-                                                          "rsl_over_gop_tuned_ap30": 2.0}},
-        "paper_table1": {m: {"paper_method": v[0], "ap30": v[1] / 100, "ap50": v[2] / 100} for m, v in PAPER_TABLE1.items()},
+        "ratios": {
+            "rsl_over_oracle_ap30": ratio(rsl["ap30"], oracle_ap["ap30"]),
+            "rsl_over_oracle_ap50": ratio(rsl["ap50"], oracle_ap["ap50"]),
+            "rsl_over_bottom_up_tuned_ap30": ratio(rsl["ap30"], tuned["ap30"]),
+            "rsl_minus_ce_ap30": (rsl["ap30"] - ap["self_sup_ce"]["ap30"]) if rsl["ap30"] is not None else None,
+        },
+        "targets": {
+            "rsl_over_oracle_ap30": 0.9,
+            "rsl_over_oracle_ap50": 0.7,
+            "rsl_over_bottom_up_tuned_ap30": 2.5,
+            "median_label_iou": 0.85,
+            "paper": {
+                "rsl_over_deepmask_tuned_ap30": 0.79,
+                "rsl_over_deepmask_tuned_ap50": 0.52,
+                "rsl_over_gop_tuned_ap30": 2.0,
+            },
+        },
+        "paper_table1": {
+            m: {"paper_method": v[0], "ap30": v[1] / 100, "ap50": v[2] / 100} for m, v in PAPER_TABLE1.items()
+        },
         "curve": curve_map,
         "curve_detail": {"mean": curve_summary, "per_seed": curves},
-        "efficacy": {"iou_threshold": 0.3, "window": profile.efficacy_window, "per_seed": efficacy,
-                     "overall_recall": float(np.mean([h for e in efficacy for h in e["hits"]])) if efficacy else None},
+        "efficacy": {
+            "iou_threshold": 0.3,
+            "window": profile.efficacy_window,
+            "per_seed": efficacy,
+            "overall_recall": float(np.mean([h for e in efficacy for h in e["hits"]])) if efficacy else None,
+        },
         "pr_curves_seed0": {"recall": np.linspace(0, 1, 101).tolist(), "precision": pr_curves},
         "labels": labels,
         "throughput": throughput,
         "bottom_up_tuning": {"split": "val", "images": len(val.images), "chosen": best, "candidates": tuning},
-        "eval_set": {"split": "test", "view": "cam0", "images": len(test.images), "objects": sum(len(m) for m in test.gt_masks),
-                     "directory": str(test.directory)},
+        "eval_set": {
+            "split": "test",
+            "view": "cam0",
+            "images": len(test.images),
+            "objects": sum(len(m) for m in test.gt_masks),
+            "directory": str(test.directory),
+        },
         "seeds": seed_info,
         "machine": machine,
         "versions": _versions(),
         "phase_wall_s": phase_s,
         "wall_s": time.time() - started,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": "interseg bench " + " ".join(sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "bench" else sys.argv[1:]),
+        "command": "interseg bench "
+        + " ".join(sys.argv[2:] if len(sys.argv) > 2 and sys.argv[1] == "bench" else sys.argv[1:]),
     }
     try:
         numbers["machine"]["load_average_at_end"] = os.getloadavg()
@@ -264,16 +362,25 @@ def _json_default(value):
 
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="interseg bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
-                        help="tiny: CI smoke test; quick: <= 20 min on 2 cores; standard: <= 2 h")
+    parser.add_argument(
+        "--profile",
+        choices=sorted(PROFILES),
+        default="quick",
+        help="tiny: CI smoke test; quick: <= 20 min on 2 cores; standard: <= 2 h",
+    )
     parser.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/PROFILE)")
     parser.add_argument("--work", type=Path, default=None, help="stores and checkpoints (default runs/bench-PROFILE)")
     parser.add_argument("--eval-root", type=Path, default=None, help="cached evaluation sets (default runs/eval)")
     parser.add_argument("--seeds", type=random_seed, nargs="+", default=None, help="override the profile's seeds")
-    parser.add_argument("--markdown", type=Path, default=None,
-                        help="also write the results section here (e.g. benchmarks/RESULTS.md)")
-    parser.add_argument("--from-json", type=Path, default=None,
-                        help="only regenerate plots, HTML and markdown from an existing bench.json")
+    parser.add_argument(
+        "--markdown", type=Path, default=None, help="also write the results section here (e.g. benchmarks/RESULTS.md)"
+    )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="only regenerate plots, HTML and markdown from an existing bench.json",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from interseg.paths import repo_root
@@ -292,8 +399,11 @@ def main(argv: list[str] | None = None) -> int:
     out = (args.out or base / "benchmarks" / "results" / profile.name).resolve()
     work = (args.work or base / "runs" / f"bench-{profile.name}").resolve()
     eval_root = (args.eval_root or base / "runs" / "eval").resolve()
-    print(f"[bench] profile {profile.name}: {len(profile.seeds)} seed(s) x {profile.interactions} interactions at "
-          f"{profile.width}x{profile.height}; results -> {out}; work -> {work}", flush=True)
+    print(
+        f"[bench] profile {profile.name}: {len(profile.seeds)} seed(s) x {profile.interactions} interactions at "
+        f"{profile.width}x{profile.height}; results -> {out}; work -> {work}",
+        flush=True,
+    )
     numbers = run_benchmark(profile, out, work, eval_root, progress=not args.quiet)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)

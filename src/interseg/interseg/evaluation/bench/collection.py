@@ -3,6 +3,7 @@
 loop), reading the simulator's ground truth of the very scene the robot acted on through the
 runner's hooks: for label quality, the efficacy of experimentation, and the oracle's training
 data. The learning side never sees it."""
+
 from __future__ import annotations
 
 import shutil
@@ -52,8 +53,9 @@ class PolicyProposer:
         return hypotheses, self.predictor.version
 
 
-def _add_oracle_examples(oracle, rgb: np.ndarray, instance: np.ndarray, camera: str, interaction_id: int,
-                         rng: np.random.Generator) -> None:
+def _add_oracle_examples(
+    oracle, rgb: np.ndarray, instance: np.ndarray, camera: str, interaction_id: int, rng: np.random.Generator
+) -> None:
     """The oracle's training data of one view: every visible object's ground-truth mask, plus two
     table points."""
     from interseg.learning.hypothesis import grasp_from_mask
@@ -65,12 +67,30 @@ def _add_oracle_examples(oracle, rgb: np.ndarray, instance: np.ndarray, camera: 
         if mask.sum() < 20:
             continue
         u, v, _, _ = grasp_from_mask(mask)
-        oracle.add(image=rgb, u=u, v=v, positive=True, mask=mask, reason="ground truth",
-                   interaction_id=interaction_id, view=camera, source="ground_truth")
+        oracle.add(
+            image=rgb,
+            u=u,
+            v=v,
+            positive=True,
+            mask=mask,
+            reason="ground truth",
+            interaction_id=interaction_id,
+            view=camera,
+            source="ground_truth",
+        )
     free = np.argwhere(instance == 0)
     for v, u in free[rng.choice(len(free), size=min(2, len(free)), replace=False)]:
-        oracle.add(image=rgb, u=float(u), v=float(v), positive=False, mask=None,
-                   reason="ground truth: table", interaction_id=interaction_id, view=camera, source="ground_truth")
+        oracle.add(
+            image=rgb,
+            u=float(u),
+            v=float(v),
+            positive=False,
+            mask=None,
+            reason="ground truth: table",
+            interaction_id=interaction_id,
+            view=camera,
+            source="ground_truth",
+        )
 
 
 def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> SeedRun:
@@ -80,13 +100,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
 
     from interseg.evaluation import ground_truth
     from interseg.grasping import GraspSettings
-    from interseg.interaction import (
-        ArenaArm,
-        ArenaCameras,
-        Hooks,
-        InteractionRunner,
-        run_interactions,
-    )
+    from interseg.interaction import ArenaArm, ArenaCameras, Hooks, InteractionRunner, run_interactions
     from interseg.learning.dataset import WindowDataset
     from interseg.learning.metrics import _iou_matrix
     from interseg.learning.predictor import HypothesisPredictor
@@ -103,15 +117,26 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model_config = network_config(profile)
-    trainer = Trainer(work / "rsl", model_config, TrainerConfig(mask_loss="rsl", batch_size=profile.batch_size, seed=seed,
-                                                              steps_per_round=profile.steps_per_round, keep_checkpoints=0))
+    trainer = Trainer(
+        work / "rsl",
+        model_config,
+        TrainerConfig(
+            mask_loss="rsl",
+            batch_size=profile.batch_size,
+            seed=seed,
+            steps_per_round=profile.steps_per_round,
+            keep_checkpoints=0,
+        ),
+    )
     trainer.save_checkpoint({})  # version 1: the initial weights (AP before any interaction)
     run.schedule.append((0, 0))
     proposer = PolicyProposer(HypothesisPredictor(trainer.model, version=trainer.version), profile.bootstrap_bottom_up)
     store = ExampleStore(work / "examples", writer=True)
     oracle = ExampleStore(work / "oracle_examples", writer=True)
-    arena = SimulatedArena(ArenaConfig(width=profile.width, height=profile.height, split="train", shadows=profile.shadows),
-                           seed=1_000_003 * (seed + 1))
+    arena = SimulatedArena(
+        ArenaConfig(width=profile.width, height=profile.height, split="train", shadows=profile.shadows),
+        seed=1_000_003 * (seed + 1),
+    )
     near_px = 12 * profile.width / 640 + 2
     truth: dict = {}  # ground truth of the current interaction, read by the hooks
 
@@ -128,8 +153,15 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
         displacement = np.linalg.norm(ground_truth.object_positions(arena) - truth["before_positions"], axis=1)
         truth["moved"] = [int(k) for k in np.flatnonzero(displacement > 0.01)]
 
-    runner = InteractionRunner(ArenaCameras(arena), proposer, ArenaArm(arena), store, GraspSettings(), rng,
-                               hooks=Hooks(before_pick=before_pick, after_pick=after_pick))
+    runner = InteractionRunner(
+        ArenaCameras(arena),
+        proposer,
+        ArenaArm(arena),
+        store,
+        GraspSettings(),
+        rng,
+        hooks=Hooks(before_pick=before_pick, after_pick=after_pick),
+    )
     times = {"interaction_s": [], "train_s": 0.0, "train_samples": 0}
     dataset = None  # created once the store has its first example
     bar = progress_bar(total=profile.interactions, desc=f"seed {seed}: interactions", disable=not progress)
@@ -138,9 +170,18 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
         nonlocal dataset
         interaction_id, lifted = interaction.interaction_id, bool(interaction.arm.object_lifted)
         for example in interaction.examples:
-            run.label_records.append(judge_example(example, truth["moved"], truth["before_maps"][example.view],
-                                                   truth["after_maps"][example.view], lifted, profile.shadows, near_px)
-                                     | {"interaction": interaction_id})
+            run.label_records.append(
+                judge_example(
+                    example,
+                    truth["moved"],
+                    truth["before_maps"][example.view],
+                    truth["after_maps"][example.view],
+                    lifted,
+                    profile.shadows,
+                    near_px,
+                )
+                | {"interaction": interaction_id}
+            )
         before = interaction.before
         for camera in before.cameras:  # the oracle's training data: the same before-images, all four views
             instance = truth["before_maps"][camera.name]
@@ -148,7 +189,9 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
             _add_oracle_examples(oracle, before.rgb[camera.name], instance, camera.name, interaction_id, rng)
         times["interaction_s"].append(time.perf_counter() - interaction.started)
         bar.update(1)
-        bar.set_postfix_str(f"{stats.lifted} lifted, {stats.positive_interactions} positive, model v{proposer.predictor.version}")
+        bar.set_postfix_str(
+            f"{stats.lifted} lifted, {stats.positive_interactions} positive, model v{proposer.predictor.version}"
+        )
         last_round = stats.executed == profile.interactions
         if stats.executed % profile.round_every == 0 or last_round:
             records = records_of(work / "examples")
@@ -165,9 +208,14 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
 
     collect_start = time.perf_counter()
     try:
-        stats = run_interactions(runner, profile.interactions, max_attempts=profile.interactions * profile.max_attempts_factor,
-                                 reset=lambda: arena.reset(rng.integers(2**31)), reset_every=profile.reset_every,
-                                 on_executed=on_executed)
+        stats = run_interactions(
+            runner,
+            profile.interactions,
+            max_attempts=profile.interactions * profile.max_attempts_factor,
+            reset=lambda: arena.reset(rng.integers(2**31)),
+            reset_every=profile.reset_every,
+            on_executed=on_executed,
+        )
     except RuntimeError as exc:
         raise RuntimeError(f"seed {seed}: {exc}") from exc
     finally:

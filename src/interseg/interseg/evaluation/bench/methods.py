@@ -2,6 +2,7 @@
 schedule: the RSL learner's rounds replayed with another loss or other labels (plain
 cross-entropy on the same store; the supervised oracle on ground-truth masks), and torchvision's
 Mask R-CNN on the same ground truth for the oracle's wall-clock seconds."""
+
 from __future__ import annotations
 
 import time
@@ -50,8 +51,11 @@ def train_replay(profile: Profile, run: SeedRun, store_root: Path, out: Path, ma
 
     torch.manual_seed(run.seed)
     model_config = network_config(profile)
-    trainer = Trainer(out, model_config, TrainerConfig(mask_loss=mask_loss, batch_size=profile.batch_size, seed=run.seed,
-                                                       keep_checkpoints=0))
+    trainer = Trainer(
+        out,
+        model_config,
+        TrainerConfig(mask_loss=mask_loss, batch_size=profile.batch_size, seed=run.seed, keep_checkpoints=0),
+    )
     trainer.save_checkpoint({})
     records = records_of(store_root)
     dataset = WindowDataset(store_root, model_config, augment=True, seed=run.seed)
@@ -65,10 +69,10 @@ def train_replay(profile: Profile, run: SeedRun, store_root: Path, out: Path, ma
     return seconds, samples
 
 
-
 # ---------------------------------------------------------------------------------------------
 # Mask R-CNN (torchvision), class-agnostic, from scratch
 # ---------------------------------------------------------------------------------------------
+
 
 def _mask_rcnn(profile: Profile):
     from torchvision.models.detection import MaskRCNN
@@ -79,8 +83,14 @@ def _mask_rcnn(profile: Profile):
     scale = profile.width / 640
     sizes = tuple((max(8, int(round(s * scale))),) for s in (32, 64, 128, 256, 512))
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
-    return MaskRCNN(backbone, num_classes=2, min_size=profile.height, max_size=profile.width,
-                    rpn_anchor_generator=anchors, box_detections_per_img=50)
+    return MaskRCNN(
+        backbone,
+        num_classes=2,
+        min_size=profile.height,
+        max_size=profile.width,
+        rpn_anchor_generator=anchors,
+        box_detections_per_img=50,
+    )
 
 
 def train_mask_rcnn(profile: Profile, run: SeedRun, seconds_budget: float, progress: bool = True):
@@ -98,11 +108,15 @@ def train_mask_rcnn(profile: Profile, run: SeedRun, seconds_budget: float, progr
         raise RuntimeError("no ground-truth objects in the training scenes")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = _mask_rcnn(profile).to(device)
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4)
+    optimizer = torch.optim.SGD(
+        [p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9, weight_decay=1e-4
+    )
     model.train()
     start = time.perf_counter()
     steps = samples = 0
-    bar = progress_bar(desc=f"seed {run.seed}: mask r-cnn", total=int(seconds_budget), unit="s", disable=not progress, leave=False)
+    bar = progress_bar(
+        desc=f"seed {run.seed}: mask r-cnn", total=int(seconds_budget), unit="s", disable=not progress, leave=False
+    )
     while steps == 0 or time.perf_counter() - start < seconds_budget:
         images, targets = [], []
         for i in rng.choice(len(data), size=profile.maskrcnn_batch):
@@ -114,13 +128,19 @@ def train_mask_rcnn(profile: Profile, run: SeedRun, seconds_budget: float, progr
                 vs, us = np.nonzero(m)
                 boxes.append([us.min(), vs.min(), us.max() + 1, vs.max() + 1])
             images.append(torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().to(device) / 255.0)
-            targets.append({"boxes": torch.tensor(boxes, dtype=torch.float32, device=device),
-                            "labels": torch.ones(len(ids), dtype=torch.int64, device=device),
-                            "masks": torch.from_numpy(masks.astype(np.uint8)).to(device)})
+            targets.append(
+                {
+                    "boxes": torch.tensor(boxes, dtype=torch.float32, device=device),
+                    "labels": torch.ones(len(ids), dtype=torch.int64, device=device),
+                    "masks": torch.from_numpy(masks.astype(np.uint8)).to(device),
+                }
+            )
         losses = model(images, targets)
         loss = sum(losses.values())
         if not torch.isfinite(loss):
-            raise RuntimeError(f"Mask R-CNN: non-finite loss at step {steps}: { {k: float(v) for k, v in losses.items()} }")
+            raise RuntimeError(
+                f"Mask R-CNN: non-finite loss at step {steps}: { {k: float(v) for k, v in losses.items()} }"
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -155,11 +175,9 @@ def mask_rcnn_predictor(model):
     return predict
 
 
-
 def preload_torchvision_ops() -> None:
     """Import torchvision's detection ops (which pull in torch._dynamo and triton) before the
     simulator creates its OpenGL context: triton's bundled LLVM loaded after Mesa's llvmpipe
     segfaults the process."""
-    import torchvision.models.detection  # noqa: F401
+    import torchvision.models.detection
     import torchvision.ops  # noqa: F401
-

@@ -1,5 +1,6 @@
 """Run sizes (profiles) of `interseg bench`, the names of the compared methods and the paper's
 Table 1, and the settings every method shares (network configuration, bottom-up tuning grid)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -45,22 +46,68 @@ class Profile:
 
 
 PROFILES = {
-    "tiny": Profile("tiny", 320, 240, shadows=False, seeds=(0,), interactions=4, round_every=2, steps_per_round=2,
-                    final_steps=2, batch_size=4, reset_every=4, test_per_background=1, val_per_background=1,
-                    bottom_up_grid=2, efficacy_window=2, test_limit=4, val_limit=3, ce_curve=False),
+    "tiny": Profile(
+        "tiny",
+        320,
+        240,
+        shadows=False,
+        seeds=(0,),
+        interactions=4,
+        round_every=2,
+        steps_per_round=2,
+        final_steps=2,
+        batch_size=4,
+        reset_every=4,
+        test_per_background=1,
+        val_per_background=1,
+        bottom_up_grid=2,
+        efficacy_window=2,
+        test_limit=4,
+        val_limit=3,
+        ce_curve=False,
+    ),
     # A short run resets the arena often so that the learners see more than two or three scenes.
-    "quick": Profile("quick", 320, 240, shadows=True, seeds=(0, 1, 2), interactions=36, round_every=12,
-                     steps_per_round=60, final_steps=150, batch_size=16, reset_every=4, test_per_background=3,
-                     val_per_background=1, bottom_up_grid=3, efficacy_window=6, ce_curve=False),
+    "quick": Profile(
+        "quick",
+        320,
+        240,
+        shadows=True,
+        seeds=(0, 1, 2),
+        interactions=36,
+        round_every=12,
+        steps_per_round=60,
+        final_steps=150,
+        batch_size=16,
+        reset_every=4,
+        test_per_background=3,
+        val_per_background=1,
+        bottom_up_grid=3,
+        efficacy_window=6,
+        ce_curve=False,
+    ),
     # Sized from one measured seed of 200 interactions (benchmarks/results/standard-seed0: each
     # interaction ~3.1 s at 640x480 with its labelling and ground truth, scoring ~1.2 min) and the
     # trainer's ~125 samples/s once the examples' scaled images are cached: 150 interactions and
     # 1,200 steps of 32 per method (~5 min each; Mask R-CNN gets the oracle's time) project to
     # ~30 min per seed on two cores. The hypothesis network (TrainerConfig.device "auto") and
     # Mask R-CNN train on a GPU when torch sees one.
-    "standard": Profile("standard", 640, 480, shadows=True, seeds=(0, 1, 2), interactions=150, round_every=25,
-                        steps_per_round=100, final_steps=600, batch_size=32, reset_every=10, test_per_background=5,
-                        val_per_background=5, bottom_up_grid=8, efficacy_window=25),
+    "standard": Profile(
+        "standard",
+        640,
+        480,
+        shadows=True,
+        seeds=(0, 1, 2),
+        interactions=150,
+        round_every=25,
+        steps_per_round=100,
+        final_steps=600,
+        batch_size=32,
+        reset_every=10,
+        test_per_background=5,
+        val_per_background=5,
+        bottom_up_grid=8,
+        efficacy_window=25,
+    ),
 }
 
 # The paper's Table 1 (AP in percent), for the side-by-side table.
@@ -82,11 +129,12 @@ METHOD_LABELS = {
 }
 
 
-
 def network_config(profile: Profile):
     from interseg.learning.model import ModelConfig
 
-    return ModelConfig(input_scale=profile.input_scale, window=profile.window, expected_size=(profile.width, profile.height))
+    return ModelConfig(
+        input_scale=profile.input_scale, window=profile.window, expected_size=(profile.width, profile.height)
+    )
 
 
 def bottom_up_grid(n: int) -> list:
@@ -94,13 +142,14 @@ def bottom_up_grid(n: int) -> list:
     from interseg.learning.baselines import BottomUpConfig
 
     base = BottomUpConfig()
-    candidates = [base,
-                  replace(base, felzenszwalb_scale=300.0, merge_thresholds=(12.0, 24.0, 40.0)),
-                  replace(base, felzenszwalb_scale=80.0, min_area_fraction=0.001, max_area_fraction=0.08),
-                  replace(base, felzenszwalb_scale=200.0, nms_iou=0.5, contrast_scale=15.0),
-                  replace(base, felzenszwalb_scale=100.0, merge_thresholds=(6.0, 12.0, 20.0, 32.0), top_k=50),
-                  replace(base, felzenszwalb_sigma=1.2, felzenszwalb_scale=250.0, max_area_fraction=0.08),
-                  replace(base, felzenszwalb_min_size=80, merge_thresholds=(10.0, 20.0, 35.0, 50.0)),
-                  replace(base, felzenszwalb_scale=150.0, nms_iou=0.6, min_area_fraction=0.003, top_k=50)]
-    return candidates[:max(1, n)]
-
+    candidates = [
+        base,
+        replace(base, felzenszwalb_scale=300.0, merge_thresholds=(12.0, 24.0, 40.0)),
+        replace(base, felzenszwalb_scale=80.0, min_area_fraction=0.001, max_area_fraction=0.08),
+        replace(base, felzenszwalb_scale=200.0, nms_iou=0.5, contrast_scale=15.0),
+        replace(base, felzenszwalb_scale=100.0, merge_thresholds=(6.0, 12.0, 20.0, 32.0), top_k=50),
+        replace(base, felzenszwalb_sigma=1.2, felzenszwalb_scale=250.0, max_area_fraction=0.08),
+        replace(base, felzenszwalb_min_size=80, merge_thresholds=(10.0, 20.0, 35.0, 50.0)),
+        replace(base, felzenszwalb_scale=150.0, nms_iou=0.6, min_area_fraction=0.003, top_k=50),
+    ]
+    return candidates[: max(1, n)]

@@ -1,5 +1,6 @@
 """Plots, HTML page and markdown results section of `interseg bench`, made from its JSON alone
 (so that `interseg bench --from-json` can regenerate them for a committed run)."""
+
 from __future__ import annotations
 
 import html
@@ -36,8 +37,10 @@ def table_text(numbers: dict) -> str:
     for method in METHODS:
         entry = numbers["ap"][method]
         paper = PAPER_TABLE1[method]
-        lines.append(f"{METHOD_LABELS[method]:<52} {_ap_cell(entry, 'ap30'):>14} {_ap_cell(entry, 'ap50'):>14}   "
-                     f"{paper[0]}: {paper[1]} / {paper[2]}")
+        lines.append(
+            f"{METHOD_LABELS[method]:<52} {_ap_cell(entry, 'ap30'):>14} {_ap_cell(entry, 'ap50'):>14}   "
+            f"{paper[0]}: {paper[1]} / {paper[2]}"
+        )
     return "\n".join(lines)
 
 
@@ -106,7 +109,7 @@ def _plots(numbers: dict, out: Path) -> list[tuple[str, str]]:
     for entry in efficacy["per_seed"]:
         hits = np.asarray(entry["hits"], dtype=float)
         if len(hits):
-            smooth = np.array([hits[max(0, t - window + 1): t + 1].mean() for t in range(len(hits))])
+            smooth = np.array([hits[max(0, t - window + 1) : t + 1].mean() for t in range(len(hits))])
             ax.plot(np.arange(1, len(hits) + 1), smooth, label=f"seed {entry['seed']}")
     ax.set_xlabel("interactions")
     ax.set_ylabel(f"chosen hypothesis hits an object\n(IoU > 0.3, running mean of {window})")
@@ -139,9 +142,12 @@ def _differences(numbers: dict) -> list[str]:
         f"{sum(s for _, s in numbers['seeds'][0]['schedule']) if numbers['seeds'] else 0} optimizer steps of batch "
         f"{p['batch_size']}; the paper used thousands of interactions and far longer training.",
         "No passive pre-training: every network starts from random weights (the paper pre-trained on pushing videos); "
-        + ("instead the robot tests bottom-up proposals (no labels, no learning) until the first model update, the "
-           "learned network's hypotheses after that." if p.get("bootstrap_bottom_up") else "the first round tests the "
-           "random network's hypotheses."),
+        + (
+            "instead the robot tests bottom-up proposals (no labels, no learning) until the first model update, the "
+            "learned network's hypotheses after that."
+            if p.get("bootstrap_bottom_up")
+            else "the first round tests the random network's hypotheses."
+        ),
         "The oracle stands in for DeepMask: the same network trained on ground-truth masks of the same scenes (no COCO, "
         "no ImageNet); Mask R-CNN (ResNet-18 FPN, from scratch) trains on the same ground truth for the oracle's wall time.",
         "GOP is replaced by a scikit-image bottom-up method (Felzenszwalb + hierarchical RAG merging), tuned on the "
@@ -161,9 +167,11 @@ def _bootstrap_note(numbers: dict) -> str:
 def _budget_warning(numbers: dict) -> str:
     oracle = numbers["ap"]["supervised_oracle"]["ap30"]
     if oracle is not None and oracle < 0.05:
-        return ("**Budget too small to compare methods:** even the oracle, trained on clean ground truth, is below 5% "
-                "AP@0.3, so at this training budget the network has not started to segment; the ratios above are not "
-                "meaningful. The standard profile is the comparison.\n\n")
+        return (
+            "**Budget too small to compare methods:** even the oracle, trained on clean ground truth, is below 5% "
+            "AP@0.3, so at this training budget the network has not started to segment; the ratios above are not "
+            "meaningful. The standard profile is the comparison.\n\n"
+        )
     return ""
 
 
@@ -171,8 +179,11 @@ def markdown(numbers: dict) -> str:
     """The results section for the README (linked, not pasted, so it follows the latest run)."""
     ap, ratios, labels, thr = numbers["ap"], numbers["ratios"], numbers["labels"], numbers["throughput"]
     machine = numbers["machine"]
-    rows = "\n".join(f"| {METHOD_LABELS[m]} | {_ap_cell(ap[m], 'ap30')} | {_ap_cell(ap[m], 'ap50')} | "
-                     f"{PAPER_TABLE1[m][0]} | {PAPER_TABLE1[m][1]} | {PAPER_TABLE1[m][2]} |" for m in METHODS)
+    rows = "\n".join(
+        f"| {METHOD_LABELS[m]} | {_ap_cell(ap[m], 'ap30')} | {_ap_cell(ap[m], 'ap50')} | "
+        f"{PAPER_TABLE1[m][0]} | {PAPER_TABLE1[m][1]} | {PAPER_TABLE1[m][2]} |"
+        for m in METHODS
+    )
     seeds = len(numbers["seeds"])
     curve = ", ".join(f"{n}: {_fmt(v)}" for n, v in numbers["curve"].items())
     causes = ", ".join(f"{k} {v}" for k, v in labels["errors_by_cause"].items()) or "none"
@@ -184,7 +195,8 @@ def markdown(numbers: dict) -> str:
         shown = f"{value:.2f}x" if times else f"{value:.2f}"
         return f"| {name} | {shown} | {goal}{'x' if times else ''} | {met} |"
 
-    return f"""# Benchmark results (`interseg bench --profile {numbers['profile']}`)
+    return (
+        f"""# Benchmark results (`interseg bench --profile {numbers['profile']}`)
 
 Generated from `{numbers.get('json_path', 'bench.json')}` ({numbers['created']}); do not edit by hand, rerun
 `interseg bench --profile {numbers['profile']} --markdown benchmarks/RESULTS.md` (or `--from-json`).
@@ -232,7 +244,10 @@ with the synchronous training rounds), hypotheses {_fmt(thr['hypothesis_ms'], 1,
 
 ## What differs from the paper
 
-""" + "\n".join(f"- {d}" for d in _differences(numbers)) + "\n"
+"""
+        + "\n".join(f"- {d}" for d in _differences(numbers))
+        + "\n"
+    )
 
 
 def write_outputs(numbers: dict, out: Path, label_records: list[dict] | None) -> None:
@@ -257,4 +272,5 @@ def write_outputs(numbers: dict, out: Path, label_records: list[dict] | None) ->
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}img{max-width:100%}"
         "pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}</style></head><body>"
         f"<h1>interseg bench ({html.escape(numbers['profile'])})</h1><pre>{html.escape(md)}</pre>{body}"
-        "<p>All numbers: <code>bench.json</code>; COCO ground truth and detections: <code>coco/</code>.</p></body></html>")
+        "<p>All numbers: <code>bench.json</code>; COCO ground truth and detections: <code>coco/</code>.</p></body></html>"
+    )

@@ -1,5 +1,6 @@
 """Scoring of `interseg bench`: mask AP on an evaluation set (with the COCO files behind it), the
 labeller's masks judged against the simulator's ground truth, and means with their spread."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,15 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 0.0
 
 
-def judge_example(example, moved: list[int], before_map: np.ndarray, after_map: np.ndarray, lifted: bool,
-                  shadows: bool, near_px: float) -> dict:
+def judge_example(
+    example,
+    moved: list[int],
+    before_map: np.ndarray,
+    after_map: np.ndarray,
+    lifted: bool,
+    shadows: bool,
+    near_px: float,
+) -> dict:
     """Compare one labelled example with the ground truth of its view.
 
     ``moved``: indices of objects whose pose changed in the interaction. A pick example is about
@@ -34,11 +42,20 @@ def judge_example(example, moved: list[int], before_map: np.ndarray, after_map: 
         candidates.append((distance, k, mask))
     candidates.sort(key=lambda c: c[0])
     target = candidates[0] if candidates and candidates[0][0] <= near_px else None
-    record = {"view": example.view, "kind": example.kind, "positive": bool(example.positive),
-              "objects_moved": len(moved), "lifted": bool(lifted)}
+    record = {
+        "view": example.view,
+        "kind": example.kind,
+        "positive": bool(example.positive),
+        "objects_moved": len(moved),
+        "lifted": bool(lifted),
+    }
     if example.positive:
         if target is None:
-            record.update(iou=0.0, error="false_positive", cause=_cause(moved, lifted, shadows, example.mask, before_map, after_map))
+            record.update(
+                iou=0.0,
+                error="false_positive",
+                cause=_cause(moved, lifted, shadows, example.mask, before_map, after_map),
+            )
             return record
         iou = _iou(example.mask, target[2])
         if len(moved) > 1 and example.kind == "pick":  # the label may span the objects that moved together
@@ -100,9 +117,11 @@ def summarize_labels(records: list[dict]) -> dict:
         "errors_by_cause": dict(sorted(causes.items())),
         "by_kind": by_kind,
         "ious": [round(float(v), 4) for v in ious],
-        "definitions": ("median_iou over all positive labels (a positive where no object moved counts as IoU 0); "
-                        "fp_rate = positives where no moved object is near the point / positives; fn_rate = negatives "
-                        "at a point where an object did move / labels that should be positive"),
+        "definitions": (
+            "median_iou over all positive labels (a positive where no object moved counts as IoU 0); "
+            "fp_rate = positives where no moved object is near the point / positives; fn_rate = negatives "
+            "at a point where an object did move / labels that should be positive"
+        ),
     }
 
 
@@ -116,6 +135,9 @@ def score(predict, eval_set, coco_path: Path):
 
 def mean_spread(values: list[float]) -> dict:
     finite = [v for v in values if v is not None and np.isfinite(v)]
-    return {"mean": float(np.mean(finite)) if finite else None, "std": float(np.std(finite)) if len(finite) > 1 else 0.0,
-            "min": float(min(finite)) if finite else None, "max": float(max(finite)) if finite else None}
-
+    return {
+        "mean": float(np.mean(finite)) if finite else None,
+        "std": float(np.std(finite)) if len(finite) > 1 else 0.0,
+        "min": float(min(finite)) if finite else None,
+        "max": float(max(finite)) if finite else None,
+    }
