@@ -1,5 +1,5 @@
 # The two commands: `make demo` (the simulator demo: collect, train, evaluate, report) and
-# `make test`; `make test-fast` runs the tests not marked slow. Each sets up everything on a fresh
+# `make test` (ruff, then every test); `make test-fast` runs the tests not marked slow. Each sets up everything on a fresh
 # machine first; each set-up step is skipped when its inputs have not changed.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
@@ -13,7 +13,7 @@ TF2_MSGS_FILES := $(shell find $(TF2_MSGS_DIR) -type f 2>/dev/null)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: setup test test-fast demo bench clean
+.PHONY: setup test test-fast lint demo bench clean
 
 setup: $(STAMPS)/interseg
 
@@ -50,8 +50,14 @@ $(STAMPS)/interseg: $(STAMPS)/interfaces src/interseg/setup.py src/interseg/setu
 	$(PY) scripts/install_ament_package.py
 	@touch $@
 
-test: setup
+test: setup lint
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# ruff (configuration: ruff.toml): lint rules and the formatter's layout, checked, never rewritten.
+# `$(PY) -m ruff check --fix && $(PY) -m ruff format` applies what it can.
+lint: setup
+	$(PY) -m ruff check
+	$(PY) -m ruff format --check
 
 # The tests not marked slow (pytest.ini: none starts ROS processes or takes more than ~5 s).
 test-fast: setup
