@@ -160,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
                 "seed": args.seed,
                 "cpus": os.cpu_count(),
                 "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-                "definition": "each mask is matched to the ground-truth object (visible pixels in its frame) it overlaps best; "
-                "false positive: best IoU < 0.3; pairs_with_moving_object: view pairs in which an object visible "
-                "with >= 100 px moved > 3 mm; of_which_gave_a_correct_mask: with a mask of IoU >= 0.3",
+                "definition": (
+                    "each mask is matched to the ground-truth object (visible pixels in its frame) it overlaps best; "
+                    "false positive: best IoU < 0.3; pairs_with_moving_object: view pairs in which an object visible "
+                    "with >= 100 px moved > 3 mm; of_which_gave_a_correct_mask: with a mask of IoU >= 0.3"
+                ),
                 "results": results,
             },
             indent=1,

@@ -194,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                 "lifted": lifted,
                 "cpus": os.cpu_count(),
                 "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-                "definition": "positives judged against the ground-truth object that moved (pick: before image, place: after "
-                "image); false positive: no moved object at the point; false negative: a negative where one moved",
+                "definition": (
+                    "positives judged against the ground-truth object that moved (pick: before image, place: after "
+                    "image); false positive: no moved object at the point; false negative: a negative where one moved"
+                ),
                 "results": results,
             },
             indent=1,

@@ -1,6 +1,7 @@
 """Speed of the learning core on CPU: inference per frame, training samples per second (1 and 2
-threads; the default trunk width and, for comparison, the full-width ResNet-18), Robust Set Loss overhead per batch, labeller time per interaction (four views), and the
-bottom-up baseline per frame. Prints a table and writes benchmarks/results/learning.json.
+threads; the default trunk width and, for comparison, the full-width ResNet-18), Robust Set Loss
+overhead per batch, labeller time per interaction (four views), and the bottom-up baseline per
+frame. Prints a table and writes benchmarks/results/learning.json.
 
     .venv/bin/python benchmarks/learning_bench.py [--cores 2] [--out benchmarks/results/learning.json]
 
@@ -192,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     results["inference"] = bench_inference(args.repeats)
     print(
-        f"inference 640x480: predict median {results['inference']['predict_ms']['median']} ms, min {results['inference']['predict_ms']['min']} ms "
-        f"(forward {results['inference']['forward_ms']['median']}, decode {results['inference']['decode_ms']['median']})"
+        f"inference 640x480: predict median {results['inference']['predict_ms']['median']} ms, "
+        f"min {results['inference']['predict_ms']['min']} ms "
+        f"(forward {results['inference']['forward_ms']['median']}, "
+        f"decode {results['inference']['decode_ms']['median']})"
     )
     results["training"] = [bench_training(t, args.train_steps) for t in (1, 2)]
     for r in results["training"]:

@@ -348,8 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     projected_masks = per_frame_masks * TARGET_FRAMES
     projected_total = per_frame_total * TARGET_FRAMES
     report["throughput"] = {
-        "definition": f"a frame is one recorded instant with {len(cameras)} views; masks = flow + self-filter + regions "
-        "for every view; total = pushing (physics, rendering) + masks + writing examples",
+        "definition": (
+            f"a frame is one recorded instant with {len(cameras)} views; masks = flow + self-filter + regions "
+            "for every view; total = pushing (physics, rendering) + masks + writing examples"
+        ),
         "mask_ms_per_frame": round(1000 * per_frame_masks, 1),
         "total_ms_per_frame": round(1000 * per_frame_total, 1),
         "projected_10k_frames_masks_minutes": round(projected_masks / 60, 1),
@@ -411,11 +413,11 @@ def first_interactions(pretrained, args) -> dict:
     section: dict = {
         "grasps_per_model": args.interactions,
         "note": (
-            "network frozen during these grasps; planner = aimed at the footprint point of the hypothesis's mask where the "
-            "gripper fits (as the loop aims), network = aimed at the hypothesis's own grasp pixel and yaw; touched = an "
-            "object moved > 5 mm or was lifted (ground truth, evaluation only); positives = frame-difference labeller "
-            "positives at the grasp point (cam0, before vs lifted, robot self-filtered); robot hour = simulated time of "
-            "the pick-and-place motions"
+            "network frozen during these grasps; planner = aimed at the footprint point of the hypothesis's mask "
+            "where the gripper fits (as the loop aims), network = aimed at the hypothesis's own grasp pixel and yaw; "
+            "touched = an object moved > 5 mm or was lifted (ground truth, evaluation only); positives = "
+            "frame-difference labeller positives at the grasp point (cam0, before vs lifted, robot self-filtered); "
+            "robot hour = simulated time of the pick-and-place motions"
         ),
     }
     for aim in AIMS:

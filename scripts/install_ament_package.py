@@ -114,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     installed = install(args.prefix.absolute())
     executables = sum(1 for p in installed if p.parent.name == "interseg" and p.parent.parent.name == "lib")
     print(
-        f"interseg: ament index entry, {len(installed) - executables} share files and {executables} executables in {args.prefix}"
+        f"interseg: ament index entry, {len(installed) - executables} share files and {executables} executables "
+        f"in {args.prefix}"
     )
     return 0
 

@@ -112,7 +112,8 @@ def test_an_orphan_that_outlives_its_supervisor_keeps_its_run_dir_from_a_second_
         launch:
         - arg: {{name: run_dir, default: {tmp_path / 'run'}}}
         - executable:
-            cmd: {sys.executable} -c "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
+            cmd: {sys.executable} -c "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); \
+print('ready', flush=True); time.sleep(600)"
             name: deaf
         """,
     )
@@ -162,7 +163,8 @@ def test_a_process_that_needs_sigterm_is_named_and_the_exit_code_is_1(tmp_path, 
         launch:
         - node: {{pkg: interseg, exec: talker_node, name: talker}}
         - executable:
-            cmd: {sys.executable} -c "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('ready', flush=True); time.sleep(600)"
+            cmd: {sys.executable} -c "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); \
+print('ready', flush=True); time.sleep(600)"
             name: stubborn
         """,
     )
@@ -411,7 +413,8 @@ def test_dead_nodes_are_respawned_or_stop_the_sim_graph(sim_graphs):
     kill_and_recover("grasp_planner", mid_grasp=True)
     lost = graph.output()
     assert re.search(
-        r"\[experimenter *\] .*paused: interact(ion| goal) lost: the interact server (was restarted|went away); not counted",
+        r"\[experimenter *\] .*paused: interact(ion| goal) lost: "
+        r"the interact server (was restarted|went away); not counted",
         lost,
     ), lost
     kill_and_recover("capture", mid_grasp=False)

@@ -183,7 +183,8 @@ def test_the_checks_catch_forbidden_imports(tmp_path):
         "from interseg.evaluation import ground_truth\nimport interseg.evaluation.ground_truth as g\n"
         "import importlib\nimportlib.import_module('interseg.evaluation.ground_truth')\n"
         "from ..evaluation import ground_truth\n"
-        "def later():\n    import rclpy\n    from sensor_msgs.msg import Image\n    from interseg_interfaces.srv import Capture\n"
+        "def later():\n    import rclpy\n    from sensor_msgs.msg import Image\n"
+        "    from interseg_interfaces.srv import Capture\n"
         "from interseg import sim\nfrom ..sim.arena import SimulatedArena\nimport interseg.sim.scene\n"
     )
     assert len(ground_truth_violations(sample)) >= 4

@@ -362,7 +362,8 @@ def test_upstream_substitution_forms(tmp_path, monkeypatch):
         tmp_path,
         """\
         launch:
-        - log: {message: "$(var missing fallback)|$(env LAUNCH_COMPAT_UNSET 'two words')|$(env LAUNCH_COMPAT_SET)|cost $5|a\\\\$(b)"}
+        - log: {message: "$(var missing fallback)|$(env LAUNCH_COMPAT_UNSET 'two words')|$(env LAUNCH_COMPAT_SET)\
+|cost $5|a\\\\$(b)"}
         - log: {message: "$(eval '2 ** 10')|$(eval 'sqrt(16)')|$(not false)|$(and true 1)|$(or 0 false)"}
         - log: {message: "$(dirname)|$(filename)"}
         - node: {pkg: interseg, exec: talker_node}

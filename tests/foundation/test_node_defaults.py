@@ -108,7 +108,8 @@ def test_declared_defaults_equal_the_params_file(config: Path):
             declared[name] = eval(compile(ast.Expression(expression), module.__file__, "eval"), vars(module))  # noqa: S307
         except Exception as exc:
             pytest.fail(
-                f"{where}: the default of '{name}' ({ast.unparse(expression)}) cannot be evaluated from the module: {exc!r}"
+                f"{where}: the default of '{name}' ({ast.unparse(expression)}) cannot be evaluated from the module: "
+                f"{exc!r}"
             )
     problems = [
         f"{where}: parameter '{name}': the node declares {declared[name]!r}, config/{config.name} has {value!r}"

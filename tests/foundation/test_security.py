@@ -85,7 +85,8 @@ SECURE_LAUNCH = """\
     - arg: {name: namespace, default: ""}
     - arg: {name: keystore, default: "", description: "SROS2 keystore; '' = security off"}
     - let: {name: secure, value: "$(eval \\"'$(var keystore)' != ''\\")"}
-    - let: {name: enclave_root, value: "$(eval \\"'/' + '$(var namespace)'.strip('/') if '$(var namespace)'.strip('/') else ''\\")"}
+    - let: {name: enclave_root, value: "$(eval \\"'/' + '$(var namespace)'.strip('/') \
+if '$(var namespace)'.strip('/') else ''\\")"}
     - set_env: {name: ROS_SECURITY_KEYSTORE, value: $(var keystore), if: $(var secure)}
     - set_env: {name: ROS_SECURITY_ENABLE, value: "true", if: $(var secure)}
     - set_env: {name: ROS_SECURITY_STRATEGY, value: Enforce, if: $(var secure)}
@@ -95,7 +96,8 @@ SECURE_LAUNCH = """\
         - set_remap: {from: /tf, to: tf}
         - set_remap: {from: /tf_static, to: tf_static}
         - set_remap: {from: /clock, to: clock}
-        - node: {pkg: interseg, exec: talker_node, name: talker, on_exit: shutdown, ros_args: "--enclave $(var enclave_root)/talker"}
+        - node: {pkg: interseg, exec: talker_node, name: talker, on_exit: shutdown, \
+ros_args: "--enclave $(var enclave_root)/talker"}
         - node: {pkg: interseg, exec: listener_node, name: listener, ros_args: "--enclave $(var enclave_root)/listener"}
     """
 

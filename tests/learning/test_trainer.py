@@ -343,7 +343,8 @@ store, run = sys.argv[1], Path(sys.argv[2])
 config = ModelConfig(expected_size=(320, 240), window=48, mask_size=8, input_scale=0.5, context_channels=32,
                      reduce_channels=32, min_mask_area=50)
 trainer = Trainer(run, config, TrainerConfig(batch_size=4, steps_per_round=2, min_examples=4))
-resource.setrlimit(resource.RLIMIT_FSIZE, (100000, resource.RLIM_INFINITY))  # the log and the index fit, a checkpoint does not
+resource.setrlimit(resource.RLIMIT_FSIZE, (100000, resource.RLIM_INFINITY))  # the log and the index fit, \
+a checkpoint does not
 threading.Timer(4.0, resource.setrlimit, (resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)).start()
 announced = []
 rounds = trainer.run_online(store, on_checkpoint=lambda info: announced.append(info.version), max_rounds=2)

@@ -420,7 +420,12 @@ def test_rviz_finds_its_topics_and_frames(graph, client_node):
             matching_publishers,
             60,
             message=f"a publisher of {topic} ({subscription.message_type}) compatible with {subscription}: "
-            f"{[(p.topic_type, p.qos_profile.reliability, p.qos_profile.durability) for p in client_node.get_publishers_info_by_topic(topic)]}",
+            f"""{
+                [
+                    (p.topic_type, p.qos_profile.reliability, p.qos_profile.durability)
+                    for p in client_node.get_publishers_info_by_topic(topic)
+                ]
+            }""",
         )
 
     # Frames: the fixed frame, every image's and marker's frame_id and every link of the robot model

@@ -9,8 +9,9 @@ what a driver would send (bgr8, 16UC1 millimetres).
 Clocks: ``--sim-time`` stamps with a clock that starts at 0 when the process starts (as a
 simulator's does), ``--stamp-offset S`` adds S seconds to every stamp; ``--future-at S
 --future-count N --future-by D`` stamps the N frames of every stream published from S seconds on
-(and once ``--future-file`` exists, when given) D seconds ahead. Faults: ``--fault STREAM:KIND`` (repeatable; STREAM is a camera or ``depth``)
-publishes that stream wrongly, only while ``--fault-file`` exists when one is given. KIND:
+(and once ``--future-file`` exists, when given) D seconds ahead. Faults: ``--fault STREAM:KIND``
+(repeatable; STREAM is a camera or ``depth``) publishes that stream wrongly, only while
+``--fault-file`` exists when one is given. KIND:
 ``image-size`` (image twice its camera_info's size), ``info-fx-zero``, ``info-nan`` (NaN in K),
 ``frame-id-empty``, ``huge`` (the header claims 100000 x 100000 pixels, the data is the usual),
 ``stamp-negative``; for depth ``size`` (half the main image's size)."""

@@ -1,6 +1,7 @@
 """A test process serving ProposeObjects and PickPlace (``--arm-only``: PickPlace only), to
-exercise the interfaces across a real process boundary. ProposeObjects returns one hypothesis per bright connected region of the
-image; PickPlace walks through timed phases with feedback and honours cancel."""
+exercise the interfaces across a real process boundary. ProposeObjects returns one hypothesis
+per bright connected region of the image; PickPlace walks through timed phases with feedback
+and honours cancel."""
 
 import sys
 import time

@@ -111,7 +111,10 @@ class Box:
         return bool(np.all(point >= np.asarray(self.low) + margin) and np.all(point <= np.asarray(self.high) - margin))
 
     def describe(self) -> str:
-        return f"x {self.low[0]:.2f}..{self.high[0]:.2f}, y {self.low[1]:.2f}..{self.high[1]:.2f}, z {self.low[2]:.2f}..{self.high[2]:.2f}"
+        return (
+            f"x {self.low[0]:.2f}..{self.high[0]:.2f}, y {self.low[1]:.2f}..{self.high[1]:.2f}, "
+            f"z {self.low[2]:.2f}..{self.high[2]:.2f}"
+        )
 
 
 def invert_transform(transform: np.ndarray) -> np.ndarray:

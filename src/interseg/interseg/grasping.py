@@ -105,7 +105,8 @@ def grasp_height(surface_above_table, settings: GraspSettings):
 def _check_reachable(position: np.ndarray, settings: GraspSettings) -> None:
     if not settings.workspace.contains(position):
         raise GraspRejected(
-            f"grasp point ({position[0]:.3f}, {position[1]:.3f}, {position[2]:.3f}) is outside the workspace ({settings.workspace.describe()})"
+            f"grasp point ({position[0]:.3f}, {position[1]:.3f}, {position[2]:.3f}) is outside the workspace "
+            f"({settings.workspace.describe()})"
         )
     reach = float(np.linalg.norm(position - np.asarray(settings.robot_base)))
     if reach > settings.max_reach:

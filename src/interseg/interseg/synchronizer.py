@@ -291,8 +291,8 @@ class ApproximateTimeSynchronizer:
                     problems.append(
                         Problem(
                             name,
-                            f"{name}: rejected {count} message{'s' if count != 1 else ''} in the last {self.event_window:g} s "
-                            f"({health.last_reason})",
+                            f"{name}: rejected {count} message{'s' if count != 1 else ''} "
+                            f"in the last {self.event_window:g} s ({health.last_reason})",
                         )
                     )
             for event in self.events:
@@ -309,7 +309,8 @@ class ApproximateTimeSynchronizer:
                 problems.append(
                     Problem(
                         "sync",
-                        f"sync: no synchronized set for {since_set:.1f} s; newest stamps {newest or 'none'} (slop {self.slop:g} s)",
+                        f"sync: no synchronized set for {since_set:.1f} s; newest stamps {newest or 'none'} "
+                        f"(slop {self.slop:g} s)",
                     )
                 )
         return problems

@@ -184,7 +184,8 @@ class TransformTree:
             if missing:
                 names = ", ".join(sorted(known)) or "none yet"
                 raise TransformError(
-                    f"no transform between {target} and {source}: frame {' and '.join(missing)} unknown (known frames: {names})"
+                    f"no transform between {target} and {source}: frame {' and '.join(missing)} unknown "
+                    f"(known frames: {names})"
                 )
             up_target, up_source = self._chain_to_root(target), self._chain_to_root(source)
             if up_target[-1] != up_source[-1]:

@@ -168,7 +168,8 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
                         )
                     )
                     ax.set_title(
-                        f"#{record.interaction_id} {record.view} {record.kind}: {'positive' if record.positive else 'negative'}",
+                        f"#{record.interaction_id} {record.view} {record.kind}: "
+                        f"{'positive' if record.positive else 'negative'}",
                         fontsize=8,
                     )
                 for ax in axes.ravel():
@@ -224,10 +225,12 @@ def _html(numbers: dict) -> str:
     )
     n = max(1, last.get("interactions", 0))
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>interseg demo report</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}td,th{{padding:4px 12px;border-bottom:1px solid #ddd}}img{{max-width:100%}}</style></head><body>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}\
+td,th{{padding:4px 12px;border-bottom:1px solid #ddd}}img{{max-width:100%}}</style></head><body>
 <h1>interseg demo report</h1>
 <p>{last.get('interactions', 0)} interactions in {numbers['settings'].get('minutes', 0):g} minutes
-({last.get('positives', 0)} with motion, {100 * last.get('positives', 0) / n:.0f}%; {last.get('lifted', 0)} lifts, {100 * last.get('lifted', 0) / n:.0f}%),
+({last.get('positives', 0)} with motion, {100 * last.get('positives', 0) / n:.0f}%; \
+{last.get('lifted', 0)} lifts, {100 * last.get('lifted', 0) / n:.0f}%),
 {numbers['examples']['positives']} positive and {numbers['examples']['negatives']} negative examples in the store.
 Evaluated on {numbers['eval_set']['images']} test images with {numbers['eval_set']['objects']} objects
 (unseen objects, unseen backgrounds; main camera). Wall time {numbers['wall_s'] / 60:.1f} min.</p>
@@ -237,6 +240,7 @@ Evaluated on {numbers['eval_set']['images']} test images with {numbers['eval_set
 <h2>Precision-recall</h2><img src="pr_curves.png">
 <h2>What happened in the interactions</h2><img src="interaction_outcomes.png">
 <h2>Hypotheses on test images</h2><img src="test_hypotheses.png">
-<h2>Examples from the labeller</h2><p>Green: the frame-difference mask of a positive; red cross: a negative.</p><img src="label_examples.png">
+<h2>Examples from the labeller</h2><p>Green: the frame-difference mask of a positive; red cross: a negative.</p>\
+<img src="label_examples.png">
 <p>Numbers: <code>results.json</code>. COCO files of the final model and the baseline: <code>coco_*.json</code>.</p>
 </body></html>"""

@@ -189,8 +189,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     round) ends with it. When the node's own work did not wind down in time the process says
     what was still running and exits 1 without destroying the node (a callback is still using
     it); a plain callback still waiting (a request for data that will not come) is abandoned with
-    a line saying so, and the process exits with its code without ``close()``. A node that cannot be created: one line on stderr, exit code 1. A callback
-    that raised: the stop as above, then the exception propagates (traceback, exit code 1)."""
+    a line saying so, and the process exits with its code without ``close()``. A node that cannot
+    be created: one line on stderr, exit code 1. A callback that raised: the stop as above, then
+    the exception propagates (traceback, exit code 1)."""
     init_ros(args)
     signals: list[int] = []  # the handler only appends: it may run between any two bytecodes
 
@@ -241,7 +242,8 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     if work:
         say(
             name,
-            f"stopping: {work} still running after {time.monotonic() - deadline + STOP_GRACE_S:.1f} s; exiting without waiting for it",
+            f"stopping: {work} still running after {time.monotonic() - deadline + STOP_GRACE_S:.1f} s; "
+            "exiting without waiting for it",
         )
         _exit_now(1)
     if callbacks:  # what close() releases may still be in use: the process ends without it

@@ -72,7 +72,8 @@ class Listener(Node):
         self.received += 1
         if self.received == 1 or self.received % 10 == 0:
             self.get_logger().info(
-                f"message {self.received}: version {msg.model_version}, mask {mask.shape[1]}x{mask.shape[0]}, area {area} px"
+                f"message {self.received}: version {msg.model_version}, mask {mask.shape[1]}x{mask.shape[0]}, "
+                f"area {area} px"
             )
         if self.finished is not None and self.received >= self.count and not self.finished.done():
             elapsed = max(1e-6, time.monotonic() - self.first_time)

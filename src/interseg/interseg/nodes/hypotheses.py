@@ -83,7 +83,8 @@ class HypothesesNode(Node):
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
         self.get_logger().info(
-            f"serving model version {self.predictor.version} ({'checkpoint ' + checkpoint if checkpoint else 'random initial weights'})"
+            f"serving model version {self.predictor.version} "
+            f"({'checkpoint ' + checkpoint if checkpoint else 'random initial weights'})"
         )
 
     # -- model updates ------------------------------------------------------------------------
@@ -101,7 +102,8 @@ class HypothesesNode(Node):
         with self.model_lock:
             self.predictor = predictor
         self.get_logger().info(
-            f"switched to model version {predictor.version} (step {msg.training_step}, loaded in {time.monotonic() - start:.2f} s)"
+            f"switched to model version {predictor.version} (step {msg.training_step}, "
+            f"loaded in {time.monotonic() - start:.2f} s)"
         )
 
     # -- proposals ----------------------------------------------------------------------------

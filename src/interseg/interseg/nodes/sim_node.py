@@ -118,7 +118,8 @@ class SimNode(Node):
         self.publish_clock = declare(self, "publish_clock", True, "publish simulated time on /clock")
         if len(workspace) != 6 or any(workspace[i] >= workspace[i + 3] for i in range(3)):
             raise ValueError(
-                f"parameter 'workspace' must be [x_min, y_min, z_min, x_max, y_max, z_max] with min < max, got {workspace}"
+                "parameter 'workspace' must be [x_min, y_min, z_min, x_max, y_max, z_max] with min < max, "
+                f"got {workspace}"
             )
         config = ArenaConfig(
             width=width,

@@ -66,7 +66,8 @@ class TrainerNode(Node):
         self.trainer = Trainer(run_dir, ModelConfig(input_scale=input_scale, expected_size=(width, height)), config)
         if self.trainer.resume():
             self.get_logger().info(
-                f"resumed from version {self.trainer.version} at step {self.trainer.step} ({self.trainer.examples_seen} examples seen)"
+                f"resumed from version {self.trainer.version} at step {self.trainer.step} "
+                f"({self.trainer.examples_seen} examples seen)"
             )
         elif initial:
             self.trainer.load_checkpoint(initial)

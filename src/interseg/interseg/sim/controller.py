@@ -172,7 +172,8 @@ class PickPlaceController:
                 raise PickPlaceRejected(f"{name} position must be 3 finite numbers, got {point!r}")
             if not self.workspace.contains(point):
                 raise PickPlaceRejected(
-                    f"{name} position {np.round(point, 3).tolist()} is outside the workspace ({self.workspace.describe()})"
+                    f"{name} position {np.round(point, 3).tolist()} is outside the workspace "
+                    f"({self.workspace.describe()})"
                 )
         if not np.isfinite(yaw) or (place_yaw is not None and not np.isfinite(place_yaw)):
             raise PickPlaceRejected("yaw must be finite")

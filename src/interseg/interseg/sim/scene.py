@@ -173,15 +173,19 @@ def build_scene(
             'diffuse="0.75 0.75 0.72" specular="0.2 0.2 0.2" cutoff="70" exponent="1"/>',
             '<light name="fill_light" pos="0.2 -0.8 1.5" dir="0.3 0.6 -1" directional="true" castshadow="false" '
             'diffuse="0.35 0.35 0.38" specular="0 0 0"/>',
-            f'<geom name="floor" type="plane" size="4 4 0.1" pos="0 0 {FLOOR_Z}" material="floor_mat" contype="0" conaffinity="0"/>',
+            f'<geom name="floor" type="plane" size="4 4 0.1" pos="0 0 {FLOOR_Z}" material="floor_mat" '
+            'contype="0" conaffinity="0"/>',
             f'<geom name="table" type="box" size="{(tx[1] - tx[0]) / 2} {(ty[1] - ty[0]) / 2} 0.02" '
-            f'pos="{(tx[0] + tx[1]) / 2} {(ty[0] + ty[1]) / 2} -0.02" material="table_mat" friction="0.7 0.005 0.0001"/>',
-            '<geom name="table_legs" type="box" size="0.4 0.5 0.36" pos="0.55 0 -0.4" rgba="0.25 0.23 0.22 1" contype="0" conaffinity="0"/>',
+            f'pos="{(tx[0] + tx[1]) / 2} {(ty[0] + ty[1]) / 2} -0.02" material="table_mat" '
+            'friction="0.7 0.005 0.0001"/>',
+            '<geom name="table_legs" type="box" size="0.4 0.5 0.36" pos="0.55 0 -0.4" rgba="0.25 0.23 0.22 1" '
+            'contype="0" conaffinity="0"/>',
             '<geom name="pedestal" type="box" size="0.12 0.12 0.375" pos="-0.02 0 -0.375" rgba="0.2 0.2 0.22 1"/>',
         ]
         for name, pose, fovy in zip(rig.names, rig.poses, rig.fovy_deg):
             world_xml.append(
-                f'<camera name="{name}" pos="{_fmt(pose[:3, 3])}" quat="{_fmt(mujoco_camera_quaternion(pose))}" fovy="{fovy}"/>'
+                f'<camera name="{name}" pos="{_fmt(pose[:3, 3])}" quat="{_fmt(mujoco_camera_quaternion(pose))}" '
+                f'fovy="{fovy}"/>'
             )
         for index, (spec, (pos, quat)) in enumerate(zip(objects, object_poses)):
             body = [

@@ -120,5 +120,6 @@ class Entity:
         unread = sorted(set(map(str, self.element)) - self.read)
         if unread:
             raise ValueError(
-                f"unexpected key(s) {', '.join(unread)} in '{self.kind}' (ros2 launch refuses attributes its action does not read)"
+                f"unexpected key(s) {', '.join(unread)} in '{self.kind}' "
+                "(ros2 launch refuses attributes its action does not read)"
             )

@@ -206,7 +206,8 @@ class Reader(ScopeActions, ProcessActions):
                         f"{file}: argument '{name}' has no default and was not given (pass {name}:=VALUE)"
                     )
                 raise LaunchError(
-                    f"{file}: included without its required argument '{name}' (pass it with arg: [{{name: {name}, value: ...}}])"
+                    f"{file}: included without its required argument '{name}' "
+                    f"(pass it with arg: [{{name: {name}, value: ...}}])"
                 )
 
     def _walk(self, actions: list[Action], conditional: bool):

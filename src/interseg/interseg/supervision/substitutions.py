@@ -114,7 +114,8 @@ class _SubstitutionParser:
             # PythonExpression.parse reads the module list before any substitution is performed
             if not is_text(args[1]):
                 raise ValueError(
-                    f"$(eval)'s module list must be plain text (comma-separated module names), not a substitution, in {self.text!r}"
+                    "$(eval)'s module list must be plain text (comma-separated module names), not a substitution, "
+                    f"in {self.text!r}"
                 )
             python_expression.module_names("".join(args[1]))
         return Call(name, args)

@@ -100,7 +100,10 @@ def _describe_holders(path: Path) -> str:
         launched = command[command.find("launch ") :] if "launch " in command else command
         return f"interseg {launched.strip()[:100]} (pid {supervisor}) and {len(holders) - 1} process(es) it started"
     if holders:
-        return f"{len(holders)} process(es) left by a launch whose supervisor is gone: pids {' '.join(map(str, holders[:8]))}"
+        return (
+            f"{len(holders)} process(es) left by a launch whose supervisor is gone: "
+            f"pids {' '.join(map(str, holders[:8]))}"
+        )
     return "another process"
 
 
@@ -203,7 +206,8 @@ class Supervisor:
         removed, freed = remove_stale_shared_memory()
         if removed:
             self.say(
-                f"removed {removed} stale Fast DDS shared-memory segment(s) ({freed / 2**20:.0f} MB) left by killed processes"
+                f"removed {removed} stale Fast DDS shared-memory segment(s) ({freed / 2**20:.0f} MB) "
+                "left by killed processes"
             )
 
     def start(self) -> None:

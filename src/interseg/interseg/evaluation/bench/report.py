@@ -148,12 +148,13 @@ def _differences(numbers: dict) -> list[str]:
             if p.get("bootstrap_bottom_up")
             else "the first round tests the random network's hypotheses."
         ),
-        "The oracle stands in for DeepMask: the same network trained on ground-truth masks of the same scenes (no COCO, "
-        "no ImageNet); Mask R-CNN (ResNet-18 FPN, from scratch) trains on the same ground truth for the oracle's wall time.",
+        "The oracle stands in for DeepMask: the same network trained on ground-truth masks of the same scenes "
+        "(no COCO, no ImageNet); Mask R-CNN (ResNet-18 FPN, from scratch) trains on the same ground truth for the "
+        "oracle's wall time.",
         "GOP is replaced by a scikit-image bottom-up method (Felzenszwalb + hierarchical RAG merging), tuned on the "
         f"validation split over {len(numbers['bottom_up_tuning']['candidates'])} configurations.",
-        "Cross-entropy and the oracle replay the RSL learner's schedule on the same data (the data were chosen by the RSL "
-        "learner's hypotheses), so the loss is the only difference between the two self-supervised rows.",
+        "Cross-entropy and the oracle replay the RSL learner's schedule on the same data (the data were chosen by the "
+        "RSL learner's hypotheses), so the loss is the only difference between the two self-supervised rows.",
     ]
 
 
@@ -200,7 +201,8 @@ def markdown(numbers: dict) -> str:
 
 Generated from `{numbers.get('json_path', 'bench.json')}` ({numbers['created']}); do not edit by hand, rerun
 `interseg bench --profile {numbers['profile']} --markdown benchmarks/RESULTS.md` (or `--from-json`).
-Machine: {machine.get('cpu_count')} CPU cores{', GPU ' + str(machine.get('gpu_name')) if machine.get('gpu') else ', no GPU'}
+Machine: {machine.get('cpu_count')} CPU cores\
+{', GPU ' + str(machine.get('gpu_name')) if machine.get('gpu') else ', no GPU'}
 (shared with other work; load average at start {machine.get('load_average_at_start')}); wall time
 {numbers['wall_s'] / 60:.1f} min. Test split: {numbers['eval_set']['images']} images of the main camera with
 {numbers['eval_set']['objects']} objects (unseen objects, unseen backgrounds). AP in percent, mean ± std over
@@ -218,28 +220,40 @@ Machine: {machine.get('cpu_count')} CPU cores{', GPU ' + str(machine.get('gpu_na
 {target('RSL / oracle, AP@0.5', ratios['rsl_over_oracle_ap50'], 0.7)}
 {target('RSL / tuned bottom-up, AP@0.3', ratios['rsl_over_bottom_up_tuned_ap30'], 2.5)}
 {target('median label IoU', labels['median_iou'], 0.85, times=False)}
-| RSL minus cross-entropy, AP@0.3 | {_fmt(ratios['rsl_minus_ce_ap30'])} points | > 0 | {'met' if (ratios['rsl_minus_ce_ap30'] or 0) > 0 else 'missed'} |
+| RSL minus cross-entropy, AP@0.3 | {_fmt(ratios['rsl_minus_ce_ap30'])} points | > 0 | \
+{'met' if (ratios['rsl_minus_ce_ap30'] or 0) > 0 else 'missed'} |
 
 {_budget_warning(numbers)}The paper reached 0.79x / 0.52x of tuned DeepMask and 2.0x tuned GOP. Interactions per seed:
-{', '.join(f"{s['counts']['executed']} executed / {s['counts']['lifted']} lifted / {s['counts']['positive_interactions']} with a positive label" for s in numbers['seeds'])}.
+{
+            ', '.join(
+                f"{s['counts']['executed']} executed / {s['counts']['lifted']} lifted / "
+                f"{s['counts']['positive_interactions']} with a positive label"
+                for s in numbers['seeds']
+            )
+        }.
 
 ## Figure 2 analogues
 
 AP@0.3 (RSL, mean over seeds) versus interactions: {curve}.
 Efficacy of experimentation (chosen hypotheses that hit a ground-truth object at IoU > 0.3, all interactions):
-{_pct(numbers['efficacy']['overall_recall'])}{_bootstrap_note(numbers)}. Plots: `ap_vs_interactions.png`, `pr_curves.png`, `efficacy.png`.
+{_pct(numbers['efficacy']['overall_recall'])}{_bootstrap_note(numbers)}. \
+Plots: `ap_vs_interactions.png`, `pr_curves.png`, `efficacy.png`.
 
 ## Label quality (frame differencing against ground truth, same interactions)
 
-{labels['examples']} examples ({labels['positives']} positive): median IoU on positives {_fmt(labels['median_iou'], 2, False)}
-(true positives only: {_fmt(labels['median_iou_true_positives'], 2, False)}), false-positive rate {_pct(labels['fp_rate'])},
+{labels['examples']} examples ({labels['positives']} positive): median IoU on positives \
+{_fmt(labels['median_iou'], 2, False)}
+(true positives only: {_fmt(labels['median_iou_true_positives'], 2, False)}), \
+false-positive rate {_pct(labels['fp_rate'])},
 false-negative rate {_pct(labels['fn_rate'])}. Errors by cause: {causes}.
 
 ## Throughput
 
-{_fmt(thr['interactions_per_hour'], 0, False)} interactions per hour ({_fmt(thr['interactions_per_hour_with_training'], 0, False)}
+{_fmt(thr['interactions_per_hour'], 0, False)} interactions per hour \
+({_fmt(thr['interactions_per_hour_with_training'], 0, False)}
 with the synchronous training rounds), hypotheses {_fmt(thr['hypothesis_ms'], 1, False)} ms per frame, trainer
-{_fmt(thr['trainer_samples_per_s'], 1, False)} samples/s, labeller {_fmt(thr['labeller_ms'], 1, False)} ms per interaction.
+{_fmt(thr['trainer_samples_per_s'], 1, False)} samples/s, labeller {_fmt(thr['labeller_ms'], 1, False)} ms per \
+interaction.
 ({thr['notes']}.)
 
 ## What differs from the paper
@@ -272,5 +286,6 @@ def write_outputs(numbers: dict, out: Path, label_records: list[dict] | None) ->
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}img{max-width:100%}"
         "pre{white-space:pre-wrap;background:#f6f6f6;padding:1em}</style></head><body>"
         f"<h1>interseg bench ({html.escape(numbers['profile'])})</h1><pre>{html.escape(md)}</pre>{body}"
-        "<p>All numbers: <code>bench.json</code>; COCO ground truth and detections: <code>coco/</code>.</p></body></html>"
+        "<p>All numbers: <code>bench.json</code>; COCO ground truth and detections: <code>coco/</code>.</p>"
+        "</body></html>"
     )
