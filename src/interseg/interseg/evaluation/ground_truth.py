@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mujoco
 import numpy as np
 
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
+
+# isort: split
+import mujoco
+
 from interseg.sim.arena import SimulatedArena, _Physics
 from interseg.sim.scene import ARM_BODIES
 
