@@ -68,12 +68,11 @@ def record(frames: int, seed: int, cameras: tuple[str, ...], width: int) -> tupl
 
 def best_iou(mask: np.ndarray, instances: np.ndarray) -> float:
     """IoU of ``mask`` with the ground-truth object (instance map id >= 1) it overlaps best."""
-    best = 0.0
-    for j in range(1, int(instances.max()) + 1):
-        truth = instances == j
-        if truth.any():
-            best = max(best, float((mask & truth).sum() / (mask | truth).sum()))
-    return best
+    from interseg.learning.hypothesis import mask_iou_matrix
+
+    truths = [instances == j for j in range(1, int(instances.max()) + 1)]
+    truths = [t for t in truths if t.any()]
+    return float(mask_iou_matrix([mask], truths).max()) if truths else 0.0
 
 
 def score(recorded: dict, pairs: list, cameras: dict, names: tuple[str, ...], config) -> dict:

@@ -128,3 +128,23 @@ def test_training_window_targets_round_trip_through_decoding():
     masks[:, :, i, j] = target * 20 - 10
     best = decode_hypotheses(objectness, masks, (h, w), cfg)[0]
     assert (best.mask & mask).sum() / (best.mask | mask).sum() > 0.9
+
+
+def test_mask_iou_is_one_function_for_arrays_sequences_and_empty_masks():
+    import numpy as np
+
+    from interseg.learning.hypothesis import mask_iou, mask_iou_matrix
+
+    a = np.zeros((6, 6), bool)
+    a[:3, :3] = True  # 9 px
+    b = np.zeros((6, 6), bool)
+    b[1:4, 1:4] = True  # 9 px, 4 shared
+    empty = np.zeros((6, 6), bool)
+    assert mask_iou(a, b) == pytest.approx(4 / 14)
+    assert mask_iou(a, a) == 1.0
+    assert mask_iou(empty, empty) == 0.0 and mask_iou(a, empty) == 0.0
+    matrix = mask_iou_matrix([a, b], [b, a, empty])
+    assert matrix.shape == (2, 3)
+    assert matrix[0, 1] == 1.0 and matrix[1, 0] == 1.0 and matrix[0, 0] == pytest.approx(4 / 14)
+    assert np.array_equal(mask_iou_matrix(np.stack([a, b]), np.stack([b, a, empty])), matrix)
+    assert mask_iou_matrix([], [a]).shape == (0, 1) and mask_iou_matrix([a], []).shape == (1, 0)

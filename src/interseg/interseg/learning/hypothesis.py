@@ -71,14 +71,24 @@ def hypothesis_from_mask(mask: np.ndarray, score: float, source: str = "network"
     return Hypothesis(mask=mask, score=float(score), grasp_u=u, grasp_v=v, grasp_yaw=yaw, bbox=bbox, source=source)
 
 
-def mask_iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of boolean masks [N, H, W] x [M, H, W] -> [N, M]."""
+def mask_iou_matrix(a, b) -> np.ndarray:
+    """Pairwise IoU of boolean masks [N, H, W] x [M, H, W] (arrays or sequences of H x W masks)
+    -> [N, M]; 0 where both masks are empty. The one IoU of masks in interseg."""
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)), dtype=np.float32)
+    a = np.stack([np.asarray(m, bool) for m in a]) if not isinstance(a, np.ndarray) else a
+    b = np.stack([np.asarray(m, bool) for m in b]) if not isinstance(b, np.ndarray) else b
     # torch's matmul uses the intra-op threads already set; numpy's BLAS would start its own
     fa = torch.from_numpy(a.reshape(len(a), -1).astype(np.float32))
     fb = torch.from_numpy(b.reshape(len(b), -1).astype(np.float32))
     inter = fa @ fb.T
     union = fa.sum(1)[:, None] + fb.sum(1)[None, :] - inter
     return (inter / union.clamp(min=1.0)).numpy()
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two boolean H x W masks (0 when both are empty)."""
+    return float(mask_iou_matrix(np.asarray(a, bool)[None], np.asarray(b, bool)[None])[0, 0])
 
 
 def mask_nms(masks: np.ndarray, scores: np.ndarray, iou_threshold: float) -> list[int]:

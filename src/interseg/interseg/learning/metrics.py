@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from interseg.learning.hypothesis import mask_iou_matrix
+
 CATEGORY = {"id": 1, "name": "object"}
 
 
@@ -184,16 +186,6 @@ def plot_pr_curves(result: APResult, path: str | Path, title: str = "class-agnos
     plt.close(fig)
 
 
-def _iou_matrix(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> np.ndarray:
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    fa = np.stack([np.asarray(m, bool).ravel() for m in a]).astype(np.float32)
-    fb = np.stack([np.asarray(m, bool).ravel() for m in b]).astype(np.float32)
-    inter = fa @ fb.T
-    union = fa.sum(1)[:, None] + fb.sum(1)[None] - inter
-    return inter / np.maximum(union, 1)
-
-
 @dataclass
 class RecallResult:
     recall: float  # fraction of GT objects covered; NaN without GT
@@ -214,7 +206,7 @@ def recall_of_chosen(
         _check_masks(chosen, shape, "chosen")
         total += len(gts)
         if len(gts) and len(chosen):
-            found += int(np.sum(_iou_matrix(gts, chosen).max(axis=1) > iou_threshold))
+            found += int(np.sum(mask_iou_matrix(gts, chosen).max(axis=1) > iou_threshold))
     return RecallResult(found / total if total else float("nan"), found, total)
 
 
@@ -228,7 +220,7 @@ def recall_over_time(
     fraction of the last ``window`` choices that hit some GT object with IoU > threshold."""
     hits = []
     for chosen, gts in zip(chosen_masks, gt_masks):
-        hits.append(float(len(gts) > 0 and _iou_matrix([chosen], gts).max() > iou_threshold))
+        hits.append(float(len(gts) > 0 and mask_iou_matrix([chosen], gts).max() > iou_threshold))
     hits = np.asarray(hits)
     return np.array([hits[max(0, t - window + 1) : t + 1].mean() for t in range(len(hits))])
 

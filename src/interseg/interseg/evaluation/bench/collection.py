@@ -102,7 +102,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
     from interseg.grasping import GraspSettings
     from interseg.interaction import ArenaArm, ArenaCameras, Hooks, InteractionRunner, run_interactions
     from interseg.learning.dataset import WindowDataset
-    from interseg.learning.metrics import _iou_matrix
+    from interseg.learning.hypothesis import mask_iou_matrix
     from interseg.learning.predictor import HypothesisPredictor
     from interseg.learning.store import ExampleStore
     from interseg.learning.trainer import Trainer
@@ -145,7 +145,8 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
         truth.update(before_maps=maps, before_positions=ground_truth.object_positions(arena))
         main = maps[interaction.before.main.name]
         gt_main = [main == k + 1 for k in np.unique(main) if k > 0]
-        run.chosen_hits.append(float(len(gt_main) > 0 and _iou_matrix([interaction.chosen.mask], gt_main).max() > 0.3))
+        hit = len(gt_main) > 0 and mask_iou_matrix([interaction.chosen.mask], gt_main).max() > 0.3
+        run.chosen_hits.append(float(hit))
         run.interaction_versions.append(interaction.model_version)
 
     def after_pick(interaction) -> None:

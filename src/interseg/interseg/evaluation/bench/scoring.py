@@ -7,10 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 0.0
+from interseg.learning.hypothesis import mask_iou
 
 
 def judge_example(
@@ -57,10 +54,10 @@ def judge_example(
                 cause=_cause(moved, lifted, shadows, example.mask, before_map, after_map),
             )
             return record
-        iou = _iou(example.mask, target[2])
+        iou = mask_iou(example.mask, target[2])
         if len(moved) > 1 and example.kind == "pick":  # the label may span the objects that moved together
             union = np.isin(gt_map, [k + 1 for k in moved])
-            record["iou_with_all_moved"] = _iou(example.mask, union)
+            record["iou_with_all_moved"] = mask_iou(example.mask, union)
         record.update(iou=iou, error=None if iou >= 0.5 else "poor_mask")
         if record["error"]:
             record["cause"] = _cause(moved, lifted, shadows, example.mask & ~target[2], before_map, after_map)
