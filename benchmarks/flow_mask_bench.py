@@ -76,7 +76,8 @@ def best_iou(mask: np.ndarray, instances: np.ndarray) -> float:
 
 
 def score(recorded: dict, pairs: list, cameras: dict, names: tuple[str, ...], config) -> dict:
-    from interseg.learning.motion_masks import MotionFrame, MotionMaskExtractor
+    from interseg.learning.motion_frames import MotionFrame
+    from interseg.learning.motion_masks import MotionMaskExtractor
     from interseg.sim.self_filter import SelfFilter
 
     self_filter = SelfFilter([cameras[c] for c in names])
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "flow-masks.json")
     args = parser.parse_args(argv)
     from interseg.evaluation.variants import parse_variant
-    from interseg.learning.motion_masks import MotionMaskConfig
+    from interseg.learning.motion_frames import MotionMaskConfig
 
     try:
         variants = [("default", {})] + [(text, parse_variant(text, MotionMaskConfig)) for text in args.variant]

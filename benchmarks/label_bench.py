@@ -35,10 +35,11 @@ def record(interactions: int, width: int, seed: int) -> list[dict]:
 
     from interseg.evaluation import ground_truth
     from interseg.grasping import GraspSettings
-    from interseg.interaction import ArenaArm, ArenaCameras, Hooks, InteractionRunner, run_interactions
+    from interseg.interaction import Hooks, InteractionRunner, run_interactions
     from interseg.learning.hypothesis import grasp_from_mask
     from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
+    from interseg.sim.backends import ArenaArm, ArenaCameras
 
     arena = SimulatedArena(ArenaConfig(width=width, height=width * 3 // 4, shadows=True), seed=seed)
     rng = np.random.default_rng(seed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interseg.learning.motion_masks import (
+from interseg.learning.motion_frames import (
     BAD_IMAGE,
     CAMERA_SHAKE,
     MISSING_JOINT_STATE,
@@ -16,8 +16,8 @@ from interseg.learning.motion_masks import (
     TOO_LITTLE_MOTION,
     MotionFrame,
     MotionMaskConfig,
-    MotionMaskExtractor,
 )
+from interseg.learning.motion_masks import MotionMaskExtractor
 from interseg.sim.self_filter import SelfFilter
 
 W, H = 320, 240

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from interseg.learning.motion_masks import TOO_LITTLE_MOTION, MotionFrame, MotionMaskExtractor
+from interseg.learning.motion_frames import TOO_LITTLE_MOTION, MotionFrame
+from interseg.learning.motion_masks import MotionMaskExtractor
 from interseg.sim.self_filter import SelfFilter
 
 W, H = 320, 240

@@ -11,9 +11,10 @@ import numpy as np
 
 from interseg.evaluation import ground_truth
 from interseg.grasping import DEFAULT_PLACE_REGION, GraspSettings
-from interseg.interaction import ArenaArm, ArenaCameras, Hooks, InteractionRunner, run_interactions
+from interseg.interaction import Hooks, InteractionRunner, run_interactions
 from interseg.learning.hypothesis import grasp_from_mask
 from interseg.sim.arena import ArenaConfig, SimulatedArena
+from interseg.sim.backends import ArenaArm, ArenaCameras
 
 
 class _OracleProposer:

@@ -15,7 +15,7 @@ The pure steps are what the nodes call too:
 before and after the pick, so that evaluation code can read the simulator's ground truth of the
 very scene the robot acted on (ground truth stays in ``interseg.evaluation``; nothing here
 imports it). :func:`run_interactions` repeats it until a number of pick-and-places were
-executed. :class:`ArenaCameras` and :class:`ArenaArm` adapt the simulated arena to the backends.
+executed. :mod:`interseg.sim.backends` adapts the simulated arena to the backends.
 
 :class:`BackgroundCapture` is the mid-grasp ("lifted") capture taken on another thread while the
 arm holds the object up, with a bounded, interruptible wait for it.
@@ -158,30 +158,6 @@ class Arm(Protocol):
 
 class ExampleSink(Protocol):
     def add_example(self, example, *, interaction_id: int, model_version: int) -> Any: ...
-
-
-class ArenaCameras:
-    """The simulated arena's four views (rgb) and the main view's depth."""
-
-    def __init__(self, arena) -> None:
-        self.arena = arena
-
-    def observe(self) -> Observed:
-        views = self.arena.render_views(depth=True)
-        return Observed(list(self.arena.cameras), views.rgb, views.depth)
-
-
-class ArenaArm:
-    """The simulated arena's pick-and-place (the arm of the sim node, in-process)."""
-
-    def __init__(self, arena, gripper_width: float = 0.0) -> None:
-        self.arena, self.gripper_width = arena, gripper_width
-
-    def validate(self, grasp_xyz, yaw, place_xyz) -> None:
-        self.arena.validate_goal(grasp_xyz, yaw, place_xyz)
-
-    def pick_place(self, grasp_xyz, yaw, place_xyz):
-        return self.arena.pick_place(grasp_xyz, yaw, place_xyz, gripper_width=self.gripper_width)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import cv2
 import numpy as np
 
 from interseg.learning.hypothesis import grasp_from_mask
-from interseg.learning.motion_masks import ARM_COVERS_OBJECT, MotionFrame, MotionMaskConfig, MotionMaskExtractor
+from interseg.learning.motion_frames import ARM_COVERS_OBJECT, MotionFrame, MotionMaskConfig
+from interseg.learning.motion_masks import MotionMaskExtractor
 from interseg.progress import progress_bar
 from interseg.sim.arena import ArenaConfig, SimulatedArena
 from interseg.sim.pushing import PushCollector, PushConfig

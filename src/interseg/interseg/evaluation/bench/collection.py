@@ -100,7 +100,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
 
     from interseg.evaluation import ground_truth
     from interseg.grasping import GraspSettings
-    from interseg.interaction import ArenaArm, ArenaCameras, Hooks, InteractionRunner, run_interactions
+    from interseg.interaction import Hooks, InteractionRunner, run_interactions
     from interseg.learning.dataset import WindowDataset
     from interseg.learning.hypothesis import mask_iou_matrix
     from interseg.learning.predictor import HypothesisPredictor
@@ -109,6 +109,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
     from interseg.learning.trainer_config import TrainerConfig
     from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
+    from interseg.sim.backends import ArenaArm, ArenaCameras
 
     run = SeedRun(seed, work)
     if work.exists():
