@@ -332,7 +332,7 @@ def test_checkpoints_without_a_trunk_width_are_full_width(tmp_path):
 # The trainer's disk fills up (a file-size limit on its process: writes past it fail with EFBIG,
 # as on a full disk) for its first rounds, then space comes back.
 _FULL_DISK_TRAINER = """
-import logging, resource, sys, threading
+import logging, resource, sys
 from pathlib import Path
 from interseg.learning.checkpoint import list_checkpoints
 from interseg.learning.model import ModelConfig
@@ -345,7 +345,15 @@ config = ModelConfig(expected_size=(320, 240), window=48, mask_size=8, input_sca
 trainer = Trainer(run, config, TrainerConfig(batch_size=4, steps_per_round=2, min_examples=4))
 resource.setrlimit(resource.RLIMIT_FSIZE, (100000, resource.RLIM_INFINITY))  # the log and the index fit, \
 a checkpoint does not
-threading.Timer(4.0, resource.setrlimit, (resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)).start()
+
+
+class SpaceBack(logging.Handler):  # the disk has room again once a checkpoint was refused
+    def emit(self, record):
+        if "not written" in record.getMessage():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)
+
+
+logging.getLogger().addHandler(SpaceBack())
 announced = []
 rounds = trainer.run_online(store, on_checkpoint=lambda info: announced.append(info.version), max_rounds=2)
 print("announced", announced, "files", [v for v, _ in list_checkpoints(run)],
