@@ -50,24 +50,8 @@ def test_an_inconsistent_observation_is_rejected_before_the_arm_moves(processes,
         [sys.executable, str(HELPERS / "observation_server.py"), "--defect", defect], name="capture_and_arm"
     )
     assert ros_node.create_client(Capture, "capture").wait_for_service(timeout_sec=60), "capture not discovered"
-    planner = processes.start(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from interseg.nodes.grasp_planner import main; sys.exit(main())",
-            "--ros-args",
-            "--params-file",
-            str(REPO / "config/grasp_planner.yaml"),
-            "-p",
-            "hold_lifted_s:=0.0",
-        ],
-        name="grasp_planner",
-    )
-    result = _interact(ros_node)
-    for _ in range(2):  # the planner's first capture request can go out before its client has matched the service
-        if "capture failed: no response" not in result.message:
-            break
-        result = _interact(ros_node)
+    planner = _start_planner(processes, hold_lifted_s=0.0)
+    result = _interact_once_matched(ros_node)
     if reason is None:  # the control: a consistent Observation reaches the arm
         wait_for(
             lambda: "pick_place goal received" in processes.output(server),
@@ -79,6 +63,33 @@ def test_an_inconsistent_observation_is_rejected_before_the_arm_moves(processes,
     assert result.message.startswith("rejected: observation: ") and reason in result.message, result.message
     assert "pick_place goal received" not in processes.output(server)
     assert planner.poll() is None
+
+
+def _start_planner(processes, hold_lifted_s: float):
+    return processes.start(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from interseg.nodes.grasp_planner import main; sys.exit(main())",
+            "--ros-args",
+            "--params-file",
+            str(REPO / "config/grasp_planner.yaml"),
+            "-p",
+            f"hold_lifted_s:={hold_lifted_s}",
+        ],
+        name="grasp_planner",
+    )
+
+
+def _interact_once_matched(ros_node):
+    """An Interact goal; asked again (twice at most) while the planner's first capture request goes
+    out before its client has matched the capture service."""
+    result = _interact(ros_node)
+    for _ in range(2):
+        if "capture failed: no response" not in result.message:
+            break
+        result = _interact(ros_node)
+    return result
 
 
 @pytest.mark.slow
@@ -96,24 +107,8 @@ def test_the_published_interaction_waits_for_a_late_mid_grasp_view(processes, ro
         name="slow_lifted_capture",
     )
     assert ros_node.create_client(Capture, "capture").wait_for_service(timeout_sec=60), "capture not discovered"
-    processes.start(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from interseg.nodes.grasp_planner import main; sys.exit(main())",
-            "--ros-args",
-            "--params-file",
-            str(REPO / "config/grasp_planner.yaml"),
-            "-p",
-            "hold_lifted_s:=0.3",
-        ],
-        name="grasp_planner",
-    )
-    result = _interact(ros_node)
-    for _ in range(2):  # the planner's first capture request can go out before its client has matched the service
-        if "capture failed: no response" not in result.message:
-            break
-        result = _interact(ros_node)
+    _start_planner(processes, hold_lifted_s=0.3)
+    result = _interact_once_matched(ros_node)
     assert result.success, result.message
     assert "lifted capture answered" in processes.output(server)
     interaction = wait_for(lambda: received and received[-1], 10, message="the Interaction")
