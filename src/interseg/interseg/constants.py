@@ -17,3 +17,5 @@ MAIN_CAMERA = CAMERA_NAMES[0]
 WORKSPACE = (0.30, -0.32, 0.0, 0.80, 0.32, 0.30)
 # Place locations are drawn from this box (inside the workspace, away from its edges).
 PLACE_REGION = (0.38, -0.22, 0.0, 0.68, 0.22, 0.1)
+# A place location needs this free radius around it, metres.
+PLACE_CLEARANCE = 0.06

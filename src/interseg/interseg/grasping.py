@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interseg.constants import PLACE_REGION, WORKSPACE
+from interseg.constants import PLACE_CLEARANCE, PLACE_REGION, WORKSPACE
 from interseg.geometry import Box, PinholeCamera  # Box is part of this module's API
 
 
@@ -189,7 +189,7 @@ def choose_place_location(
     place_region: Box,
     rng: np.random.Generator,
     avoid: np.ndarray | None = None,
-    clearance: float = 0.06,
+    clearance: float = PLACE_CLEARANCE,
     min_distance: float = 0.12,
     tries: int = 200,
 ) -> np.ndarray:

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from interseg.constants import PLACE_CLEARANCE
 from interseg.experiment import choose_hypothesis
 from interseg.geometry import PinholeCamera
 from interseg.grasping import (
@@ -44,9 +45,6 @@ from interseg.grasping import (
     plan_grasp,
 )
 from interseg.learning.labelling import FrameDifferenceLabeller, ViewCapture, ViewLabels
-
-PLACE_CLEARANCE = 0.06  # free radius around a place location, metres (the grasp planner's default)
-
 
 # ---------------------------------------------------------------------------------------------
 # Pure steps

@@ -42,7 +42,7 @@ from rclpy.node import Node
 from scipy.spatial.transform import Rotation
 from visualization_msgs.msg import Marker, MarkerArray
 
-from interseg.constants import PLACE_REGION, WORKSPACE
+from interseg.constants import PLACE_CLEARANCE, PLACE_REGION, WORKSPACE
 from interseg.geometry import top_down_grasp_quaternion
 from interseg.grasping import GraspPlan, GraspRejected, GraspSettings, box_from_tuple
 from interseg.interaction import BackgroundCapture, plan_grasp_and_place
@@ -142,7 +142,7 @@ class GraspPlanner(Node):
         )
         self.place_region = box_from_tuple(place_region, "parameter place_region")
         self.place_clearance = declare(
-            self, "place_clearance", 0.06, "free radius around a place location, metres", minimum=0.0
+            self, "place_clearance", PLACE_CLEARANCE, "free radius around a place location, metres", minimum=0.0
         )
         self.gripper_width = declare(self, "gripper_width", 0.08, "gripper opening before closing, metres", minimum=0.0)
         self.hold_lifted_s = declare(
