@@ -119,14 +119,20 @@ def ignore_interrupts() -> None:
 
 SPIN_SLICE_S = 0.2  # the longest the main thread waits inside rcl before it can see a signal
 STOP_GRACE_S = 2.0  # after a stop signal: how long a node's work (a grasp, a request) may take to wind down
+STOP_FLUSH_S = 0.1  # after that work wound down: time for what it sent to leave before the node is destroyed
 
 
 def _callbacks_running(executor: MultiThreadedExecutor) -> int:
-    """Callbacks the executor has handed to its threads that have not returned yet.
+    """Callbacks the executor has handed to its threads that have not returned yet, and tasks it
+    has queued but not started (an action server sends a goal's result from a done-callback that
+    rclpy queues as a task when the execute callback returns: shutting down before that task ran
+    loses the result).
 
-    rclpy keeps their futures in ``_futures`` (MultiThreadedExecutor) and offers no public way
-    to ask; without it the count is 0 and only the node's own ``busy()`` is waited for."""
-    return sum(1 for future in list(getattr(executor, "_futures", ())) if not future.done())
+    rclpy keeps these in ``_futures`` (MultiThreadedExecutor) and ``_tasks`` and offers no public
+    way to ask; without them the count is 0 and only the node's own ``busy()`` is waited for."""
+    running = [future for future in list(getattr(executor, "_futures", ())) if not future.done()]
+    queued = [entry[0] for entry in list(getattr(executor, "_tasks", ())) if not entry[0].done()]
+    return len({id(task) for task in running + queued})
 
 
 def _still_running(node: Node, executor: MultiThreadedExecutor) -> tuple[str, int]:
@@ -180,7 +186,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
        down: cancel a running goal, park the arm, end a loop; it rejects new goals from now on.
     2. The executor keeps spinning (replies, results and cancel responses still arrive) until
        ``node.busy()`` (optional: what is still running, '' when nothing) is '' and no callback
-       is running, for at most ``STOP_GRACE_S`` s; a second signal ends the wait.
+       is running or queued (a goal's result is sent from a queued task), for at most
+       ``STOP_GRACE_S`` s; a second signal ends the wait. When there was work, ``STOP_FLUSH_S``
+       more of spinning lets what it sent last leave before the node is destroyed.
     3. Executor shutdown, ``node.close()`` (optional: flush stores, release the renderer),
        ``destroy_node``, ``rclpy.try_shutdown``.
 
@@ -231,6 +239,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         request_stop()
     deadline = time.monotonic() + STOP_GRACE_S
     work, callbacks = _still_running(node, executor)
+    had_work = bool(work or callbacks)
     while (work or callbacks) and time.monotonic() < deadline and len(signals) == signals_before and rclpy.ok():
         try:
             executor.spin_once(timeout_sec=0.05)
@@ -249,6 +258,15 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     if callbacks:  # what close() releases may still be in use: the process ends without it
         say(name, f"stopping: abandoning {callbacks} callback(s) still waiting after {STOP_GRACE_S:g} s")
         _exit_now(exit_code)
+    if had_work:  # the replies that work just sent (a goal's result) leave before the participant goes
+        linger = time.monotonic() + STOP_FLUSH_S
+        while time.monotonic() < linger and rclpy.ok():
+            try:
+                executor.spin_once(timeout_sec=0.02)
+            except ExternalShutdownException:
+                break
+            except Exception as exc:  # noqa: BLE001 - as above
+                say(name, f"while stopping: {exc!r}")
 
     # 3: tear down on this thread, in the order rclpy needs
     ignore_interrupts()
