@@ -15,10 +15,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from interseg.evaluation.bench.methods import preload_torchvision_ops
 from interseg.evaluation.bench.profiles import METHODS
 from interseg.evaluation.bench.scoring import judge_example, summarize_labels
+from interseg.learning.checkpoint import list_checkpoints, read_checkpoint
 
 preload_torchvision_ops()  # at collection, before any test creates an OpenGL context (see its docstring)
 
@@ -62,11 +64,22 @@ def test_tiny_profile_end_to_end(tmp_path):
             str(tmp_path / "eval"),
             "--markdown",
             str(tmp_path / "RESULTS.md"),
+            "--pretrain-cache",
+            str(tmp_path / "pretrain-cache"),
             "--quiet",
         ]
     )
     assert code == 0
     numbers = json.loads((out / "bench.json").read_text())
+    # every learner started from the profile's pre-training (Algorithm 1's step 1)
+    start = numbers["start"]
+    assert start["kind"] == "pretrained" and not start["cached"] and start["cost_s"] > 0
+    assert start["setting"]["frames"] == numbers["profile_settings"]["pretrain_frames"]
+    pretrained = read_checkpoint(start["checkpoint"])["model"]
+    for learner in ("rsl", "ce", "oracle"):
+        first = read_checkpoint(list_checkpoints(tmp_path / "work" / "seed0" / learner)[0][1])
+        assert first["version"] == 1 and first["step"] == 0
+        assert all(torch.equal(pretrained[k], first["model"][k]) for k in pretrained), learner
     for key in ("ap", "labels", "throughput", "curve", "machine", "profile", "wall_s"):
         assert key in numbers, key
     assert numbers["profile"] == "tiny"
@@ -92,6 +105,7 @@ def test_tiny_profile_end_to_end(tmp_path):
     for name in ("index.html", "RESULTS.md", "ap_table.png", "ap_vs_interactions.png", "pr_curves.png", "efficacy.png"):
         assert (out / name).stat().st_size > 0, name
     assert "Table 1" in (tmp_path / "RESULTS.md").read_text()
+    assert "starts from passive pre-training" in (tmp_path / "RESULTS.md").read_text()
     # the page and markdown regenerate from the JSON alone
     (out / "index.html").unlink()
     assert main(["--from-json", str(out / "bench.json")]) == 0

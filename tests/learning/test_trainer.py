@@ -1,4 +1,5 @@
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -315,6 +316,30 @@ def test_weights_from_another_optimizer_start_a_fresh_optimizer(tmp_path, store_
     assert same_parameters(sgd.model, adam.model) and isinstance(adam.optimizer, torch.optim.AdamW)
     adam.train_one_epoch(loader(store_root, batch=4, samples=8), progress=False)  # steps without a stale state
     assert adam.step == sgd.step + 2
+
+
+def test_a_pretrained_start_takes_the_weights_and_nothing_else(tmp_path, store_root):
+    pretrained = Trainer(tmp_path / "pre", CONFIG, TrainerConfig(batch_size=4, calibration_masks=0))
+    pretrained.train_one_epoch(loader(store_root, batch=4, samples=12), progress=False)
+    pretrained.model.config.mask_threshold = 0.3  # decoding settings stay the loading trainer's
+    path = pretrained.save_checkpoint().path
+    learner = Trainer(tmp_path / "loop", CONFIG, TrainerConfig(batch_size=4, seed=5))
+    learner.load_weights(path)
+    assert same_parameters(pretrained.model, learner.model)
+    assert (learner.step, learner.version, learner.samples_seen, learner.examples_seen) == (0, 0, 0, 0)
+    assert learner.model.config.mask_threshold == CONFIG.mask_threshold
+    assert learner.save_checkpoint().version == 1  # the run's own numbering
+    learner.train_one_epoch(loader(store_root, batch=4, samples=8), progress=False)
+    assert learner.step == 2 and not same_parameters(pretrained.model, learner.model)
+
+    other = Trainer(tmp_path / "other", replace(CONFIG, input_scale=0.25), TrainerConfig(batch_size=4))
+    before = [p.detach().clone() for p in other.model.parameters()]
+    with pytest.raises(CheckpointError, match="its input_scale is 0.5, this trainer's 0.25"):
+        other.load_weights(path)
+    assert all(torch.equal(a, b) for a, b in zip(before, other.model.parameters()))  # untouched
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        learner.load_weights(tmp_path / "bad.pt")
 
 
 def test_checkpoints_without_a_trunk_width_are_full_width(tmp_path):

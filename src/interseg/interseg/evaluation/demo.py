@@ -2,11 +2,14 @@
 
 1. the test split's evaluation images (10 unseen backgrounds x 5, unseen objects), generated once
    and cached;
-2. the whole node graph (launch/sim.launch.yaml) for ``--minutes``: the robot interacts, the
-   labeller writes examples, the trainer learns asynchronously and announces new models;
-3. every checkpoint of the run (and the initial weights) and the bottom-up baseline scored on the
+2. passive pre-training (Algorithm 1's step 1: random pushes, frame-difference masks, a few
+   hundred training steps), made once per image size and cached; ``--start random`` skips it;
+3. the whole node graph (launch/sim.launch.yaml) for ``--minutes``, started from the pre-trained
+   weights: the robot interacts, the labeller writes examples, the trainer learns asynchronously
+   and announces new models;
+4. every checkpoint of the run (and the initial weights) and the bottom-up baseline scored on the
    test images: mask AP at IoU 0.3 and 0.5;
-4. an HTML report with plots: the AP table, AP versus interactions, precision-recall curves,
+5. an HTML report with plots: the AP table, AP versus interactions, precision-recall curves,
    hypotheses of the final model on test images, and examples the labeller produced.
 """
 
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 from interseg.cli_args import ArgumentParser, float_range, image_side, positive_int, random_seed
+from interseg.evaluation.pretrained_start import START_KINDS
 from interseg.paths import launch_dir
 
 
@@ -43,10 +47,31 @@ def _parser() -> ArgumentParser:
         "--eval-dir", type=Path, default=None, help="evaluation set folder (default runs/eval/test-WxH)"
     )
     parser.add_argument("--seed", type=random_seed, default=0)
+    parser.add_argument(
+        "--start",
+        choices=START_KINDS,
+        default="pretrained",
+        help="where the learner starts: passive pre-training (made once per image size, cached) or random weights",
+    )
+    parser.add_argument(
+        "--pretrain-frames",
+        type=positive_int,
+        default=600,
+        help="frames of pushing recorded for the pre-training (default 600: about 5 min at 640x480, once)",
+    )
+    parser.add_argument(
+        "--pretrain-steps", type=positive_int, default=300, help="training steps of the pre-training (default 300)"
+    )
+    parser.add_argument(
+        "--pretrain-cache", type=Path, default=None, help="cached pre-trained checkpoints (default runs/pretrain-cache)"
+    )
     return parser
 
 
-def _run_graph(args, run_dir: Path) -> int:
+DEMO_INPUT_SCALE = 0.5  # the network scale the graph runs (launch/sim.launch.yaml's input_scale)
+
+
+def _run_graph(args, run_dir: Path, checkpoint: Path | None) -> int:
     """Launch the graph, show a progress bar from the experimenter's progress file, return the code."""
     from interseg.progress import progress_bar
 
@@ -66,7 +91,8 @@ def _run_graph(args, run_dir: Path) -> int:
         f"steps_per_round:={args.steps_per_round}",
         f"seed:={args.seed}",
         "keep_checkpoints:=0",
-    ]
+        f"input_scale:={DEMO_INPUT_SCALE}",
+    ] + ([f"checkpoint:={checkpoint}"] if checkpoint is not None else [])
     progress_path = run_dir / "progress.jsonl"
     with open(log_path, "w") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -114,8 +140,25 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"[demo] evaluation set: {eval_dir}", flush=True)
     eval_set = ensure_eval_set("test", eval_dir, args.width, args.height, args.eval_per_background)
+    start: dict = {"kind": "random"}
+    checkpoint = None
+    if args.start == "pretrained":
+        from interseg.evaluation.pretrained_start import PretrainSetting, ensure_pretrained
+
+        pretrained = ensure_pretrained(
+            PretrainSetting(
+                args.width, args.height, DEMO_INPUT_SCALE, args.pretrain_frames, args.pretrain_steps, batch_size=32
+            ),
+            (args.pretrain_cache or base / "runs" / "pretrain-cache").resolve(),
+        )
+        checkpoint, start = pretrained.checkpoint, pretrained.to_dict()
+        print(
+            f"[demo] starting from {checkpoint} "
+            f"({'cached; it cost' if pretrained.cached else 'made in'} {pretrained.cost_s / 60:.1f} min)",
+            flush=True,
+        )
     print(f"[demo] running the simulator graph for {args.minutes:g} min; log: {run_dir / 'launch.log'}", flush=True)
-    code = _run_graph(args, run_dir)
+    code = _run_graph(args, run_dir, checkpoint)
     if code != 0:
         print(f"[demo] the graph stopped with exit code {code}; see {run_dir / 'launch.log'}", file=sys.stderr)
         return 1
@@ -126,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir,
         eval_set,
         wall_s=time.time() - started,
-        settings=vars(args) | {"out": str(run_dir), "eval_dir": str(eval_dir)},
+        settings=vars(args) | {"out": str(run_dir), "eval_dir": str(eval_dir), "start": start},
     )
     print(f"[demo] report: {report}")
     return 0

@@ -72,7 +72,9 @@ def write_report(run_dir: Path, eval_set, wall_s: float, settings: dict) -> Path
         evaluated.append(checkpoints[-1])
 
     curve = []
-    predictors = [(0, None)] + [(version, path) for version, path in evaluated]
+    start = settings.get("start") or {"kind": "random"}
+    initial = Path(start["checkpoint"]) if start["kind"] == "pretrained" else None  # the weights the run started from
+    predictors = [(0, initial)] + [(version, path) for version, path in evaluated]
     results = {}
     bar = progress_bar(total=len(predictors), desc="evaluating models")
     for version, path in predictors:
@@ -219,7 +221,12 @@ def _html(numbers: dict) -> str:
         f"<tr><td>{html.escape(name)}</td><td>{v['ap30']:.3f}</td><td>{v['ap50']:.3f}</td></tr>"
         for name, v in (
             (f"ours, self-supervised by interaction (final model v{ap['self_sup']['version']})", ap["self_sup"]),
-            ("ours, initial weights (before any interaction)", ap["initial"]),
+            (
+                "ours, pre-trained by pushing (before any interaction)"
+                if (numbers["settings"].get("start") or {}).get("kind") == "pretrained"
+                else "ours, random initial weights (before any interaction)",
+                ap["initial"],
+            ),
             ("bottom-up baseline (Felzenszwalb + hierarchical merging)", ap["bottom_up"]),
         )
     )

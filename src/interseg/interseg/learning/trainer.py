@@ -43,6 +43,17 @@ from interseg.learning.store_errors import NoReadableExamplesError, StoreError, 
 from interseg.learning.trainer_config import TrainerConfig, resolve_device
 from interseg.progress import progress_bar
 
+# What a checkpoint's weights are only meaningful with: the layers' shapes and the image geometry.
+ARCHITECTURE_FIELDS = (
+    "input_scale",
+    "window",
+    "mask_size",
+    "trunk_width",
+    "context_channels",
+    "reduce_channels",
+    "expected_size",
+)
+
 LOG = logging.getLogger(__name__)
 
 
@@ -297,6 +308,24 @@ class Trainer:
         self.examples_seen = int(data.get("examples_seen", 0))
         self.samples_seen = int(data.get("samples_seen", 0))
         self.version = int(data.get("version", 0))
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Start from another run's network weights (a pre-trained start): its network must be
+        built and scaled as this trainer's (``ARCHITECTURE_FIELDS``; decoding settings stay this
+        trainer's); optimizer, schedule, counters and versions start fresh."""
+        data = read_checkpoint(path)
+        try:
+            theirs, ours = ModelConfig.from_dict(data["model_config"]).to_dict(), self.model_config.to_dict()
+            differ = [k for k in ARCHITECTURE_FIELDS if theirs[k] != ours[k]]
+            if differ:
+                raise ValueError(", ".join(f"its {k} is {theirs[k]}, this trainer's {ours[k]}" for k in differ))
+            model = HypothesisNetwork(self.model_config)
+            model.load_state_dict(data["model"], strict=True)
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"{path} does not fit this trainer: {exc}") from exc
+        self.model = model.to(self.device)
+        self.optimizer = make_optimizer(self.model, self.config)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, self.config.lr_step, self.config.lr_gamma)
 
     def resume(self) -> bool:
         """Continue from the newest readable checkpoint in ``run_dir`` (after a crash); a

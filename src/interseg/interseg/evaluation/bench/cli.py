@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict, replace
@@ -25,66 +24,31 @@ from interseg.evaluation.bench.methods import (
     train_mask_rcnn,
     train_replay,
 )
-from interseg.evaluation.bench.profiles import METHODS, PAPER_TABLE1, PROFILES, Profile, bottom_up_grid
+from interseg.evaluation.bench.profiles import (
+    METHODS,
+    PAPER_TABLE1,
+    PROFILES,
+    Profile,
+    bottom_up_grid,
+    pretrain_setting,
+)
+from interseg.evaluation.bench.provenance import json_default, machine_info, versions
 from interseg.evaluation.bench.report import table_text, write_outputs
 from interseg.evaluation.bench.scoring import mean_spread, score, summarize_labels
+from interseg.evaluation.pretrained_start import START_KINDS
 
 
-def _machine() -> dict:
-    import torch
-
-    info = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "cpu_affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "torch_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.is_available(),
-        "gpu_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    try:
-        info["load_average_at_start"] = os.getloadavg()
-    except OSError:
-        pass
-    return info
-
-
-def _versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for package in (
-        "torch",
-        "torchvision",
-        "mujoco",
-        "numpy",
-        "opencv-python-headless",
-        "opencv-python",
-        "pycocotools",
-        "scikit-image",
-    ):
-        try:
-            out[package] = md.version(package)
-        except md.PackageNotFoundError:
-            pass
-    from interseg import __version__
-
-    out["interseg"] = __version__
-    try:
-        import subprocess
-
-        out["git_commit"] = (
-            subprocess.run(
-                ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent, timeout=5
-            ).stdout.strip()
-            or None
-        )
-    except (OSError, subprocess.SubprocessError):
-        out["git_commit"] = None
-    return out
-
-
-def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, progress: bool = True) -> dict:
+def run_benchmark(
+    profile: Profile,
+    out: Path,
+    work: Path,
+    eval_root: Path,
+    progress: bool = True,
+    start_kind: str = "pretrained",
+    pretrain_cache: Path | None = None,
+) -> dict:
+    """Everything ``interseg bench`` measures, for ``profile``; the learners start from passive
+    pre-training (``start_kind`` "pretrained", cached in ``pretrain_cache``) or random weights."""
     preload_torchvision_ops()
 
     from interseg.evaluation.evaluate import ensure_eval_set
@@ -97,7 +61,7 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
     out.mkdir(parents=True, exist_ok=True)
     coco_dir = out / "coco"
     coco_dir.mkdir(exist_ok=True)
-    machine = _machine()
+    machine = machine_info()
     size = f"{profile.width}x{profile.height}"
     phase_s: dict[str, float] = {}
 
@@ -148,17 +112,34 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
     )
     phase_s["bottom_up"] = time.perf_counter() - t
 
+    start_info: dict = {"kind": "random"}
+    start_weights = None
+    if start_kind == "pretrained":
+        from interseg.evaluation.pretrained_start import ensure_pretrained
+
+        t = time.perf_counter()
+        start = ensure_pretrained(pretrain_setting(profile), pretrain_cache or work / "pretrain-cache", progress)
+        phase_s["pretraining"] = time.perf_counter() - t
+        start_weights, start_info = start.checkpoint, start.to_dict()
+        print(
+            f"[bench] start: pre-trained checkpoint {start.checkpoint} "
+            f"({'cached; it cost' if start.cached else 'made in'} {start.cost_s / 60:.1f} min)",
+            flush=True,
+        )
+
     per_seed: dict[str, list[dict]] = {m: [] for m in METHODS}
     curves, efficacy, label_records, seed_info = [], [], [], []
     pr_curves = {}
     for seed in profile.seeds:
         seed_start = time.perf_counter()
         seed_work = work / f"seed{seed}"
-        run = collect(profile, seed, seed_work, progress)
+        run = collect(profile, seed, seed_work, progress, start_weights)
         t = time.perf_counter()
-        ce_s, ce_samples = train_replay(profile, run, seed_work / "examples", seed_work / "ce", "ce")
+        ce_s, ce_samples = train_replay(profile, run, seed_work / "examples", seed_work / "ce", "ce", start_weights)
         # the oracle's labels are clean: plain cross-entropy, as DeepMask was trained
-        oracle_s, oracle_samples = train_replay(profile, run, seed_work / "oracle_examples", seed_work / "oracle", "ce")
+        oracle_s, oracle_samples = train_replay(
+            profile, run, seed_work / "oracle_examples", seed_work / "oracle", "ce", start_weights
+        )
         rcnn, rcnn_info = train_mask_rcnn(profile, run, oracle_s, progress)
         train_s = time.perf_counter() - t
         t = time.perf_counter()
@@ -292,6 +273,7 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
     numbers = {
         "profile": profile.name,
         "profile_settings": asdict(profile) | {"input_scale": profile.input_scale},
+        "start": start_info,
         "ap": ap,
         "ratios": {
             "rsl_over_oracle_ap30": ratio(rsl["ap30"], oracle_ap["ap30"]),
@@ -334,7 +316,7 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
         },
         "seeds": seed_info,
         "machine": machine,
-        "versions": _versions(),
+        "versions": versions(),
         "phase_wall_s": phase_s,
         "wall_s": time.time() - started,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -345,19 +327,9 @@ def run_benchmark(profile: Profile, out: Path, work: Path, eval_root: Path, prog
         numbers["machine"]["load_average_at_end"] = os.getloadavg()
     except OSError:
         pass
-    (out / "bench.json").write_text(json.dumps(numbers, indent=1, default=_json_default) + "\n")
+    (out / "bench.json").write_text(json.dumps(numbers, indent=1, default=json_default) + "\n")
     write_outputs(numbers, out, label_records)
     return numbers
-
-
-def _json_default(value):
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -381,6 +353,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="only regenerate plots, HTML and markdown from an existing bench.json",
     )
+    parser.add_argument(
+        "--start",
+        choices=START_KINDS,
+        default="pretrained",
+        help="where every learner starts: passive pre-training (Algorithm 1's step 1; made once per profile "
+        "and cached) or random weights (the robot then tests bottom-up proposals until the first update)",
+    )
+    parser.add_argument(
+        "--pretrain-cache", type=Path, default=None, help="cached pre-trained checkpoints (default runs/pretrain-cache)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from interseg.paths import repo_root
@@ -401,10 +383,13 @@ def main(argv: list[str] | None = None) -> int:
     eval_root = (args.eval_root or base / "runs" / "eval").resolve()
     print(
         f"[bench] profile {profile.name}: {len(profile.seeds)} seed(s) x {profile.interactions} interactions at "
-        f"{profile.width}x{profile.height}; results -> {out}; work -> {work}",
+        f"{profile.width}x{profile.height}, starting from {args.start} weights; results -> {out}; work -> {work}",
         flush=True,
     )
-    numbers = run_benchmark(profile, out, work, eval_root, progress=not args.quiet)
+    pretrain_cache = (args.pretrain_cache or base / "runs" / "pretrain-cache").resolve()
+    numbers = run_benchmark(
+        profile, out, work, eval_root, progress=not args.quiet, start_kind=args.start, pretrain_cache=pretrain_cache
+    )
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text((out / "RESULTS.md").read_text())

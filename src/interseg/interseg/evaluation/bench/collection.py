@@ -93,9 +93,10 @@ def _add_oracle_examples(
         )
 
 
-def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> SeedRun:
-    """Algorithm 1 for ``profile.interactions`` pick-and-places, the RSL learner in the loop;
-    records ground truth beside it for the evaluation (see the module docstring)."""
+def collect(profile: Profile, seed: int, work: Path, progress: bool = True, start: Path | None = None) -> SeedRun:
+    """Algorithm 1 for ``profile.interactions`` pick-and-places, the RSL learner in the loop,
+    started from the weights in ``start`` (pre-training) or random ones; records ground truth
+    beside it for the evaluation (see the module docstring)."""
     import torch
 
     from interseg.evaluation import ground_truth
@@ -129,9 +130,13 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True) -> S
             keep_checkpoints=0,
         ),
     )
+    if start is not None:
+        trainer.load_weights(start)
     trainer.save_checkpoint({})  # version 1: the initial weights (AP before any interaction)
     run.schedule.append((0, 0))
-    proposer = PolicyProposer(HypothesisPredictor(trainer.model, version=trainer.version), profile.bootstrap_bottom_up)
+    proposer = PolicyProposer(
+        HypothesisPredictor(trainer.model, version=trainer.version), profile.bootstrap_bottom_up and start is None
+    )
     store = ExampleStore(work / "examples", writer=True)
     oracle = ExampleStore(work / "oracle_examples", writer=True)
     arena = SimulatedArena(

@@ -40,9 +40,12 @@ def records_of(store_root: Path):
         return store.records()
 
 
-def train_replay(profile: Profile, run: SeedRun, store_root: Path, out: Path, mask_loss: str) -> tuple[float, int]:
+def train_replay(
+    profile: Profile, run: SeedRun, store_root: Path, out: Path, mask_loss: str, start: Path | None = None
+) -> tuple[float, int]:
     """The RSL learner's schedule replayed on ``store_root`` with another loss or other labels:
-    same examples available at every round, same steps, same seed. Returns (seconds, samples)."""
+    same examples available at every round, same steps, same seed, same start (the weights in
+    ``start``, or random ones). Returns (seconds, samples)."""
     import torch
 
     from interseg.learning.dataset import WindowDataset
@@ -56,6 +59,8 @@ def train_replay(profile: Profile, run: SeedRun, store_root: Path, out: Path, ma
         model_config,
         TrainerConfig(mask_loss=mask_loss, batch_size=profile.batch_size, seed=run.seed, keep_checkpoints=0),
     )
+    if start is not None:
+        trainer.load_weights(start)
     trainer.save_checkpoint({})
     records = records_of(store_root)
     dataset = WindowDataset(store_root, model_config, augment=True, seed=run.seed)

@@ -30,9 +30,13 @@ class Profile:
     test_limit: int | None = None  # score on the first N test images only (CI smoke test)
     val_limit: int | None = None
     ce_curve: bool = True  # also score every cross-entropy checkpoint (AP versus interactions for CE)
-    # Until the first model update the robot tests bottom-up proposals instead of the random
-    # network's: a label-free stand-in for the paper's passive pre-training (without it a random
-    # network almost never points at an object and a short run collects no positive at all).
+    # Passive pre-training, Algorithm 1's step 1 (`--start pretrained`, the default): frames of
+    # pushing recorded and steps trained on their masks, made once per profile and cached.
+    pretrain_frames: int = 600
+    pretrain_steps: int = 300
+    # Started from random weights (`--start random`), the robot tests bottom-up proposals until the
+    # first model update: a label-free stand-in for pre-training (a random network almost never
+    # points at an object, and a short run would collect no positive at all).
     bootstrap_bottom_up: bool = True
 
     # The network sees every profile's images at 320 px wide (input_scale = 320 / width), as the
@@ -62,6 +66,8 @@ PROFILES = {
         val_per_background=1,
         bottom_up_grid=2,
         efficacy_window=2,
+        pretrain_frames=60,
+        pretrain_steps=2,
         test_limit=4,
         val_limit=3,
         ce_curve=False,
@@ -107,6 +113,8 @@ PROFILES = {
         val_per_background=5,
         bottom_up_grid=8,
         efficacy_window=25,
+        pretrain_frames=1000,
+        pretrain_steps=600,
     ),
 }
 
@@ -134,6 +142,20 @@ def network_config(profile: Profile):
 
     return ModelConfig(
         input_scale=profile.input_scale, window=profile.window, expected_size=(profile.width, profile.height)
+    )
+
+
+def pretrain_setting(profile: Profile):
+    """The passive pre-training every seed of ``profile`` starts from (one per profile, cached)."""
+    from interseg.evaluation.pretrained_start import PretrainSetting
+
+    return PretrainSetting(
+        width=profile.width,
+        height=profile.height,
+        input_scale=profile.input_scale,
+        frames=profile.pretrain_frames,
+        steps=profile.pretrain_steps,
+        batch_size=profile.batch_size,
     )
 
 

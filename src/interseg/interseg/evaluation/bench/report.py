@@ -141,13 +141,7 @@ def _differences(numbers: dict) -> list[str]:
         f"({'with' if p['shadows'] else 'without'} shadows) and "
         f"{sum(s for _, s in numbers['seeds'][0]['schedule']) if numbers['seeds'] else 0} optimizer steps of batch "
         f"{p['batch_size']}; the paper used thousands of interactions and far longer training.",
-        "No passive pre-training: every network starts from random weights (the paper pre-trained on pushing videos); "
-        + (
-            "instead the robot tests bottom-up proposals (no labels, no learning) until the first model update, the "
-            "learned network's hypotheses after that."
-            if p.get("bootstrap_bottom_up")
-            else "the first round tests the random network's hypotheses."
-        ),
+        _start_difference(numbers),
         "The oracle stands in for DeepMask: the same network trained on ground-truth masks of the same scenes "
         "(no COCO, no ImageNet); Mask R-CNN (ResNet-18 FPN, from scratch) trains on the same ground truth for the "
         "oracle's wall time.",
@@ -158,9 +152,35 @@ def _differences(numbers: dict) -> list[str]:
     ]
 
 
+def _start_difference(numbers: dict) -> str:
+    start, p = numbers.get("start", {"kind": "random"}), numbers["profile_settings"]
+    if start["kind"] == "pretrained":
+        c = start["collection"]
+        return (
+            f"Passive pre-training as the paper's step 1, but short: {c['frames']} frames of random pushes "
+            f"({c['pushes']} pushes, {c['positives']} frame-difference masks, {c['negatives']} negatives), "
+            f"{start['setting']['steps']} steps; every network (RSL, cross-entropy, the oracle) starts from that "
+            f"checkpoint, made once per profile in {start['cost_s'] / 60:.1f} min (the paper pre-trained on far "
+            "more pushing video)."
+        )
+    return "No passive pre-training: every network starts from random weights (the paper pre-trained on pushing " + (
+        "videos); instead the robot tests bottom-up proposals (no labels, no learning) until the first model update, "
+        "the learned network's hypotheses after that."
+        if p.get("bootstrap_bottom_up")
+        else "videos); the first round tests the random network's hypotheses."
+    )
+
+
+def _start_words(numbers: dict) -> str:
+    start = numbers.get("start", {"kind": "random"})
+    if start["kind"] == "pretrained":
+        return f"passive pre-training (`--start pretrained`, {start['collection']['frames']} frames of pushing)"
+    return "random weights (`--start random`)"
+
+
 def _bootstrap_note(numbers: dict) -> str:
     p = numbers["profile_settings"]
-    if not p.get("bootstrap_bottom_up"):
+    if not p.get("bootstrap_bottom_up") or numbers.get("start", {"kind": "random"})["kind"] != "random":
         return ""
     return f" (the first {p['round_every']} interactions of each seed test bottom-up proposals, the rest the network's)"
 
@@ -206,7 +226,7 @@ Machine: {machine.get('cpu_count')} CPU cores\
 (shared with other work; load average at start {machine.get('load_average_at_start')}); wall time
 {numbers['wall_s'] / 60:.1f} min. Test split: {numbers['eval_set']['images']} images of the main camera with
 {numbers['eval_set']['objects']} objects (unseen objects, unseen backgrounds). AP in percent, mean ± std over
-{seeds} seed(s).
+{seeds} seed(s). Every learner starts from {_start_words(numbers)}.
 
 ## Table 1 analogue
 
