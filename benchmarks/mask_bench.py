@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from noise_bench import clean_examples, render_scenes, write_store  # noqa: E402 -- a sibling script
+from noise_bench import clean_examples, render_scenes, test_split, write_store  # noqa: E402 -- a sibling script
 
 QUICK = {"variants": ["base", "mask48:mask_size=48"], "steps": 60, "scenes": 6, "test_limit": 10}
 TIMING_SIZE = (640, 480)
@@ -49,7 +49,10 @@ def parse_variant(text: str) -> tuple[str, dict]:
             raise argparse.ArgumentTypeError(
                 f"{item!r} in {text!r}: expected field=value with a field of {sorted(known)}"
             )
-        overrides[key] = float(value) if "." in value else int(value)
+        if value in ("true", "false"):
+            overrides[key] = value == "true"
+        else:
+            overrides[key] = float(value) if "." in value else int(value)
     if not name:
         raise argparse.ArgumentTypeError(f"{text!r}: a variant needs a name")
     return name, overrides
@@ -207,20 +210,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
 
     from interseg.evaluation.bench.methods import preload_torchvision_ops
-    from interseg.evaluation.evaluate import ensure_eval_set
 
     preload_torchvision_ops()  # before the simulator's OpenGL context (see its docstring)
     started = time.time()
-    size = f"{args.width}x{args.height}"
-    test = ensure_eval_set(
-        "test",
-        args.eval_root / f"test-{size}-{args.test_per_background}",
-        args.width,
-        args.height,
-        args.test_per_background,
-    )
-    if args.test_limit:
-        test.images, test.gt_masks = test.images[: args.test_limit], test.gt_masks[: args.test_limit]
+    test = test_split(args.eval_root, args.width, args.height, args.test_per_background, args.test_limit)
     scenes = render_scenes(args.scenes, args.width, args.height, args.cache, not args.quiet)
     examples, rows = clean_examples(scenes, args.seed)
     store_root = args.work / "oracle_examples"

@@ -66,6 +66,18 @@ def render_scenes(count: int, width: int, height: int, cache: Path, progress: bo
     return scenes
 
 
+def test_split(eval_root: Path, width: int, height: int, per_background: int, limit: int | None):
+    """The test split's evaluation images (made once, cached under ``eval_root``), the first
+    ``limit`` only when given."""
+    from interseg.evaluation.evaluate import ensure_eval_set
+
+    folder = eval_root / f"test-{width}x{height}-{per_background}"
+    test = ensure_eval_set("test", folder, width, height, per_background)
+    if limit:
+        test.images, test.gt_masks = test.images[:limit], test.gt_masks[:limit]
+    return test
+
+
 class _Recorder:
     """Stands in for the oracle's store: keeps what the bench would write."""
 
@@ -254,22 +266,12 @@ def main(argv: list[str] | None = None) -> int:
 
     from interseg.evaluation.bench.methods import preload_torchvision_ops
     from interseg.evaluation.bench.profiles import PROFILES
-    from interseg.evaluation.evaluate import ensure_eval_set
     from interseg.learning.mask_noise import NoiseSpec, apply_noise_all, noise_summary
     from interseg.progress import progress_bar
 
     preload_torchvision_ops()  # before the simulator's OpenGL context (see its docstring)
     started = time.time()
-    size = f"{args.width}x{args.height}"
-    test = ensure_eval_set(
-        "test",
-        args.eval_root / f"test-{size}-{args.test_per_background}",
-        args.width,
-        args.height,
-        args.test_per_background,
-    )
-    if args.test_limit:
-        test.images, test.gt_masks = test.images[: args.test_limit], test.gt_masks[: args.test_limit]
+    test = test_split(args.eval_root, args.width, args.height, args.test_per_background, args.test_limit)
     scenes = render_scenes(args.scenes, args.width, args.height, args.cache, progress)
     profile = replace(
         PROFILES["quick"],

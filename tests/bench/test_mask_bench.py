@@ -31,7 +31,8 @@ def _load():
 def test_smallest_setting_end_to_end(tmp_path):
     bench = _load()
     out = tmp_path / "out"
-    argv = ["--variants", "base", "small:mask_size=16,network_width=160,steps=3", "--scenes", "1", "--steps", "2"]
+    argv = ["--variants", "base", "small:mask_size=16,network_width=160,steps=3,refine=true"]
+    argv += ["--scenes", "1", "--steps", "2"]
     argv += ["--batch", "4", "--width", "160", "--height", "120", "--test-per-background", "1", "--test-limit", "2"]
     argv += ["--out", str(out), "--work", str(tmp_path / "work"), "--cache", str(tmp_path / "cache"), "--quiet"]
     argv += ["--eval-root", str(tmp_path / "eval"), "--threads", "1"]
@@ -41,6 +42,7 @@ def test_smallest_setting_end_to_end(tmp_path):
     base, small = numbers["runs"]
     assert (base["variant"], base["steps"], small["variant"], small["steps"]) == ("base", 2, "small", 3)
     assert base["model_config"]["mask_size"] == 32 and small["model_config"]["mask_size"] == 16
+    assert base["model_config"]["refine"] is False and small["model_config"]["refine"] is True
     assert base["model_config"]["input_scale"] == 2.0 and small["model_config"]["input_scale"] == 1.0
     for run in numbers["runs"]:
         assert 0.0 <= run["ap50"] <= run["ap30"] <= 1.0
@@ -52,6 +54,7 @@ def test_variant_syntax():
     bench = _load()
     assert bench.parse_variant("base") == ("base", {})
     assert bench.parse_variant("m:mask_size=48,input_scale=0.75") == ("m", {"mask_size": 48, "input_scale": 0.75})
+    assert bench.parse_variant("r:refine=true") == ("r", {"refine": True})
     for bad in ("m:mask_size", "m:colour=3", ":mask_size=4"):
         with pytest.raises(argparse.ArgumentTypeError):
             bench.parse_variant(bad)

@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -32,6 +33,32 @@ def test_window_of_the_centre_cell_matches_dense_output():
         win_obj, win_masks = net.forward_windows(net.normalize(x))
     assert torch.allclose(dense_obj[0, 1, 1], win_obj[0])
     assert torch.allclose(dense_masks[0, :, :, 1, 1], win_masks[0])
+
+
+def test_refined_window_of_the_centre_cell_matches_the_refinement_at_inference():
+    """The refinement reads the same features in training (the window's own) and at inference (cut
+    out of the frame's at the chosen cell)."""
+    torch.manual_seed(0)
+    net = HypothesisNetwork(replace(SMALL, refine=True, refine_channels=8)).eval()
+    x = torch.rand(1, 3, 48, 48)
+    with torch.inference_mode():
+        win_obj, win_masks = net.forward_windows(net.normalize(x))
+        f4, f8, f16 = net.trunk_stages(net.normalize(x))
+        dense_obj, coarse = net.heads(f16)
+        refined = net.refine_cells(f4, f8, torch.tensor([1]), torch.tensor([1]), coarse[:, :, :, 1, 1])
+    assert torch.allclose(dense_obj[0, 1, 1], win_obj[0])
+    assert torch.allclose(refined, win_masks, atol=1e-5)
+    assert not torch.allclose(coarse[:, :, :, 1, 1], win_masks, atol=1e-3)  # the refinement does something
+    predictor = HypothesisPredictor(net)
+    image = (np.random.default_rng(0).random((120, 160, 3)) * 255).astype(np.uint8)
+    hyps = predictor.predict(image)
+    assert all(h.mask.shape == (120, 160) and h.mask.any() for h in hyps)
+
+
+def test_configs_written_before_the_refinement_have_none():
+    saved = {k: v for k, v in SMALL.to_dict().items() if k not in ("refine", "refine_channels")}
+    config = ModelConfig.from_dict(saved)
+    assert config.refine is False and HypothesisNetwork(config).refiner is None
 
 
 def test_predict_returns_valid_hypotheses():

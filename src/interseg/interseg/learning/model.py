@@ -7,6 +7,10 @@ location sees the whole window it speaks for. Two 1x1 heads read it:
 * objectness: one logit per location, "is the centre of this window on an object?";
 * mask: ``mask_size * mask_size`` logits per location, the object's mask inside the window.
 
+With ``refine`` (a SharpMask-like refinement), each window's coarse mask is refined with the trunk's
+stride-8 and stride-4 features of that window (local edges the single context vector cannot carry):
+two small convolutional stages, the coarse mask added back as a residual.
+
 Training uses single windows (``forward_windows``): the location at the window centre is the one
 trained. Inference runs the same layers over the whole downscaled frame (``forward``), then
 :class:`interseg.learning.predictor.HypothesisPredictor` decodes the top locations into
@@ -23,6 +27,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -42,6 +47,8 @@ class ModelConfig:
     trunk_width: float = 0.5
     context_channels: int = 128
     reduce_channels: int = 64
+    refine: bool = False  # refine each window's mask with the stride-8 and stride-4 features
+    refine_channels: int = 32
     top_k: int = 10  # hypotheses returned after NMS
     pre_nms: int = 50  # best locations considered before NMS
     nms_iou: float = 0.3  # a mask overlapping a better one by more than this is dropped
@@ -85,6 +92,7 @@ class ModelConfig:
             raise ValueError(f"unknown model config keys {sorted(unknown)}")
         data = dict(data)
         data.setdefault("trunk_width", 1.0)  # written before the width was configurable
+        data.setdefault("refine", False)  # written before the refinement existed
         if data.get("expected_size") is not None:
             data["expected_size"] = tuple(data["expected_size"])
         return cls(**data)
@@ -94,10 +102,10 @@ def resnet18_trunk(width: float = 1.0) -> tuple[nn.Sequential, int]:
     """ResNet-18 up to ``layer3`` (stride 16) with its channels scaled by ``width``, randomly
     initialised as torchvision initialises ResNets. At width 1 the modules and parameter names
     are those of ``torchvision.models.resnet18`` (conv1, bn1, relu, maxpool, layer1-3).
-    Returns the trunk and its output channels."""
+    Returns the trunk and its output channels (``trunk_channels`` gives every stage's)."""
     from torchvision.models.resnet import BasicBlock, conv1x1
 
-    c1, c2, c3 = (max(8, int(round(64 * width * m))) for m in (1, 2, 4))
+    c1, c2, c3 = trunk_channels(width)
 
     def layer(cin: int, cout: int, stride: int) -> nn.Sequential:
         down = None if stride == 1 and cin == cout else nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
@@ -121,6 +129,42 @@ def resnet18_trunk(width: float = 1.0) -> tuple[nn.Sequential, int]:
     return trunk, c3
 
 
+def trunk_channels(width: float) -> tuple[int, int, int]:
+    """Channels of the trunk's stride-4, stride-8 and stride-16 stages (layer1, layer2, layer3)."""
+    c1, c2, c3 = (max(8, int(round(64 * width * m))) for m in (1, 2, 4))
+    return c1, c2, c3
+
+
+class MaskRefiner(nn.Module):
+    """Coarse window masks [B, m, m] + the windows' stride-8 [B, c8, w/8, w/8] and stride-4
+    [B, c4, w/4, w/4] features -> refined mask logits [B, m, m]."""
+
+    def __init__(self, c4: int, c8: int, mask_size: int, channels: int):
+        super().__init__()
+        self.mask_size = mask_size
+        self.skip8 = nn.Sequential(nn.Conv2d(c8, channels, 1), nn.ReLU(inplace=True))
+        self.skip4 = nn.Sequential(nn.Conv2d(c4, channels, 1), nn.ReLU(inplace=True))
+        self.stage8 = nn.Sequential(
+            nn.Conv2d(channels + 1, channels, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1),
+            nn.ReLU(inplace=True),
+        )
+        self.stage4 = nn.Sequential(
+            nn.Conv2d(2 * channels, channels, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(channels, 1, 3, padding=1)
+        )
+
+    def forward(self, f4: torch.Tensor, f8: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        def resized(t: torch.Tensor, side: int) -> torch.Tensor:
+            return F.interpolate(t, size=(side, side), mode="bilinear", align_corners=False)
+
+        coarse = coarse[:, None]
+        h = self.stage8(torch.cat([self.skip8(f8), resized(coarse, f8.shape[-1])], 1))
+        side4 = f4.shape[-1]
+        out = self.stage4(torch.cat([self.skip4(f4), resized(h, side4)], 1)) + resized(coarse, side4)
+        return resized(out, self.mask_size)[:, 0]
+
+
 class HypothesisNetwork(nn.Module):
     """ResNet-18 trunk (random init) + context layer + objectness and mask heads."""
 
@@ -137,6 +181,10 @@ class HypothesisNetwork(nn.Module):
         )
         self.objectness_head = nn.Conv2d(self.config.context_channels, 1, 1)
         self.mask_head = nn.Conv2d(self.config.context_channels, self.config.mask_size**2, 1)
+        c4, c8, _ = trunk_channels(self.config.trunk_width)
+        self.refiner = (
+            MaskRefiner(c4, c8, self.config.mask_size, self.config.refine_channels) if self.config.refine else None
+        )
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -147,20 +195,53 @@ class HypothesisNetwork(nn.Module):
             x = x.float() / 255.0
         return (x - self.mean) / self.std
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised [B, 3, H, W] -> objectness logits [B, h, w], mask logits [B, m, m, h, w]."""
-        features = self.context(self.trunk(x))
+    def trunk_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised [B, 3, H, W] -> the trunk's stride-4, stride-8 and stride-16 features."""
+        f4 = self.trunk[:5](x)
+        f8 = self.trunk[5](f4)
+        return f4, f8, self.trunk[6](f8)
+
+    def heads(self, f16: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stride-16 features -> objectness logits [B, h, w], coarse mask logits [B, m, m, h, w]."""
+        features = self.context(f16)
         objectness = self.objectness_head(features)[:, 0]
         masks = self.mask_head(features)
         b, _, h, w = masks.shape
         m = self.config.mask_size
         return objectness, masks.view(b, m, m, h, w)
 
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised [B, 3, H, W] -> objectness logits [B, h, w], coarse mask logits [B, m, m, h, w]
+        (the refinement, when configured, runs on chosen windows: :meth:`refine_cells`)."""
+        return self.heads(self.trunk(x))
+
     def forward_windows(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised windows [B, 3, window, window] -> objectness [B], mask logits [B, m, m]."""
+        """Normalised windows [B, 3, window, window] -> objectness [B], mask logits [B, m, m]
+        (refined when configured)."""
         win = self.config.window
         if x.shape[-2:] != (win, win):
             raise ValueError(f"windows must be {win}x{win}, got {tuple(x.shape[-2:])}")
-        objectness, masks = self.forward(x)
+        f4, f8, f16 = self.trunk_stages(x)
+        objectness, masks = self.heads(f16)
         c = self.config.window_cells // 2
-        return objectness[:, c, c], masks[:, :, :, c, c]
+        objectness, masks = objectness[:, c, c], masks[:, :, :, c, c]
+        if self.refiner is not None:
+            masks = self.refiner(f4, f8, masks)
+        return objectness, masks
+
+    def refine_cells(
+        self, f4: torch.Tensor, f8: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, coarse: torch.Tensor
+    ) -> torch.Tensor:
+        """Refine the coarse masks [K, m, m] of the windows at cells (rows, cols) of one frame whose
+        trunk features are f4 [1, c4, ., .] and f8 [1, c8, ., .]: each window's features are cut
+        out exactly (the window's edges fall on feature cells: one sample per cell) and refined
+        as in training."""
+        from torchvision.ops import roi_align
+
+        half = self.config.window / 2.0
+        cx, cy = cols.to(f8.dtype) * STRIDE + STRIDE / 2.0, rows.to(f8.dtype) * STRIDE + STRIDE / 2.0
+        boxes = torch.stack([torch.zeros_like(cx), cx - half, cy - half, cx + half, cy + half], 1)
+        side8, side4 = self.config.window // 8, self.config.window // 4
+        w8 = roi_align(f8, boxes, (side8, side8), spatial_scale=1 / 8, sampling_ratio=1, aligned=True)
+        w4 = roi_align(f4, boxes, (side4, side4), spatial_scale=1 / 4, sampling_ratio=1, aligned=True)
+        return self.refiner(w4, w8, coarse)

@@ -9,6 +9,7 @@ Geometry (see the package docstring for the scale convention): at network scale,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -51,8 +52,17 @@ class HypothesisPredictor:
     def predict(self, image_rgb: np.ndarray) -> list[Hypothesis]:
         """HxWx3 uint8 RGB frame -> up to ``top_k`` hypotheses, best first."""
         image_rgb = validate_rgb_image(image_rgb, self.config.expected_size)
-        objectness, masks = self.network(self._network_input(image_rgb))
-        return decode_hypotheses(objectness[0].cpu(), masks[0].cpu(), image_rgb.shape[:2], self.config)
+        if self.network.refiner is None:
+            objectness, masks = self.network(self._network_input(image_rgb))
+            return decode_hypotheses(objectness[0].cpu(), masks[0].cpu(), image_rgb.shape[:2], self.config)
+        f4, f8, f16 = self.network.trunk_stages(self._network_input(image_rgb))
+        objectness, masks = self.network.heads(f16)
+        device = f8.device
+
+        def refine(rows: torch.Tensor, cols: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+            return self.network.refine_cells(f4, f8, rows.to(device), cols.to(device), coarse.to(device)).cpu()
+
+        return decode_hypotheses(objectness[0].cpu(), masks[0].cpu(), image_rgb.shape[:2], self.config, refine)
 
 
 def _window_boxes(rows: torch.Tensor, cols: torch.Tensor, scale: float, window: float) -> np.ndarray:
@@ -77,13 +87,17 @@ def _paste(window_masks: np.ndarray, corners: np.ndarray, height: int, width: in
 
 
 def decode_hypotheses(
-    objectness: torch.Tensor, masks: torch.Tensor, image_shape: tuple[int, int], config: ModelConfig
+    objectness: torch.Tensor,
+    masks: torch.Tensor,
+    image_shape: tuple[int, int],
+    config: ModelConfig,
+    refine: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> list[Hypothesis]:
     """Dense output of one image (objectness [h, w], masks [m, m, h, w]) -> hypotheses.
 
     NMS runs on masks pasted at a quarter of the network resolution (IoU does not need pixel
     precision, and it keeps decoding a few milliseconds); only the survivors are pasted at full
-    resolution.
+    resolution, refined first when ``refine(rows, cols, coarse [K, m, m])`` is given.
     """
     height, width = image_shape
     h, w = objectness.shape
@@ -113,7 +127,8 @@ def decode_hypotheses(
     scale_x = 1.0 / config.input_scale
     full = int(round(config.full_window))
     kept_t = torch.as_tensor(np.asarray(kept, dtype=np.int64))
-    big = F.interpolate(logits[kept_t], size=(full, full), mode="bilinear", align_corners=False)
+    chosen = logits[kept_t] if refine is None else refine(rows[kept_t], cols[kept_t], logits[kept_t][:, 0])[:, None]
+    big = F.interpolate(chosen, size=(full, full), mode="bilinear", align_corners=False)
     corners = _window_boxes(rows[kept_t], cols[kept_t], scale_x, config.window)
     full_masks = _paste(big[:, 0].numpy() > threshold_logit, corners, height, width)
     hypotheses = []

@@ -51,6 +51,8 @@ ARCHITECTURE_FIELDS = (
     "trunk_width",
     "context_channels",
     "reduce_channels",
+    "refine",
+    "refine_channels",
     "expected_size",
 )
 

@@ -5,6 +5,11 @@ Why one command: every learned method sees the same training scenes and the same
 optimizer steps, so the ratios between them are fair; and the numbers, plots and COCO files of
 one run sit together in one folder.
 
+Once per profile (cached): **passive pre-training**, Algorithm 1's step 1
+(:mod:`interseg.evaluation.pretrained_start`: ``Profile.pretrain_frames`` frames of random pushes,
+frame-difference masks, ``pretrain_steps`` steps); every learner of every seed starts from it
+(``--start random``: from random weights instead).
+
 Per seed:
 
 1. **Collect** interactions with Algorithm 1's interaction step run in-process
@@ -12,15 +17,15 @@ Per seed:
    four views -> the current network proposes hypotheses on the main view -> one is chosen
    uniformly -> :func:`~interseg.interaction.plan_grasp_and_place` (the grasp planner's
    workspace and place region) -> ``SimulatedArena.pick_place`` -> render again ->
-   ``FrameDifferenceLabeller`` -> examples store (until the first model update the robot tests
-   bottom-up proposals instead: a label-free stand-in for passive pre-training, see
+   ``FrameDifferenceLabeller`` -> examples store (from random weights, the robot tests bottom-up
+   proposals until the first model update: a label-free stand-in for passive pre-training, see
    ``Profile.bootstrap_bottom_up``). Every ``round_every`` interactions the learner (Robust Set
    Loss) trains ``steps_per_round`` steps and its checkpoint becomes the policy. Running the loop in-process
    rather than through ``interseg launch`` is what lets the harness read the ground truth of the
    very scene the labeller saw (for label quality, the efficacy of experimentation, and the
    oracle's training masks); the learning side never sees it.
 2. **Train** on the same store and the same schedule (same examples available at every round,
-   same steps, same seed): plain cross-entropy (replayed; the data were collected by the RSL
+   same steps, same seed, same start): plain cross-entropy (replayed; the data were collected by the RSL
    learner), and the supervised oracle (the same network on ground-truth masks of the same
    before-images, all four views). Torchvision Mask R-CNN (ResNet-18 FPN backbone, no pretrained
    weights, class-agnostic) trains on the same ground truth for the oracle's wall-clock seconds.
