@@ -21,6 +21,7 @@ CONFIG = ModelConfig(
     expected_size=(320, 240),
     window=48,
     mask_size=8,
+    refine=False,
     input_scale=0.5,
     context_channels=32,
     reduce_channels=32,
@@ -47,9 +48,10 @@ def same_parameters(a, b):
     return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
-@pytest.mark.parametrize("mask_loss", ["rsl", "ce"])
-def test_tiny_training_run_lowers_the_loss(tmp_path, store_root, mask_loss):
-    trainer = Trainer(tmp_path / "run", CONFIG, TrainerConfig(batch_size=8, lr=0.02, mask_loss=mask_loss, seed=0))
+@pytest.mark.parametrize("mask_loss,refine,lr", [("rsl", False, 0.02), ("ce", False, 0.02), ("rsl", True, 0.005)])
+def test_tiny_training_run_lowers_the_loss(tmp_path, store_root, mask_loss, refine, lr):
+    config = replace(CONFIG, refine=refine)
+    trainer = Trainer(tmp_path / "run", config, TrainerConfig(batch_size=8, lr=lr, mask_loss=mask_loss, seed=0))
     evaluation = loader(store_root, augment=False)
     before = trainer.evaluate(evaluation)
     for _ in range(4):

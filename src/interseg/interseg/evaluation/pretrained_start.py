@@ -3,15 +3,17 @@
 network is trained on them; :mod:`interseg.pretrain_command`) or from random weights.
 
 Pre-training costs minutes, so it is made once per setting (image size, network scale, frames,
-steps, batch, seed) and cached under ``cache_root/<setting key>/`` as ``checkpoint.pt`` with
-``pretrain.json`` (the setting, what the pushes collected, and what it cost when it was made).
-A cached checkpoint that cannot be read is made again, with a line saying so. The folder is
-built beside its final place and renamed into it, so an interrupted run leaves no half cache and
-two runs making the same one at once both end with a complete one.
+steps, batch, seed, the network's architecture) and cached under ``cache_root/<setting key>/`` as
+``checkpoint.pt`` with ``pretrain.json`` (the setting, what the pushes collected, and what it
+cost when it was made). A cached checkpoint that cannot be read, or was made for another
+setting or network, is made again, with a line saying so. The folder is built beside its final
+place and renamed into it, so an interrupted run leaves no half cache and two runs making the
+same one at once both end with a complete one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -38,11 +40,18 @@ class PretrainSetting:
         if self.frames < 1 or self.steps < 1 or self.batch_size < 1:
             raise ValueError(f"pre-training needs frames, steps and batch_size >= 1, got {self}")
 
+    def architecture(self) -> dict:
+        """The network pre-training builds (``interseg.learning.pretrain.train_on_store``'s)."""
+        from interseg.learning.model import ModelConfig
+
+        return ModelConfig(input_scale=self.input_scale, expected_size=(self.width, self.height)).architecture()
+
     @property
     def key(self) -> str:
+        network = hashlib.sha1(json.dumps(self.architecture(), sort_keys=True).encode()).hexdigest()[:8]
         return (
             f"{self.width}x{self.height}-scale{self.input_scale:g}-frames{self.frames}-steps{self.steps}"
-            f"-batch{self.batch_size}-seed{self.seed}"
+            f"-batch{self.batch_size}-seed{self.seed}-net{network}"
         )
 
 
@@ -68,6 +77,7 @@ class PretrainedStart:
 def _read_cached(folder: Path, setting: PretrainSetting) -> PretrainedStart | None:
     """The cached start in ``folder``, or None (with a line) when it is missing or unusable."""
     from interseg.learning.checkpoint import CheckpointError, read_checkpoint
+    from interseg.learning.model import ModelConfig
 
     checkpoint, info = folder / "checkpoint.pt", folder / "pretrain.json"
     if not folder.exists():
@@ -76,7 +86,9 @@ def _read_cached(folder: Path, setting: PretrainSetting) -> PretrainedStart | No
         meta = json.loads(info.read_text())
         if meta.get("setting") != asdict(setting):
             raise ValueError("it was made for another setting")
-        read_checkpoint(checkpoint)
+        saved = ModelConfig.from_dict(read_checkpoint(checkpoint)["model_config"]).architecture()
+        if saved != setting.architecture():
+            raise ValueError("its network is built otherwise")
         return PretrainedStart(checkpoint, setting, float(meta["cost_s"]), dict(meta["collection"]), True)
     except (OSError, ValueError, KeyError, TypeError, CheckpointError) as exc:
         print(f"[pretrain] the cached pre-training in {folder} is unusable ({exc}); making it again", flush=True)

@@ -5,8 +5,8 @@ bottom-up baseline.
 Scale convention used throughout: every pixel coordinate, mask and image handed to or returned
 by this package is at the camera's full resolution (e.g. 640x480). The network internally works
 at ``ModelConfig.input_scale`` times that resolution (0.5 by default); training windows are
-``ModelConfig.window`` pixels at the network scale (112 by default, i.e. 224x224 full-resolution
-pixels, about the labeller's 240x240 crop at 640x480).
+``ModelConfig.window`` pixels at the network scale (80 by default, i.e. 160x160 full-resolution
+pixels at 640x480: every object of the test split fits in one).
 
 What the nodes call (each module's docstring says why it works the way it does):
 

@@ -35,19 +35,36 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 STRIDE = 16
 
 
+# What a checkpoint's weights are only meaningful with: the layers' shapes and the image geometry.
+ARCHITECTURE_FIELDS = (
+    "input_scale",
+    "window",
+    "mask_size",
+    "trunk_width",
+    "context_channels",
+    "reduce_channels",
+    "refine",
+    "refine_channels",
+    "expected_size",
+)
+
+
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild the network and decode its output (saved in checkpoints)."""
 
     input_scale: float = 0.5  # network resolution / camera resolution; 0.5 keeps 640x480 < 60 ms
-    window: int = 112  # window side at network scale (an odd multiple of the stride)
+    # window side at network scale (an odd multiple of the stride): 80 holds every test object
+    # (at 320 px wide their longest side is at most ~65 px, median 35) with the mask's cells on it;
+    # 112 left them a third of the window (benchmarks/results/masks)
+    window: int = 80
     mask_size: int = 32  # side of the predicted window mask (upsampled when pasted)
     # ResNet-18 channel multiplier: 0.5 costs about a quarter of 1.0 per step, which on a CPU budget
     # buys four times the steps (benchmarks/results/learning.json); checkpoints without it are 1.0
     trunk_width: float = 0.5
     context_channels: int = 128
     reduce_channels: int = 64
-    refine: bool = False  # refine each window's mask with the stride-8 and stride-4 features
+    refine: bool = True  # refine each window's mask with the stride-8 and stride-4 features
     refine_channels: int = 32
     top_k: int = 10  # hypotheses returned after NMS
     pre_nms: int = 50  # best locations considered before NMS
@@ -83,6 +100,10 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def architecture(self) -> dict:
+        """The fields the weights depend on (``ARCHITECTURE_FIELDS``)."""
+        return {k: v for k, v in self.to_dict().items() if k in ARCHITECTURE_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:

@@ -43,19 +43,6 @@ from interseg.learning.store_errors import NoReadableExamplesError, StoreError, 
 from interseg.learning.trainer_config import TrainerConfig, resolve_device
 from interseg.progress import progress_bar
 
-# What a checkpoint's weights are only meaningful with: the layers' shapes and the image geometry.
-ARCHITECTURE_FIELDS = (
-    "input_scale",
-    "window",
-    "mask_size",
-    "trunk_width",
-    "context_channels",
-    "reduce_channels",
-    "refine",
-    "refine_channels",
-    "expected_size",
-)
-
 LOG = logging.getLogger(__name__)
 
 
@@ -313,12 +300,12 @@ class Trainer:
 
     def load_weights(self, path: str | os.PathLike) -> None:
         """Start from another run's network weights (a pre-trained start): its network must be
-        built and scaled as this trainer's (``ARCHITECTURE_FIELDS``; decoding settings stay this
+        built and scaled as this trainer's (``ModelConfig.architecture``; decoding settings stay this
         trainer's); optimizer, schedule, counters and versions start fresh."""
         data = read_checkpoint(path)
         try:
-            theirs, ours = ModelConfig.from_dict(data["model_config"]).to_dict(), self.model_config.to_dict()
-            differ = [k for k in ARCHITECTURE_FIELDS if theirs[k] != ours[k]]
+            theirs, ours = ModelConfig.from_dict(data["model_config"]).architecture(), self.model_config.architecture()
+            differ = [k for k in ours if theirs[k] != ours[k]]
             if differ:
                 raise ValueError(", ".join(f"its {k} is {theirs[k]}, this trainer's {ours[k]}" for k in differ))
             model = HypothesisNetwork(self.model_config)

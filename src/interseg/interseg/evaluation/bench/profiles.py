@@ -40,9 +40,9 @@ class Profile:
     bootstrap_bottom_up: bool = True
 
     # The network sees every profile's images at 320 px wide (input_scale = 320 / width), as the
-    # node graph runs it on 640x480 cameras: the same window (112 px) and the same cost per step.
+    # node graph runs it on 640x480 cameras: the same window (80 px) and the same cost per step.
     network_width: int = 320
-    window: int = 112
+    window: int = 80
 
     @property
     def input_scale(self) -> float:
