@@ -68,7 +68,7 @@ def model_config(overrides: dict, width: int, height: int):
     """The bench's network configuration for a camera of width x height, with the overrides."""
     config = {k: v for k, v in overrides.items() if k not in ("network_width", "steps")}
     network_width = overrides.get("network_width", 320)
-    base = _model_config_type()(input_scale=network_width / width, window=112, expected_size=(width, height))
+    base = _model_config_type()(input_scale=network_width / width, expected_size=(width, height))
     return replace(base, **config)
 
 

@@ -81,16 +81,22 @@ def test_orientation_checks():
         _top_down(top_down_grasp_quaternion(0.0), frame="map")
 
 
-def test_stop_request_aborts_and_parks(block_arena):
-    phases = []
+@pytest.mark.parametrize("instantly", [False, True])
+def test_stop_request_aborts_and_parks(block_arena, instantly):
+    phases, stopped_at = [], []
 
     def on_phase(phase, progress):
         phases.append(phase)
         if phase == "descend":
-            block_arena.request_stop()
+            stopped_at.append(block_arena.sim_time)
+            block_arena.request_stop(instantly=instantly)
         return True
 
     result = block_arena.pick_place([0.5, 0.2, 0.03], 0.0, [0.5, -0.2, 0.04], phase_callback=on_phase)
     assert not result.success and "cancelled" in result.message
     assert "close" not in phases
     assert np.array_equal(block_arena.arm_joint_positions(), PARK_CONFIGURATION)
+    moved_after_stop = block_arena.sim_time - stopped_at[0]  # simulated seconds
+    # a normal stop moves up and back to the park pose; an instant one (the simulation ending) does not
+    # move there: only the control tick that saw the request passes
+    assert (moved_after_stop < 0.05) if instantly else (moved_after_stop > 0.5)

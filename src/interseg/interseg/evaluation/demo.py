@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         run_dir,
         eval_set,
         wall_s=time.time() - started,
-        settings=vars(args) | {"out": str(run_dir), "eval_dir": str(eval_dir), "start": start},
+        settings={k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+        | {"out": str(run_dir), "eval_dir": str(eval_dir), "start": start},
     )
     print(f"[demo] report: {report}")
     return 0

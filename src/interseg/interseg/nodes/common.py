@@ -119,7 +119,7 @@ def ignore_interrupts() -> None:
 
 SPIN_SLICE_S = 0.2  # the longest the main thread waits inside rcl before it can see a signal
 STOP_GRACE_S = 2.0  # after a stop signal: how long a node's work (a grasp, a request) may take to wind down
-STOP_FLUSH_S = 0.1  # after that work wound down: time for what it sent to leave before the node is destroyed
+STOP_FLUSH_S = 0.1  # after that work wound down: quiet time before the node is destroyed (see run_node)
 
 
 def _callbacks_running(executor: MultiThreadedExecutor) -> int:
@@ -133,6 +133,15 @@ def _callbacks_running(executor: MultiThreadedExecutor) -> int:
     running = [future for future in list(getattr(executor, "_futures", ())) if not future.done()]
     queued = [entry[0] for entry in list(getattr(executor, "_tasks", ())) if not entry[0].done()]
     return len({id(task) for task in running + queued})
+
+
+def _shutdown_executor(executor: MultiThreadedExecutor, timeout_s: float) -> bool:
+    """Shut the executor down, waiting at most ``timeout_s`` for callbacks still running; False
+    when one still runs (its thread is then not joined: the process exits without it)."""
+    try:
+        return bool(executor.shutdown(timeout_sec=timeout_s, wait_for_threads=False))
+    except TypeError:  # rclpy before Iron: no wait_for_threads (and its shutdown joins the threads)
+        return bool(executor.shutdown(timeout_sec=timeout_s))
 
 
 def _still_running(node: Node, executor: MultiThreadedExecutor) -> tuple[str, int]:
@@ -239,10 +248,18 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         request_stop()
     deadline = time.monotonic() + STOP_GRACE_S
     work, callbacks = _still_running(node, executor)
-    had_work = bool(work or callbacks)
-    while (work or callbacks) and time.monotonic() < deadline and len(signals) == signals_before and rclpy.ok():
+    had_work, flushed_at = bool(work or callbacks), None
+    # Spin until nothing runs or is queued; when there was work, also for STOP_FLUSH_S after it
+    # first wound down (what it sent last, a goal's result, leaves before the participant goes)
+    # and until nothing runs again (a timer's callback then is waited for here, not by the
+    # executor's shutdown).
+    while time.monotonic() < deadline and len(signals) == signals_before and rclpy.ok():
+        if not (work or callbacks):
+            if not had_work or (flushed_at is not None and time.monotonic() >= flushed_at):
+                break
+            flushed_at = flushed_at or time.monotonic() + STOP_FLUSH_S
         try:
-            executor.spin_once(timeout_sec=0.05)
+            executor.spin_once(timeout_sec=0.02)
         except ExternalShutdownException:
             break
         except Exception as exc:  # noqa: BLE001 - a callback failing while stopping must not stop the stopping
@@ -258,19 +275,12 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     if callbacks:  # what close() releases may still be in use: the process ends without it
         say(name, f"stopping: abandoning {callbacks} callback(s) still waiting after {STOP_GRACE_S:g} s")
         _exit_now(exit_code)
-    if had_work:  # the replies that work just sent (a goal's result) leave before the participant goes
-        linger = time.monotonic() + STOP_FLUSH_S
-        while time.monotonic() < linger and rclpy.ok():
-            try:
-                executor.spin_once(timeout_sec=0.02)
-            except ExternalShutdownException:
-                break
-            except Exception as exc:  # noqa: BLE001 - as above
-                say(name, f"while stopping: {exc!r}")
 
     # 3: tear down on this thread, in the order rclpy needs
     ignore_interrupts()
-    executor.shutdown()
+    if not _shutdown_executor(executor, STOP_GRACE_S):  # a callback that started after the last look
+        say(name, f"stopping: a callback still running {STOP_GRACE_S:g} s into the shutdown; exiting without it")
+        _exit_now(exit_code)
     close = getattr(node, "close", None)
     if callable(close):
         close()

@@ -27,9 +27,9 @@ Actions:
       non-top-down orientations are not executed: the result has success=false and the reason.
 Parameters: see config/sim.yaml.
 
-Stopping (SIGINT / SIGTERM): a pick-and-place in progress is stopped and the arm parked before
-the node exits (its goal ends aborted, "stopped: sim is shutting down"); new goals and resets
-are refused from then on.
+Stopping (SIGINT / SIGTERM): a pick-and-place in progress is stopped and the arm put at its park
+pose at once (no simulated motion: the simulation is ending) before the node exits (its goal ends
+aborted, "stopped: sim is shutting down"); new goals and resets are refused from then on.
 
 Timing: all stamps are simulated time. While idle, a wall-clock timer at ``camera_rate_hz``
 advances the physics by one period (so simulated time runs at real-time speed) and publishes a
@@ -213,6 +213,8 @@ class SimNode(Node):
             self.clock_pub.publish(Clock(clock=_time(self.clock_stamps.next(seconds))))
 
     def on_timer(self) -> None:
+        if self._stopping.is_set():
+            return  # the camera streams end with the stop (a frame in progress would delay it)
         if not self._busy.acquire(blocking=False):
             return  # a pick-and-place or reset owns the arena; it publishes its own frames
         try:
@@ -224,7 +226,7 @@ class SimNode(Node):
     # ------------------------------------------------------------------ stopping (run_node)
     def request_stop(self) -> None:
         self._stopping.set()
-        self.arena.request_stop()  # a running pick-and-place parks and ends
+        self.arena.request_stop(instantly=True)  # a running pick-and-place ends, the arm put at its park pose
 
     def busy(self) -> str:
         return "a pick-and-place or reset" if self._busy.locked() else ""

@@ -295,7 +295,7 @@ class SimulatedArena:
         PickPlaceRejected without moving when the goal is not executable.
         """
         with self._lock:
-            self._stop_requested = False
+            self._stop_requested, self._controller.abort_instantly = False, False
             self._controller.should_stop = lambda: self._stop_requested
             try:
                 return self._controller.execute(
@@ -310,8 +310,11 @@ class SimulatedArena:
             finally:
                 self._controller.should_stop = lambda: False
 
-    def request_stop(self) -> None:
-        """Ask a running pick_place (in another thread) to stop and park; returns at once."""
+    def request_stop(self, instantly: bool = False) -> None:
+        """Ask a running pick_place (in another thread) to stop and park; returns at once.
+        ``instantly`` (the simulation is ending): the arm is put at the park pose without moving
+        there, so the stop does not wait for simulated motion."""
+        self._controller.abort_instantly = instantly
         self._stop_requested = True
 
     def step_idle(self, seconds: float) -> None:

@@ -263,9 +263,8 @@ class PickPlaceController:
             raise PickPlaceRejected(f"gripper_width {gripper_width} outside 0..{2 * FINGER_OPEN} m")
         plan = self.plan(grasp_xyz, yaw, place_xyz, place_yaw)
         opening = FINGER_OPEN if gripper_width == 0 else gripper_width / 2
-        self._sim_time = 0.0
+        self._sim_time, lifted = 0.0, False
         phases: list[str] = []
-        lifted = False
         steps = [  # (phase, action)
             ("approach", lambda: self.move_joints(plan["pre_grasp"], opening)),
             ("descend", lambda: self.follow(plan["descend"], opening, speed=0.6)),
@@ -299,22 +298,24 @@ class PickPlaceController:
         """The finger gap after closing: fingers that stay apart are holding something."""
         return float(np.sum(self.robot.finger_positions())) > LIFTED_GAP_THRESHOLD
 
-    def park(self) -> None:
-        """Go to the parked pose (used at start-up and after resets)."""
+    def park(self) -> None:  # at start-up and after resets
         self._park()
 
-    # Abort checks: set by the owner while a motion runs; returning True stops the motion.
+    # Set by the owner: should_stop() True stops a motion; abort_instantly parks with no motion (sim ending).
     should_stop: Callable[[], bool] = staticmethod(lambda: False)  # type: ignore[assignment]
+    abort_instantly = False
 
     def _abort(self, phases: list[str], lifted: bool, message: str) -> PickPlaceResult:
         """Safe stop: open, move straight up, park. Never leaves the arm in the views."""
         stop, self.should_stop = self.should_stop, (lambda: False)
         try:
+            if self.abort_instantly:
+                self.robot.settle_exactly(PARK_CONFIGURATION, FINGER_OPEN)
+                return PickPlaceResult(False, lifted, message, phases, self._sim_time)
             q = self.robot.arm_joint_positions()
             self.actuate_gripper(q, FINGER_OPEN, 0.3)
             position, rotation = self.kinematics.forward(q)
-            target = position + np.array([0.0, 0.0, 0.12])
-            q_up, err, _ = self.kinematics.solve(target, rotation, q)
+            q_up, err, _ = self.kinematics.solve(position + np.array([0.0, 0.0, 0.12]), rotation, q)
             if err < 0.01:
                 self.move_joints(q_up, FINGER_OPEN)
             self._park()
