@@ -58,6 +58,15 @@ def _merge_levels(lab: np.ndarray, labels: np.ndarray, thresholds) -> list[np.nd
     return levels
 
 
+def network_or_bottom_up(hypotheses: list[Hypothesis], image_rgb: np.ndarray) -> tuple[list[Hypothesis], bool]:
+    """The network's hypotheses, or, when it proposed none, bottom-up proposals (label-free) and
+    True: a network that proposes nothing (a weak pre-training, a collapsed model) would otherwise
+    stall the loop, since nothing would ever be touched and labelled again."""
+    if hypotheses:
+        return hypotheses, False
+    return bottom_up_proposals(image_rgb), True
+
+
 def bottom_up_proposals(image_rgb: np.ndarray, config: BottomUpConfig | None = None) -> list[Hypothesis]:
     """Scored mask proposals for an HxWx3 uint8 RGB image, best first."""
     from skimage.segmentation import felzenszwalb

@@ -27,6 +27,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
+from interseg.learning.baselines import network_or_bottom_up
 from interseg.learning.model import HypothesisNetwork, ModelConfig
 from interseg.learning.predictor import HypothesisPredictor
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node
@@ -57,6 +58,9 @@ class HypothesesNode(Node):
             self, "max_hypotheses", 10, "hypotheses returned when the request asks for 0", minimum=1, maximum=100
         )
         self.publish_overlay = declare(self, "publish_overlay", True, "publish ~/overlay images")
+        self.fallback_bottom_up = declare(
+            self, "fallback_bottom_up", True, "bottom-up proposals when the network proposes none"
+        )
         import torch
 
         torch.set_num_threads(self.threads)
@@ -114,6 +118,9 @@ class HypothesesNode(Node):
             with self.model_lock:
                 predictor = self.predictor  # this request finishes on this model even if it is swapped
             hypotheses = predictor.predict(image)
+            fell_back = False
+            if self.fallback_bottom_up:
+                hypotheses, fell_back = network_or_bottom_up(hypotheses, image)
         except (ImageFormatError, ValueError) as exc:
             self.rejected_requests += 1
             response.success = False
@@ -139,7 +146,13 @@ class HypothesesNode(Node):
             msg.mask = image_to_msg(h.mask.astype(np.uint8) * 255, "mono8", image_msg.header)
             out.hypotheses.append(msg)
         response.success = True
-        response.message = f"{len(hypotheses)} hypotheses from model version {predictor.version}"
+        response.message = (
+            f"model version {predictor.version} proposed none: {len(hypotheses)} bottom-up proposals"
+            if fell_back
+            else f"{len(hypotheses)} hypotheses from model version {predictor.version}"
+        )
+        if fell_back:
+            self.get_logger().warning(response.message, throttle_duration_sec=10.0)
         response.hypotheses = out
         self.hypotheses_publisher.publish(out)
         if self.publish_overlay:

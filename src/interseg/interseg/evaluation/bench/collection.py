@@ -41,15 +41,18 @@ class PolicyProposer:
     def __init__(self, predictor, bootstrap: bool) -> None:
         self.predictor, self.bootstrap = predictor, bootstrap
         self.predict_ms: list[float] = []
+        self.fallbacks = 0  # proposals the network left empty, made bottom-up (as the hypotheses node does)
 
     def propose(self, rgb: np.ndarray) -> tuple[list, int]:
-        from interseg.learning.baselines import bottom_up_proposals
+        from interseg.learning.baselines import bottom_up_proposals, network_or_bottom_up
 
         start = time.perf_counter()
         hypotheses = self.predictor.predict(rgb)
         self.predict_ms.append((time.perf_counter() - start) * 1000)
         if self.bootstrap:
             return bottom_up_proposals(rgb), 0
+        hypotheses, fell_back = network_or_bottom_up(hypotheses, rgb)
+        self.fallbacks += fell_back
         return hypotheses, self.predictor.version
 
 
@@ -232,6 +235,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True, star
         arena.close()
     wall = time.perf_counter() - collect_start
     run.counts.update(stats.counts())
+    run.counts["bottom_up_fallbacks"] = proposer.fallbacks
     if stats.rejections:
         run.counts["rejections"] = stats.rejections
     run.chosen_recall = run.chosen_hits  # per interaction; smoothed when plotted
