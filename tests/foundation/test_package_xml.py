@@ -26,6 +26,7 @@ ROSDEP_KEYS = {
     "tqdm": "python3-tqdm",
     "mujoco": "python3-mujoco-pip",
     "rosbags": "python3-rosbags-pip",
+    "skimage": "python3-skimage",
 }
 # ROS packages that are not message packages (those end in _msgs / _srvs / _interfaces).
 ROS_PACKAGES = {"rclpy", "ament_index_python", "moveit"}
