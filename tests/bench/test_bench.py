@@ -100,6 +100,9 @@ def test_tiny_profile_end_to_end(tmp_path):
         assert numbers["throughput"][key] is not None and numbers["throughput"][key] > 0, key
     assert numbers["curve"] and all(0.0 <= v <= 1.0 for v in numbers["curve"].values())
     assert "0" in numbers["curve"]  # the initial weights, before any interaction
+    end = numbers["curve_analysis"]
+    assert str(end["interactions_to_95_percent_of_final"]) in numbers["curve"]
+    assert end["final_ap"] == list(numbers["curve"].values())[-1]
     assert numbers["machine"]["cpu_count"] >= 1 and "gpu" in numbers["machine"]
     assert numbers["seeds"][0]["counts"]["executed"] == numbers["profile_settings"]["interactions"]
     for name in ("index.html", "RESULTS.md", "ap_table.png", "ap_vs_interactions.png", "pr_curves.png", "efficacy.png"):

@@ -34,7 +34,7 @@ from interseg.evaluation.bench.profiles import (
 )
 from interseg.evaluation.bench.provenance import json_default, machine_info, versions
 from interseg.evaluation.bench.report import table_text, write_outputs
-from interseg.evaluation.bench.scoring import mean_spread, score, summarize_labels
+from interseg.evaluation.bench.scoring import curve_analysis, mean_spread, score, summarize_labels
 from interseg.evaluation.pretrained_start import START_KINDS
 
 
@@ -242,6 +242,7 @@ def run_benchmark(
             for n in points
         ]
     curve_map = {str(n): v for n, v in zip(points, curve_summary["rsl_ap30"])}
+    curve_end = curve_analysis(points, curve_summary["rsl_ap30"])
 
     def seed_mean(key: str):
         values = [s["timings"][key] for s in seed_info if s["timings"].get(key) is not None]
@@ -296,6 +297,7 @@ def run_benchmark(
             m: {"paper_method": v[0], "ap30": v[1] / 100, "ap50": v[2] / 100} for m, v in PAPER_TABLE1.items()
         },
         "curve": curve_map,
+        "curve_analysis": curve_end,
         "curve_detail": {"mean": curve_summary, "per_seed": curves},
         "efficacy": {
             "iou_threshold": 0.3,
@@ -338,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         "--profile",
         choices=sorted(PROFILES),
         default="quick",
-        help="tiny: CI smoke test; quick: <= 20 min on 2 cores; standard: <= 2 h",
+        help="tiny: CI smoke test; quick: ~35 min on 2 cores; standard: <= 2 h; long: one seed, 1,000 interactions, "
+        "<= 2 h",
     )
     parser.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/PROFILE)")
     parser.add_argument("--work", type=Path, default=None, help="stores and checkpoints (default runs/bench-PROFILE)")

@@ -171,6 +171,20 @@ def _start_difference(numbers: dict) -> str:
     )
 
 
+def _curve_end(numbers: dict) -> str:
+    end = numbers.get("curve_analysis")
+    if not end:
+        return ""
+    slope = end["last_quarter_slope_per_100"]
+    shape = (
+        "too few points to tell whether it has flattened"
+        if slope is None
+        else f"over the last quarter it {'has flattened' if end['flattened'] else 'still climbs'} "
+        f"({100 * slope:+.1f} points per 100 interactions)"
+    )
+    return f" It reaches 95% of its final AP at {end['interactions_to_95_percent_of_final']} interactions; {shape}."
+
+
 def _start_words(numbers: dict) -> str:
     start = numbers.get("start", {"kind": "random"})
     if start["kind"] == "pretrained":
@@ -254,7 +268,7 @@ Machine: {machine.get('cpu_count')} CPU cores\
 
 ## Figure 2 analogues
 
-AP@0.3 (RSL, mean over seeds) versus interactions: {curve}.
+AP@0.3 (RSL, mean over seeds) versus interactions: {curve}.{_curve_end(numbers)}
 Efficacy of experimentation (chosen hypotheses that hit a ground-truth object at IoU > 0.3, all interactions):
 {_pct(numbers['efficacy']['overall_recall'])}{_bootstrap_note(numbers)}. \
 Plots: `ap_vs_interactions.png`, `pr_curves.png`, `efficacy.png`.

@@ -138,3 +138,28 @@ def mean_spread(values: list[float]) -> dict:
         "min": float(min(finite)) if finite else None,
         "max": float(max(finite)) if finite else None,
     }
+
+
+def curve_analysis(interactions: list[int], ap: list[float], flat_per_100: float = 0.01) -> dict:
+    """How an AP-versus-interactions curve ends: the first point reaching 95% of the final AP,
+    and the least-squares slope over the last quarter of the interactions (AP per 100
+    interactions); the curve has flattened when that slope is below ``flat_per_100``."""
+    if len(interactions) != len(ap) or not ap:
+        raise ValueError(f"{len(interactions)} interaction counts for {len(ap)} AP values")
+    final = ap[-1]
+    reached = next((n for n, value in zip(interactions, ap) if value >= 0.95 * final), interactions[-1])
+    start = interactions[-1] - (interactions[-1] - interactions[0]) / 4
+    tail = [(n, value) for n, value in zip(interactions, ap) if n >= start]
+    slope = None
+    if len(tail) >= 2:
+        xs, ys = np.array([t[0] for t in tail], float), np.array([t[1] for t in tail], float)
+        slope = float(np.polyfit(xs, ys, 1)[0] * 100)
+    return {
+        "final_ap": float(final),
+        "interactions_to_95_percent_of_final": int(reached),
+        "last_quarter_from": float(start),
+        "last_quarter_points": len(tail),
+        "last_quarter_slope_per_100": slope,
+        "flattened": None if slope is None else bool(slope < flat_per_100),
+        "flat_below_per_100": flat_per_100,
+    }
