@@ -13,6 +13,7 @@ import pytest
 
 from interseg.experiment import (
     NOT_RUN_PREFIXES,
+    POLICIES,
     STATUS_ABORTED,
     STATUS_CANCELED,
     STATUS_NAMES,
@@ -26,7 +27,7 @@ from interseg.experiment import (
 # -- choose_hypothesis ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("policy", ["uniform", "score_weighted"])
+@pytest.mark.parametrize("policy", POLICIES)
 def test_no_hypotheses_is_an_error(policy):
     with pytest.raises(ValueError, match="no hypotheses"):
         choose_hypothesis([], policy, np.random.default_rng(0))
@@ -37,7 +38,7 @@ def test_unknown_policy_is_an_error():
         choose_hypothesis([0.5, 0.2], "greedy", np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("policy", ["uniform", "score_weighted"])
+@pytest.mark.parametrize("policy", POLICIES)
 def test_same_seed_same_choices(policy):
     scores = [0.1, 0.7, 0.3, 0.9, 0.05]
     first = [choose_hypothesis(scores, policy, np.random.default_rng(42)) for _ in range(3)]
@@ -48,7 +49,7 @@ def test_same_seed_same_choices(policy):
     assert len(set(first)) == 1
 
 
-@pytest.mark.parametrize("policy", ["uniform", "score_weighted"])
+@pytest.mark.parametrize("policy", POLICIES)
 def test_a_single_hypothesis_is_always_chosen(policy):
     rng = np.random.default_rng(3)
     assert {choose_hypothesis([0.4], policy, rng) for _ in range(20)} == {0}
@@ -59,6 +60,26 @@ def test_uniform_ignores_scores_and_covers_every_index():
     counts = Counter(choose_hypothesis([1.0, 0.0, 0.0, 0.0], "uniform", rng) for _ in range(4000))
     assert set(counts) == {0, 1, 2, 3}
     assert all(abs(c / 4000 - 0.25) < 0.04 for c in counts.values())
+
+
+def test_uncertain_prefers_scores_near_one_half():
+    rng = np.random.default_rng(0)
+    scores = [0.5, 0.9, 0.1, 0.99]  # weights s (1 - s): 0.25, 0.09, 0.09, 0.0099
+    counts = Counter(choose_hypothesis(scores, "uncertain", rng) for _ in range(8000))
+    total = 0.25 + 0.09 + 0.09 + 0.0099
+    for index, weight in enumerate((0.25, 0.09, 0.09, 0.0099)):
+        assert abs(counts[index] / 8000 - weight / total) < 0.02, counts
+
+
+@pytest.mark.parametrize("scores", [[1.0, 0.0], [float("nan"), 2.0, -1.0], [float("inf"), 1.0]])
+def test_uncertain_without_an_uncertain_score_falls_back_to_uniform(scores):
+    rng = np.random.default_rng(1)
+    assert set(Counter(choose_hypothesis(scores, "uncertain", rng) for _ in range(300))) == set(range(len(scores)))
+
+
+def test_uncertain_never_picks_nan_or_out_of_range_scores_when_another_is_uncertain():
+    rng = np.random.default_rng(2)
+    assert {choose_hypothesis([float("nan"), 1.5, -0.2, 0.4], "uncertain", rng) for _ in range(300)} == {3}
 
 
 def test_score_weighted_follows_the_scores():

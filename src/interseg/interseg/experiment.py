@@ -6,16 +6,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
+POLICIES = ("uniform", "score_weighted", "uncertain")
+
 
 def choose_hypothesis(scores: list[float], policy: str, rng: np.random.Generator) -> int:
-    """Index of the hypothesis to test: uniform (the paper) or proportional to score.
+    """Index of the hypothesis to test: uniform (the paper), proportional to score, or
+    preferring the hypotheses the network is least sure of.
 
     ``score_weighted`` gives NaN, negative and -inf scores no weight, chooses among +inf scores
-    when there are any, and falls back to uniform when no score is positive."""
+    when there are any, and falls back to uniform when no score is positive. ``uncertain`` reads
+    a score as the probability that the hypothesis is an object and weighs it by s (1 - s) (most
+    at 0.5: what touching it teaches the network most about); scores outside [0, 1] or NaN weigh
+    nothing, and it falls back to uniform when none weighs anything."""
     if not scores:
         raise ValueError("no hypotheses to choose from")
     if policy == "uniform":
         return int(rng.integers(len(scores)))
+    if policy == "uncertain":
+        values = np.nan_to_num(np.asarray(scores, dtype=float), nan=-1.0)
+        inside = (values >= 0) & (values <= 1)
+        weights = np.zeros_like(values)
+        weights[inside] = values[inside] * (1 - values[inside])
+        if weights.max() <= 0:
+            return int(rng.integers(len(scores)))
+        return int(rng.choice(len(scores), p=weights / weights.sum()))
     if policy == "score_weighted":
         values = np.asarray(scores, dtype=float)
         if np.isposinf(values).any():  # an infinite score outweighs every finite one

@@ -40,7 +40,7 @@ from rclpy.node import Node
 from rclpy.task import Future
 from std_msgs.msg import String
 
-from interseg.experiment import ExperimentTally, choose_hypothesis, read_interact_result
+from interseg.experiment import POLICIES, ExperimentTally, choose_hypothesis, read_interact_result
 from interseg.nodes.common import declare, run_node
 from interseg_interfaces.action import Interact
 from interseg_interfaces.srv import Capture, ProposeObjects, ResetArena
@@ -61,7 +61,10 @@ class Experimenter(Node):
     def __init__(self) -> None:
         super().__init__("experimenter")
         self.policy = declare(
-            self, "policy", "uniform", "how to choose among hypotheses: 'uniform' (the paper) or 'score_weighted'"
+            self,
+            "policy",
+            "uniform",
+            "how to choose among hypotheses: 'uniform' (the paper), 'score_weighted' or 'uncertain'",
         )
         self.max_interactions = declare(
             self, "max_interactions", 0, "stop after this many interactions (0: no limit)", minimum=0
@@ -104,8 +107,8 @@ class Experimenter(Node):
         self.thread.start()
 
     def policy_check(self) -> None:
-        if self.policy not in ("uniform", "score_weighted"):
-            raise ValueError(f"policy must be 'uniform' or 'score_weighted', not '{self.policy}'")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}, not '{self.policy}'")
 
     # -- stopping (run_node) ----------------------------------------------------------------------
     def request_stop(self) -> None:

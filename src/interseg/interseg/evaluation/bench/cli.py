@@ -36,6 +36,7 @@ from interseg.evaluation.bench.provenance import json_default, machine_info, ver
 from interseg.evaluation.bench.report import table_text, write_outputs
 from interseg.evaluation.bench.scoring import curve_analysis, mean_spread, score, summarize_labels
 from interseg.evaluation.pretrained_start import START_KINDS
+from interseg.experiment import POLICIES
 
 
 def run_benchmark(
@@ -364,6 +365,13 @@ def main(argv: list[str] | None = None) -> int:
         "and cached) or random weights (the robot then tests bottom-up proposals until the first update)",
     )
     parser.add_argument(
+        "--policy",
+        choices=POLICIES,
+        default="uniform",
+        help="how the robot chooses among hypotheses: uniform (the paper), score_weighted, or uncertain (those "
+        "the network is least sure of)",
+    )
+    parser.add_argument(
         "--pretrain-cache", type=Path, default=None, help="cached pre-trained checkpoints (default runs/pretrain-cache)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -381,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES[args.profile]
     if args.seeds:
         profile = replace(profile, seeds=tuple(args.seeds))
+    profile = replace(profile, policy=args.policy)
     out = (args.out or base / "benchmarks" / "results" / profile.name).resolve()
     work = (args.work or base / "runs" / f"bench-{profile.name}").resolve()
     eval_root = (args.eval_root or base / "runs" / "eval").resolve()

@@ -170,6 +170,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True, star
         store,
         GraspSettings(),
         rng,
+        policy=profile.policy,
         hooks=Hooks(before_pick=before_pick, after_pick=after_pick),
     )
     times = {"interaction_s": [], "train_s": 0.0, "train_samples": 0}

@@ -38,6 +38,7 @@ class Profile:
     # first model update: a label-free stand-in for pre-training (a random network almost never
     # points at an object, and a short run would collect no positive at all).
     bootstrap_bottom_up: bool = True
+    policy: str = "uniform"  # how the robot chooses among hypotheses (interseg.experiment.POLICIES)
 
     # The network sees every profile's images at 320 px wide (input_scale = 320 / width), as the
     # node graph runs it on 640x480 cameras: the same window (80 px) and the same cost per step.
