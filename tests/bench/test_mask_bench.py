@@ -31,7 +31,7 @@ def _load():
 def test_smallest_setting_end_to_end(tmp_path):
     bench = _load()
     out = tmp_path / "out"
-    argv = ["--variants", "base", "small:mask_size=16,network_width=160,steps=3,refine=true"]
+    argv = ["--variants", "base", "small:mask_size=16,network_width=160,steps=3,refine=false"]
     argv += ["--scenes", "1", "--steps", "2"]
     argv += ["--batch", "4", "--width", "160", "--height", "120", "--test-per-background", "1", "--test-limit", "2"]
     argv += ["--out", str(out), "--work", str(tmp_path / "work"), "--cache", str(tmp_path / "cache"), "--quiet"]
@@ -42,7 +42,7 @@ def test_smallest_setting_end_to_end(tmp_path):
     base, small = numbers["runs"]
     assert (base["variant"], base["steps"], small["variant"], small["steps"]) == ("base", 2, "small", 3)
     assert base["model_config"]["mask_size"] == 32 and small["model_config"]["mask_size"] == 16
-    assert base["model_config"]["refine"] is False and small["model_config"]["refine"] is True
+    assert base["model_config"]["refine"] is True and small["model_config"]["refine"] is False  # default: refined
     assert base["model_config"]["input_scale"] == 2.0 and small["model_config"]["input_scale"] == 1.0
     for run in numbers["runs"]:
         assert 0.0 <= run["ap50"] <= run["ap30"] <= 1.0
