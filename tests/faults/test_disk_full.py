@@ -154,7 +154,11 @@ def test_labeller_keeps_examples_while_the_disk_is_full_and_announces_only_store
     for msg in messages[3:]:
         publish_and_wait_for_labels(msg)
 
-    # every announced example is in the store, and every stored one was announced exactly once
+    # every announced example is in the store, and every stored one was announced exactly once (the last
+    # interaction's announcements may still be on their way after its first one arrived)
+    wait_for(
+        lambda: stored_keys(root) == {m.store_key for _, m in announced}, 10, message="every stored example announced"
+    )
     keys = [m.store_key for _, m in announced]
     assert len(keys) == len(set(keys))
     assert stored_keys(root) == set(keys)

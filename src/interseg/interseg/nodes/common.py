@@ -119,7 +119,7 @@ def ignore_interrupts() -> None:
 
 SPIN_SLICE_S = 0.2  # the longest the main thread waits inside rcl before it can see a signal
 STOP_GRACE_S = 2.0  # after a stop signal: how long a node's work (a grasp, a request) may take to wind down
-STOP_FLUSH_S = 0.1  # after that work wound down: quiet time before the node is destroyed (see run_node)
+STOP_SHUTDOWN_S = 0.5  # the executor's shutdown waits this long for a callback that started after the last look
 
 
 def _callbacks_running(executor: MultiThreadedExecutor) -> int:
@@ -196,8 +196,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     2. The executor keeps spinning (replies, results and cancel responses still arrive) until
        ``node.busy()`` (optional: what is still running, '' when nothing) is '' and no callback
        is running or queued (a goal's result is sent from a queued task), for at most
-       ``STOP_GRACE_S`` s; a second signal ends the wait. When there was work, ``STOP_FLUSH_S``
-       more of spinning lets what it sent last leave before the node is destroyed.
+       ``STOP_GRACE_S`` s; a second signal ends the wait.
     3. Executor shutdown, ``node.close()`` (optional: flush stores, release the renderer),
        ``destroy_node``, ``rclpy.try_shutdown``.
 
@@ -248,18 +247,9 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         request_stop()
     deadline = time.monotonic() + STOP_GRACE_S
     work, callbacks = _still_running(node, executor)
-    had_work, flushed_at = bool(work or callbacks), None
-    # Spin until nothing runs or is queued; when there was work, also for STOP_FLUSH_S after it
-    # first wound down (what it sent last, a goal's result, leaves before the participant goes)
-    # and until nothing runs again (a timer's callback then is waited for here, not by the
-    # executor's shutdown).
-    while time.monotonic() < deadline and len(signals) == signals_before and rclpy.ok():
-        if not (work or callbacks):
-            if not had_work or (flushed_at is not None and time.monotonic() >= flushed_at):
-                break
-            flushed_at = flushed_at or time.monotonic() + STOP_FLUSH_S
+    while (work or callbacks) and time.monotonic() < deadline and len(signals) == signals_before and rclpy.ok():
         try:
-            executor.spin_once(timeout_sec=0.02)
+            executor.spin_once(timeout_sec=0.05)
         except ExternalShutdownException:
             break
         except Exception as exc:  # noqa: BLE001 - a callback failing while stopping must not stop the stopping
@@ -278,8 +268,8 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
 
     # 3: tear down on this thread, in the order rclpy needs
     ignore_interrupts()
-    if not _shutdown_executor(executor, STOP_GRACE_S):  # a callback that started after the last look
-        say(name, f"stopping: a callback still running {STOP_GRACE_S:g} s into the shutdown; exiting without it")
+    if not _shutdown_executor(executor, STOP_SHUTDOWN_S):  # a callback that started after the last look
+        say(name, f"stopping: a callback still running {STOP_SHUTDOWN_S:g} s into the shutdown; exiting without it")
         _exit_now(exit_code)
     close = getattr(node, "close", None)
     if callable(close):

@@ -367,6 +367,9 @@ class GraspPlanner(Node):
         except _Interrupted as interruption:
             raise _Interrupted(f"{interruption} after the pick-and-place ({arm.message})") from None
         except (_NotRun, ObservationRejected) as exc:
+            reason = self._interruption(goal_handle)
+            if reason:  # the capture failed because the graph is stopping
+                raise _Interrupted(f"{reason} after the pick-and-place ({arm.message})") from None
             result.message = f"pick-and-place done ({arm.message}) but {exc}"
             goal_handle.abort()
             return result
