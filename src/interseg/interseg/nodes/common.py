@@ -130,9 +130,9 @@ def _callbacks_running(executor: MultiThreadedExecutor) -> int:
 
     rclpy keeps these in ``_futures`` (MultiThreadedExecutor) and ``_tasks`` and offers no public
     way to ask; without them the count is 0 and only the node's own ``busy()`` is waited for."""
-    running = [future for future in list(getattr(executor, "_futures", ())) if not future.done()]
-    queued = [entry[0] for entry in list(getattr(executor, "_tasks", ())) if not entry[0].done()]
-    return len({id(task) for task in running + queued})
+    running = sum(1 for future in list(getattr(executor, "_futures", ())) if not future.done())
+    queued = sum(1 for task, *_ in list(getattr(executor, "_tasks", ())) if not task.done() and not task.executing())
+    return running + queued
 
 
 def _shutdown_executor(executor: MultiThreadedExecutor, timeout_s: float) -> bool:
