@@ -15,6 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": ("interseg.evaluation.demo:main", "the simulator demo: collect, train, evaluate, write a report"),
     "echo": ("interseg.nodes.introspection:echo_main", "print a summary of messages on a topic"),
+    "evaluate-images": (
+        "interseg.use.evaluate_images:main",
+        "score a network on labelled images (OCID, OSD, label PNGs, COCO): AP and overlap/boundary P/R/F",
+    ),
     "export-examples": ("interseg.learning.commands:export_main", "export an examples store to a rosbag2 MCAP bag"),
     "launch": ("interseg.supervision.supervisor:main", "run a YAML launch file (ROS 2 launch format)"),
     "make-eval-set": (
@@ -30,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "security": (
         "interseg.security.cli:main",
         "SROS2 keystore and per-node enclaves for a secured graph (full ROS 2 install)",
+    ),
+    "segment": (
+        "interseg.use.segment:main",
+        "run a network on images, folders or a bag topic: overlays, label images, COCO results",
     ),
     "sim": ("interseg.sim.cli:main", "simulator tools: `sim snapshot --out DIR` writes the four views"),
     "topics": ("interseg.nodes.introspection:topics_main", "list topics, types and publisher counts"),

@@ -25,22 +25,6 @@ from interseg.cli_args import ArgumentParser, image_side, positive_int
 SPLIT_SEED_OFFSET = {"val": 7_000_000, "test": 9_000_000}
 
 
-def _coco_annotation(mask: np.ndarray, annotation_id: int, image_id: int) -> dict:
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
-    return {
-        "id": annotation_id,
-        "image_id": image_id,
-        "category_id": 1,
-        "segmentation": rle,
-        "area": float(mask_utils.area(rle)),
-        "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-        "iscrowd": 0,
-    }
-
-
 def make_eval_set(
     split: str,
     out: Path,
@@ -53,6 +37,7 @@ def make_eval_set(
     import cv2
 
     from interseg.evaluation import ground_truth
+    from interseg.learning.metrics import coco_annotation
     from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
     from interseg.sim.catalog import background_split
@@ -98,7 +83,7 @@ def make_eval_set(
                     }
                 )
                 for _object_index, mask in ground_truth.instance_masks(arena, name, min_pixels=min_pixels):
-                    coco[name]["annotations"].append(_coco_annotation(mask, annotation_id, image_id))
+                    coco[name]["annotations"].append(coco_annotation(mask, annotation_id, image_id))
                     annotation_id += 1
             depth_mm = np.nan_to_num(views.depth * 1000.0, nan=0.0).clip(0, 65535).astype(np.uint16)
             cv2.imwrite(str(out / "depth" / file_name), depth_mm)

@@ -42,13 +42,39 @@ def _rle(mask: np.ndarray) -> dict:
     return rle
 
 
+def coco_annotation(mask: np.ndarray, annotation_id: int, image_id: int) -> dict:
+    """One ground-truth object in COCO's instance annotation format (category 1, RLE)."""
+    from pycocotools import mask as mask_utils
+
+    rle = _rle(mask)
+    return {
+        "id": int(annotation_id),
+        "image_id": int(image_id),
+        "category_id": 1,
+        "iscrowd": 0,
+        "segmentation": rle,
+        "area": float(mask_utils.area(rle)),
+        "bbox": [float(x) for x in mask_utils.toBbox(rle)],
+    }
+
+
+def coco_result(mask: np.ndarray, score: float, image_id: int) -> dict:
+    """One detection in COCO's results format (class-agnostic: category 1, the mask as RLE)."""
+    from pycocotools import mask as mask_utils
+
+    if not np.isfinite(score):
+        raise ValueError(f"image {image_id}: non-finite score {score}")
+    rle = _rle(mask)
+    bbox = [float(x) for x in mask_utils.toBbox(rle)]
+    return {"image_id": int(image_id), "category_id": 1, "segmentation": rle, "score": float(score), "bbox": bbox}
+
+
 def to_coco(
     gt_masks: Sequence[Sequence[np.ndarray]],
     pred_masks: Sequence[Sequence[np.ndarray]],
     pred_scores: Sequence[Sequence[float]],
 ) -> tuple[dict, list[dict]]:
     """Per-image lists of GT masks, predicted masks and scores -> (COCO GT dict, results list)."""
-    from pycocotools import mask as mask_utils
 
     if not len(gt_masks) == len(pred_masks) == len(pred_scores):
         raise ValueError("gt_masks, pred_masks and pred_scores need one entry per image")
@@ -64,31 +90,8 @@ def to_coco(
         for m in gts:
             if not np.asarray(m).any():
                 raise ValueError(f"image {image_id}: an empty ground-truth mask is not an object")
-            rle = _rle(m)
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,
-                    "image_id": image_id,
-                    "category_id": 1,
-                    "iscrowd": 0,
-                    "segmentation": rle,
-                    "area": float(mask_utils.area(rle)),
-                    "bbox": [float(x) for x in mask_utils.toBbox(rle)],
-                }
-            )
-        for m, s in zip(preds, scores):
-            if not np.isfinite(s):
-                raise ValueError(f"image {image_id}: non-finite score {s}")
-            rle = _rle(m)
-            results.append(
-                {
-                    "image_id": image_id,
-                    "category_id": 1,
-                    "segmentation": rle,
-                    "score": float(s),
-                    "bbox": [float(x) for x in mask_utils.toBbox(rle)],
-                }
-            )
+            annotations.append(coco_annotation(m, len(annotations) + 1, image_id))
+        results += [coco_result(m, s, image_id) for m, s in zip(preds, scores)]
     gt = {"images": images, "annotations": annotations, "categories": [CATEGORY]}
     return gt, results
 
@@ -126,10 +129,19 @@ def mask_ap(
     max_dets: int = 100,
 ) -> APResult:
     """Class-agnostic mask AP with pycocotools' COCOeval (see the module docstring)."""
+    gt, results = to_coco(gt_masks, pred_masks, pred_scores)
+    return coco_ap(gt, results, iou_thresholds, max_dets)
+
+
+def coco_ap(
+    gt: dict, results: list[dict], iou_thresholds: Sequence[float] = (0.3, 0.5), max_dets: int = 100
+) -> APResult:
+    """:func:`mask_ap` on COCO ground truth (``images``, ``annotations``) and results already built
+    (e.g. image by image with :func:`coco_annotation` and :func:`coco_result`, to keep no masks)."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
-    gt, results = to_coco(gt_masks, pred_masks, pred_scores)
+    gt = {"categories": [CATEGORY], **gt}
     thresholds = [float(t) for t in iou_thresholds]
     recall_points = np.linspace(0.0, 1.0, 101)
     num_gt = len(gt["annotations"])

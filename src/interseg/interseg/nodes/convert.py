@@ -1,8 +1,9 @@
 """Conversions between ROS messages and numpy (the subset of cv_bridge the project needs).
 
 ROS 2 cv_bridge cannot be installed from wheels; these functions cover the encodings the
-project uses (rgb8, bgr8, mono8, 32FC1, 16UC1) and check sizes, so that a malformed message
-raises ``ImageFormatError`` with a reason instead of producing a silently wrong array.
+project uses (rgb8, bgr8, rgba8, bgra8, mono8, 32FC1, 16UC1) and check sizes, so that a malformed
+message raises ``ImageFormatError`` with a reason instead of producing a silently wrong array.
+Decoding lives in the ROS-free :mod:`interseg.image_messages` (bags are read without ROS too).
 """
 
 from __future__ import annotations
@@ -14,20 +15,9 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
 from interseg.geometry import PinholeCamera, matrix_from_quaternion, quaternion_from_matrix
+from interseg.image_messages import ENCODINGS, ImageFormatError, msg_to_image, msg_to_rgb  # noqa: F401 (for nodes)
 from interseg.timestamps import stamp_from_seconds
 from interseg.transforms import Transform, TransformError, pose_from_transform, transform_from_pose
-
-ENCODINGS: dict[str, tuple[np.dtype, int]] = {
-    "rgb8": (np.dtype(np.uint8), 3),
-    "bgr8": (np.dtype(np.uint8), 3),
-    "mono8": (np.dtype(np.uint8), 1),
-    "32FC1": (np.dtype("<f4"), 1),
-    "16UC1": (np.dtype("<u2"), 1),
-}
-
-
-class ImageFormatError(ValueError):
-    """An image message whose encoding, size or data does not match what it claims."""
 
 
 def image_to_msg(array: np.ndarray, encoding: str, header: Header | None = None) -> Image:
@@ -48,35 +38,6 @@ def image_to_msg(array: np.ndarray, encoding: str, header: Header | None = None)
     msg.step = int(array.shape[1] * channels * dtype.itemsize)
     msg.data = array.tobytes()  # assigning bytes is ~50x faster than a numpy array
     return msg
-
-
-def msg_to_image(msg: Image, expected_encoding: str | tuple[str, ...] | None = None) -> np.ndarray:
-    """Image message -> numpy array (a copy). rgb8/bgr8 -> (H, W, 3) uint8; others (H, W)."""
-    if expected_encoding is not None:
-        allowed = (expected_encoding,) if isinstance(expected_encoding, str) else expected_encoding
-        if msg.encoding not in allowed:
-            raise ImageFormatError(f"encoding '{msg.encoding}', expected {' or '.join(allowed)}")
-    if msg.encoding not in ENCODINGS:
-        raise ImageFormatError(f"unsupported encoding '{msg.encoding}'")
-    dtype, channels = ENCODINGS[msg.encoding]
-    if msg.is_bigendian and dtype.itemsize > 1:
-        dtype = dtype.newbyteorder(">")
-    if msg.height == 0 or msg.width == 0:
-        raise ImageFormatError("empty image (0 rows or columns)")
-    row_bytes = msg.width * channels * dtype.itemsize
-    if msg.step < row_bytes:
-        raise ImageFormatError(f"step {msg.step} smaller than a row ({row_bytes} bytes)")
-    buffer = np.frombuffer(
-        bytes(msg.data) if not isinstance(msg.data, (bytes, bytearray, memoryview)) else msg.data, np.uint8
-    )
-    if buffer.size != msg.step * msg.height:
-        raise ImageFormatError(
-            f"data has {buffer.size} bytes, expected {msg.step * msg.height} ({msg.height} rows x step {msg.step})"
-        )
-    rows = buffer.reshape(msg.height, msg.step)[:, :row_bytes]
-    array = np.ascontiguousarray(rows).view(dtype)
-    shape = (msg.height, msg.width, channels) if channels > 1 else (msg.height, msg.width)
-    return array.reshape(shape).astype(dtype.newbyteorder("="), copy=True)
 
 
 def pose_to_matrix(pose: Pose) -> np.ndarray:
