@@ -55,6 +55,26 @@ def test_refined_window_of_the_centre_cell_matches_the_refinement_at_inference()
     assert all(h.mask.shape == (120, 160) and h.mask.any() for h in hyps)
 
 
+@pytest.mark.parametrize("window, stride", [(80, 4), (80, 8), (112, 8), (48, 4)])
+def test_window_features_cut_what_aligned_roi_align_samples_everywhere(window, stride):
+    """The plain cut (exportable) reads every window, those over the frame's edges too, as
+    torchvision's aligned roi_align with one sample per cell does: bit for bit."""
+    from torchvision.ops import roi_align
+
+    from interseg.learning.model import STRIDE, window_features
+
+    torch.manual_seed(0)
+    h, w = 6, 9
+    features = torch.randn(1, 5, h * STRIDE // stride, w * STRIDE // stride)
+    rows, cols = torch.arange(h).repeat_interleave(w), torch.arange(w).repeat(h)
+    cx, cy = cols.float() * STRIDE + STRIDE / 2, rows.float() * STRIDE + STRIDE / 2
+    half = window / 2
+    boxes = torch.stack([torch.zeros_like(cx), cx - half, cy - half, cx + half, cy + half], 1)
+    side = window // stride
+    expected = roi_align(features, boxes, (side, side), spatial_scale=1 / stride, sampling_ratio=1, aligned=True)
+    assert torch.equal(window_features(features, rows, cols, stride, window), expected)
+
+
 def test_configs_written_before_the_refinement_have_none():
     saved = {k: v for k, v in SMALL.to_dict().items() if k not in ("refine", "refine_channels")}
     config = ModelConfig.from_dict(saved)

@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "interseg.use.evaluate_images:main",
         "score a network on labelled images (OCID, OSD, label PNGs, COCO): AP and overlap/boundary P/R/F",
     ),
+    "export-model": (
+        "interseg.use.export_model:main",
+        "export a network to ONNX or TorchScript, checked against the checkpoint",
+    ),
     "export-examples": ("interseg.learning.commands:export_main", "export an examples store to a rosbag2 MCAP bag"),
     "launch": ("interseg.supervision.supervisor:main", "run a YAML launch file (ROS 2 launch format)"),
     "make-eval-set": (

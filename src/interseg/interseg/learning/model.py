@@ -255,14 +255,28 @@ class HypothesisNetwork(nn.Module):
     ) -> torch.Tensor:
         """Refine the coarse masks [K, m, m] of the windows at cells (rows, cols) of one frame whose
         trunk features are f4 [1, c4, ., .] and f8 [1, c8, ., .]: each window's features are cut
-        out exactly (the window's edges fall on feature cells: one sample per cell) and refined
-        as in training."""
-        from torchvision.ops import roi_align
+        out exactly (the window's edges fall on feature cells) and refined as in training."""
+        return self.refiner(
+            window_features(f4, rows, cols, 4, self.config.window),
+            window_features(f8, rows, cols, 8, self.config.window),
+            coarse,
+        )
 
-        half = self.config.window / 2.0
-        cx, cy = cols.to(f8.dtype) * STRIDE + STRIDE / 2.0, rows.to(f8.dtype) * STRIDE + STRIDE / 2.0
-        boxes = torch.stack([torch.zeros_like(cx), cx - half, cy - half, cx + half, cy + half], 1)
-        side8, side4 = self.config.window // 8, self.config.window // 4
-        w8 = roi_align(f8, boxes, (side8, side8), spatial_scale=1 / 8, sampling_ratio=1, aligned=True)
-        w4 = roi_align(f4, boxes, (side4, side4), spatial_scale=1 / 4, sampling_ratio=1, aligned=True)
-        return self.refiner(w4, w8, coarse)
+
+def window_features(features: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, stride: int, window: int):
+    """The [K, C, window/stride, window/stride] features of one frame's [1, C, H, W] map at
+    ``stride`` under the windows centred on the stride-16 cells (rows, cols).
+
+    The window's edges fall on feature cells, so this is a plain cut (indexing, which exports to
+    ONNX as it is). Cells beyond the map read as torchvision's aligned ``roi_align`` with one
+    sample per cell reads them: the first cell outside repeats the edge, the ones after are 0.
+    """
+    side = window // stride
+    pad = side + 1
+    padded = F.pad(F.pad(features, (1, 1, 1, 1), mode="replicate"), (side, side, side, side))
+    offset = torch.arange(side, device=features.device)
+    x0 = (cols.long() * STRIDE + STRIDE // 2 - window // 2) // stride + pad
+    y0 = (rows.long() * STRIDE + STRIDE // 2 - window // 2) // stride + pad
+    ys, xs = y0[:, None] + offset[None, :], x0[:, None] + offset[None, :]
+    cut = padded[0][:, ys[:, :, None], xs[:, None, :]]  # [C, K, side, side]
+    return cut.permute(1, 0, 2, 3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -40,11 +41,7 @@ class HypothesisPredictor:
         return cls(network, version=meta.get("version", 0))
 
     def _network_input(self, image: np.ndarray) -> torch.Tensor:
-        h, w = image.shape[:2]
-        s = self.config.input_scale
-        size = (max(STRIDE, int(round(w * s))), max(STRIDE, int(round(h * s))))
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size != (w, h) else image
-        x = torch.from_numpy(np.ascontiguousarray(small)).permute(2, 0, 1).unsqueeze(0)
+        x = torch.from_numpy(network_image(image, self.config)).permute(2, 0, 1).unsqueeze(0)
         x = x.to(next(self.network.parameters()).device)  # wherever the network lives (CPU or GPU)
         return self.network.normalize(x).contiguous()  # channels-first memory: the fast conv path
 
@@ -57,12 +54,22 @@ class HypothesisPredictor:
             return decode_hypotheses(objectness[0].cpu(), masks[0].cpu(), image_rgb.shape[:2], self.config)
         f4, f8, f16 = self.network.trunk_stages(self._network_input(image_rgb))
         objectness, masks = self.network.heads(f16)
+        found = select_candidates(objectness[0].cpu(), masks[0].cpu(), self.config)
         device = f8.device
 
-        def refine(rows: torch.Tensor, cols: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-            return self.network.refine_cells(f4, f8, rows.to(device), cols.to(device), coarse.to(device)).cpu()
+        def refine(kept: torch.Tensor) -> torch.Tensor:
+            chosen = (found.rows[kept].to(device), found.cols[kept].to(device), found.logits[kept].to(device))
+            return self.network.refine_cells(f4, f8, *chosen).cpu()
 
-        return decode_hypotheses(objectness[0].cpu(), masks[0].cpu(), image_rgb.shape[:2], self.config, refine)
+        return decode_candidates(found, image_rgb.shape[:2], self.config, refine)
+
+
+def network_image(image: np.ndarray, config: ModelConfig) -> np.ndarray:
+    """A camera frame resized to the network's resolution (``input_scale``), uint8 HxWx3."""
+    h, w = image.shape[:2]
+    s = config.input_scale
+    size = (max(STRIDE, int(round(w * s))), max(STRIDE, int(round(h * s))))
+    return np.ascontiguousarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA) if size != (w, h) else image)
 
 
 def _window_boxes(rows: torch.Tensor, cols: torch.Tensor, scale: float, window: float) -> np.ndarray:
@@ -86,30 +93,54 @@ def _paste(window_masks: np.ndarray, corners: np.ndarray, height: int, width: in
     return out
 
 
-def decode_hypotheses(
-    objectness: torch.Tensor,
-    masks: torch.Tensor,
-    image_shape: tuple[int, int],
-    config: ModelConfig,
-    refine: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-) -> list[Hypothesis]:
-    """Dense output of one image (objectness [h, w], masks [m, m, h, w]) -> hypotheses.
+@dataclass
+class Candidates:
+    """The ``pre_nms`` best locations of one image's dense output, best first."""
 
-    NMS runs on masks pasted at a quarter of the network resolution (IoU does not need pixel
-    precision, and it keeps decoding a few milliseconds); only the survivors are pasted at full
-    resolution, refined first when ``refine(rows, cols, coarse [K, m, m])`` is given.
-    """
-    height, width = image_shape
+    scores: torch.Tensor  # [n] objectness probabilities
+    rows: torch.Tensor  # [n] cell rows
+    cols: torch.Tensor  # [n] cell columns
+    logits: torch.Tensor  # [n, m, m] coarse mask logits
+    grid: tuple[int, int]  # (h, w) cells of the dense output
+
+
+def select_candidates(objectness: torch.Tensor, masks: torch.Tensor, config: ModelConfig) -> Candidates:
+    """Dense output of one image (objectness [h, w], masks [m, m, h, w]) -> its candidates."""
     h, w = objectness.shape
     scores = torch.sigmoid(objectness).reshape(-1)
     n = min(config.pre_nms, scores.numel())
     top_scores, top_idx = torch.topk(scores, n)
-    rows, cols = top_idx // w, top_idx % w
-    logits = masks.reshape(config.mask_size, config.mask_size, -1)[:, :, top_idx].permute(2, 0, 1)[:, None]
+    logits = masks.reshape(config.mask_size, config.mask_size, -1)[:, :, top_idx].permute(2, 0, 1)
+    return Candidates(top_scores, top_idx // w, top_idx % w, logits, (h, w))
+
+
+def decode_hypotheses(
+    objectness: torch.Tensor, masks: torch.Tensor, image_shape: tuple[int, int], config: ModelConfig
+) -> list[Hypothesis]:
+    """Dense output of one image (objectness [h, w], masks [m, m, h, w]) -> hypotheses, unrefined."""
+    return decode_candidates(select_candidates(objectness, masks, config), image_shape, config)
+
+
+def decode_candidates(
+    found: Candidates,
+    image_shape: tuple[int, int],
+    config: ModelConfig,
+    refine: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> list[Hypothesis]:
+    """Candidates -> hypotheses.
+
+    NMS runs on masks pasted at a quarter of the network resolution (IoU does not need pixel
+    precision, and it keeps decoding a few milliseconds); only the survivors are pasted at full
+    resolution, refined first when ``refine(kept indices) -> [K, m, m]`` is given.
+    """
+    height, width = image_shape
+    top_scores, rows, cols = found.scores, found.rows, found.cols
+    n = top_scores.numel()
+    logits = found.logits[:, None]
     threshold_logit = math.log(config.mask_threshold / (1 - config.mask_threshold))
 
     coarse = 4  # NMS canvas: network resolution / 4
-    net_h, net_w = h * STRIDE // coarse, w * STRIDE // coarse
+    net_h, net_w = found.grid[0] * STRIDE // coarse, found.grid[1] * STRIDE // coarse
     side = config.window // coarse
     small = F.interpolate(logits, size=(side, side), mode="bilinear", align_corners=False)
     small_masks = _paste(
@@ -127,7 +158,7 @@ def decode_hypotheses(
     scale_x = 1.0 / config.input_scale
     full = int(round(config.full_window))
     kept_t = torch.as_tensor(np.asarray(kept, dtype=np.int64))
-    chosen = logits[kept_t] if refine is None else refine(rows[kept_t], cols[kept_t], logits[kept_t][:, 0])[:, None]
+    chosen = logits[kept_t] if refine is None else refine(kept_t)[:, None]
     big = F.interpolate(chosen, size=(full, full), mode="bilinear", align_corners=False)
     corners = _window_boxes(rows[kept_t], cols[kept_t], scale_x, config.window)
     full_masks = _paste(big[:, 0].numpy() > threshold_logit, corners, height, width)

@@ -20,6 +20,14 @@ from interseg.learning.images import validate_rgb_image
 from interseg.learning.prf_metrics import label_image
 
 
+def model_errors() -> tuple[type[Exception], ...]:
+    """What :meth:`Segmenter.from_file` raises for a file that is not a usable network."""
+    from interseg.learning.checkpoint import CheckpointError
+    from interseg.learning.export import ExportError
+
+    return (CheckpointError, ExportError)
+
+
 class ImageSizeError(ValueError):
     """An image of another size than the network's, with resizing turned off."""
 
@@ -46,9 +54,14 @@ class Segmenter:
         self._warned: set[tuple[int, int]] = set()
 
     @classmethod
-    def from_checkpoint(cls, path, resize: bool = True, warn: Callable[[str], None] | None = None) -> Segmenter:
+    def from_file(cls, path, resize: bool = True, warn: Callable[[str], None] | None = None) -> Segmenter:
+        """A checkpoint or an exported network (ONNX, TorchScript: interseg.learning.export);
+        raises one of ``MODEL_ERRORS`` for anything else."""
+        from interseg.learning.export import ExportedPredictor, is_exported
         from interseg.learning.predictor import HypothesisPredictor
 
+        if is_exported(path):
+            return cls(ExportedPredictor(path), resize, warn)
         return cls(HypothesisPredictor.from_checkpoint(path), resize, warn)
 
     @property

@@ -22,7 +22,7 @@ def _parser() -> ArgumentParser:
     from interseg.use.labelled_sets import LAYOUTS
 
     parser = ArgumentParser(prog="interseg evaluate-images", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a checkpoint written by the trainer (model-NNNNNN.pt)")
+    parser.add_argument("model", help="a trainer checkpoint, or a network written by `interseg export-model`")
     parser.add_argument("--images", required=True, type=Path, help="the images (or the set's root folder)")
     parser.add_argument("--labels", type=Path, help="instance label PNGs beside --images' tree (pairs layout)")
     parser.add_argument("--coco", type=Path, help="COCO instance annotations for --images (coco layout)")
@@ -102,8 +102,7 @@ def evaluate(segmenter, items, min_score: float, tolerance: int | None, out: Pat
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from interseg.learning.checkpoint import CheckpointError
-    from interseg.learning.segmenter import Segmenter
+    from interseg.learning.segmenter import Segmenter, model_errors
     from interseg.use.inputs import InputError
     from interseg.use.labelled_sets import find_labelled_images
 
@@ -118,8 +117,8 @@ def main(argv: list[str]) -> int:
         print(f"interseg evaluate-images: warning: {message}", file=sys.stderr)
 
     try:
-        segmenter = Segmenter.from_checkpoint(args.model, resize=not args.no_resize, warn=warn)
-    except CheckpointError as exc:
+        segmenter = Segmenter.from_file(args.model, resize=not args.no_resize, warn=warn)
+    except model_errors() as exc:
         print(f"interseg evaluate-images: {exc}", file=sys.stderr)
         return 2
     (args.out / "overlays").mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from interseg.cli_args import ArgumentParser, float_range, positive_int
 
 def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="interseg segment", description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a checkpoint written by the trainer (model-NNNNNN.pt)")
+    parser.add_argument("model", help="a trainer checkpoint, or a network written by `interseg export-model`")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or bags")
     parser.add_argument("--out", required=True, type=Path, help="output folder (created)")
     parser.add_argument("--topic", help="the image topic to read from bags (sensor_msgs/Image or CompressedImage)")
@@ -55,9 +55,8 @@ def write_outputs(out: Path, name: str, image, segmentation, min_score: float) -
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from interseg.learning.checkpoint import CheckpointError
     from interseg.learning.metrics import coco_result
-    from interseg.learning.segmenter import ImageSizeError, Segmenter
+    from interseg.learning.segmenter import ImageSizeError, Segmenter, model_errors
     from interseg.progress import progress_bar
     from interseg.use.inputs import InputError, frames, plan
 
@@ -73,8 +72,8 @@ def main(argv: list[str]) -> int:
         print(f"interseg segment: warning: {message}", file=sys.stderr)
 
     try:
-        segmenter = Segmenter.from_checkpoint(args.model, resize=not args.no_resize, warn=warn)
-    except CheckpointError as exc:
+        segmenter = Segmenter.from_file(args.model, resize=not args.no_resize, warn=warn)
+    except model_errors() as exc:
         print(f"interseg segment: {exc}", file=sys.stderr)
         return 2
     (args.out / "overlays").mkdir(parents=True, exist_ok=True)
