@@ -159,3 +159,15 @@ def ros_node():
 def interseg_command(*args: str) -> list[str]:
     """Command line of the `interseg` CLI in this venv."""
     return [sys.executable, "-m", "interseg.cli", *args]
+
+
+def node_command(module: str, namespace: str, params_file: str | None = None, **params: str) -> list[str]:
+    """Command line of one interseg node (``interseg.nodes.<module>``) in its own process, pushed
+    into ``namespace``, with a parameters file and ``name:=value`` overrides."""
+    command = [sys.executable, "-c", f"import sys; from interseg.nodes.{module} import main; sys.exit(main())"]
+    command += ["--ros-args", "-r", f"__ns:={namespace}"]
+    if params_file:
+        command += ["--params-file", str(REPO / params_file)]
+    for name, value in params.items():
+        command += ["-p", f"{name}:={value}"]
+    return command

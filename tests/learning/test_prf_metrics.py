@@ -138,3 +138,19 @@ def test_label_image_lets_the_better_mask_win_overlaps():
     assert [m.sum() for m in masks_of(image)] == [16, 12]
     with pytest.raises(ValueError, match="scores"):
         label_image([a], [0.1, 0.2], (6, 6))
+
+
+def test_prf_of_an_ap_evaluation_reads_its_coco_ground_truth_and_results():
+    # Objects: 8x8 (64 px) and 6x6 (36 px); predictions: both exactly, scored 0.9 and 0.3. At the
+    # default min_score 0.5 only the first counts: P = 64 / 64, R = 64 / 100, one object of two.
+    from interseg.learning.metrics import mask_ap, prf_of
+
+    a = np.zeros((20, 20), bool)
+    a[2:10, 2:10] = True
+    b = np.zeros((20, 20), bool)
+    b[12:18, 12:18] = True
+    result = mask_ap([[a, b]], [[a, b]], [[0.9, 0.3]])
+    half = prf_of(result)
+    assert (half["overlap_precision"], half["overlap_recall"], half["objects_at_075"]) == (1.0, 0.64, 0.5)
+    everything = prf_of(result, min_score=0.0)
+    assert everything["overlap_f"] == 1.0 and everything["boundary_f"] == 1.0 and everything["objects"] == 2

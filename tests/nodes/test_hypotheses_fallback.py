@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
-from conftest import REPO, wait_for
+from conftest import node_command, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -43,20 +41,9 @@ def test_a_network_that_proposes_nothing_falls_back_to_bottom_up(processes, ros_
     checkpoint = _silent_checkpoint(tmp_path / "silent")
     for name, fallback in (("with_fallback", "true"), ("without_fallback", "false")):
         processes.start(
-            [
-                sys.executable,
-                "-c",
-                "import sys; from interseg.nodes.hypotheses import main; sys.exit(main())",
-                "--ros-args",
-                "-r",
-                f"__ns:=/{name}",
-                "--params-file",
-                str(REPO / "config/hypotheses.yaml"),
-                "-p",
-                f"checkpoint:={checkpoint}",
-                "-p",
-                f"fallback_bottom_up:={fallback}",
-            ],
+            node_command(
+                "hypotheses", f"/{name}", "config/hypotheses.yaml", checkpoint=checkpoint, fallback_bottom_up=fallback
+            ),
             name=name,
         )
     rng = np.random.default_rng(1)

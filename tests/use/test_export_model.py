@@ -72,3 +72,14 @@ def test_files_that_are_not_exported_networks(tmp_path, exported, capsys):
     missing = tmp_path / "missing.pt"
     assert interseg(["export-model", str(missing), "--format", "onnx", "--out", str(tmp_path / "x.onnx")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_readme_onnx_example_runs_on_an_exported_file(exported, capsys):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("<!-- onnx-example -->")[1].split("<!-- /onnx-example -->")[0]
+    code = block.split("```python")[1].split("```")[0]
+    assert 'model_file = "model.onnx"' in code
+    exec(code.replace('"model.onnx"', repr(str(exported["onnx"]))), {})
+    assert "best candidate: score" in capsys.readouterr().out

@@ -12,6 +12,7 @@ ENCODINGS: dict[str, tuple[np.dtype, int]] = {
     "rgba8": (np.dtype(np.uint8), 4),
     "bgra8": (np.dtype(np.uint8), 4),
     "mono8": (np.dtype(np.uint8), 1),
+    "mono16": (np.dtype("<u2"), 1),
     "32FC1": (np.dtype("<f4"), 1),
     "16UC1": (np.dtype("<u2"), 1),
 }

@@ -253,3 +253,31 @@ def evaluate_predictor(
         pred_masks.append([h.mask for h in hyps])
         pred_scores.append([h.score for h in hyps])
     return mask_ap(gt_masks, pred_masks, pred_scores, max_dets=max_dets)
+
+
+def prf_of(result: APResult, min_score: float = 0.5) -> dict:
+    """The unseen-object metrics (:mod:`interseg.learning.prf_metrics`: overlap and boundary P/R/F,
+    objects at F >= 0.75) of the predictions an AP evaluation scored, from its COCO ground truth
+    and results: per image, the objects' label image against the label image of the predictions
+    scoring at least ``min_score`` (the better one owning overlaps); the means over the images."""
+    from pycocotools import mask as mask_utils
+
+    from interseg.learning.prf_metrics import image_prf, label_image, mean_prf
+
+    truth_of: dict[int, list] = {}
+    for annotation in result.coco_gt.get("annotations", []):
+        truth_of.setdefault(annotation["image_id"], []).append(annotation["segmentation"])
+    predicted_of: dict[int, list] = {}
+    for detection in result.coco_results:
+        if detection["score"] >= min_score:
+            predicted_of.setdefault(detection["image_id"], []).append(detection)
+    scores = []
+    for image in result.coco_gt.get("images", []):
+        shape = (int(image["height"]), int(image["width"]))
+        truth = np.zeros(shape, dtype=np.int32)
+        for k, rle in enumerate(truth_of.get(image["id"], []), start=1):
+            truth[mask_utils.decode(rle).astype(bool)] = k
+        found = predicted_of.get(image["id"], [])
+        masks = [mask_utils.decode(d["segmentation"]).astype(bool) for d in found]
+        scores.append(image_prf(label_image(masks, [d["score"] for d in found], shape), truth))
+    return mean_prf(scores) | {"min_score": min_score}

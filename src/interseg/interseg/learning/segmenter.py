@@ -1,5 +1,6 @@
 """A trained network run on images of any size, for uses outside the loop (`interseg segment`,
-`interseg evaluate-images`, the hypotheses node's `segment` service).
+`interseg evaluate-images`, the hypotheses node's `segment` service; :func:`interseg.use.models.load`
+opens checkpoints and exported files).
 
 The network is trained at one image size (``ModelConfig.expected_size``, the camera's); an image
 of another size is resized to it (the caller is told, once per size) and the hypotheses' masks
@@ -18,14 +19,6 @@ import numpy as np
 from interseg.learning.hypothesis import Hypothesis, hypothesis_from_mask
 from interseg.learning.images import validate_rgb_image
 from interseg.learning.prf_metrics import label_image
-
-
-def model_errors() -> tuple[type[Exception], ...]:
-    """What :meth:`Segmenter.from_file` raises for a file that is not a usable network."""
-    from interseg.learning.checkpoint import CheckpointError
-    from interseg.learning.export import ExportError
-
-    return (CheckpointError, ExportError)
 
 
 class ImageSizeError(ValueError):
@@ -52,17 +45,6 @@ class Segmenter:
         self.resize = resize
         self.warn = warn or (lambda message: None)
         self._warned: set[tuple[int, int]] = set()
-
-    @classmethod
-    def from_file(cls, path, resize: bool = True, warn: Callable[[str], None] | None = None) -> Segmenter:
-        """A checkpoint or an exported network (ONNX, TorchScript: interseg.learning.export);
-        raises one of ``MODEL_ERRORS`` for anything else."""
-        from interseg.learning.export import ExportedPredictor, is_exported
-        from interseg.learning.predictor import HypothesisPredictor
-
-        if is_exported(path):
-            return cls(ExportedPredictor(path), resize, warn)
-        return cls(HypothesisPredictor.from_checkpoint(path), resize, warn)
 
     @property
     def expected_size(self) -> tuple[int, int] | None:

@@ -1,12 +1,20 @@
 """hypotheses: the network's object hypotheses for the main camera view.
 
-Services: propose_objects (interseg_interfaces/ProposeObjects): the first image of the request's
-  Observation (or its ``image``) -> ObjectHypotheses (also published)
+Services:
+  propose_objects (interseg_interfaces/ProposeObjects): the first image of the request's
+      Observation (or its ``image``) -> ObjectHypotheses (also published); the loop's proposals
+  segment (interseg_interfaces/Segment): any image (rgb8, bgr8, rgba8, bgra8, mono8; any size) ->
+      its hypotheses and their mono16 label image, for any node of the robot; nothing published
+Subscribed topics: segment_topic (parameter; sensor_msgs/Image, sensor-data QoS): when set, the
+  latest image is segmented at most segment_max_rate times a second (frames that arrive while the
+  network is busy are dropped, never queued) and published on ~/segmentation/*
 Subscribed topics: model_updates (interseg_interfaces/ModelUpdate): load the announced checkpoint
   in the background and swap it in; requests in flight finish on the model they started with,
   and a checkpoint that fails to load leaves the running model untouched
 Published topics:
   hypotheses (interseg_interfaces/ObjectHypotheses)
+  ~/segmentation/hypotheses (interseg_interfaces/ObjectHypotheses), ~/segmentation/labels
+      (sensor_msgs/Image, mono16): segment_topic's images segmented, with their headers
   ~/overlay (sensor_msgs/Image, rgb8): masks, grasp points and yaws drawn on the image (rviz Image display)
   ~/markers (visualization_msgs/MarkerArray): each hypothesis's own grasp pixel and yaw as an
       arrow in the Observation's frame (`world`), from the main camera's depth and pose when the request carries an
@@ -24,18 +32,20 @@ import numpy as np
 from geometry_msgs.msg import Point
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
 from interseg.learning.baselines import network_or_bottom_up
 from interseg.learning.model import HypothesisNetwork, ModelConfig
 from interseg.learning.predictor import HypothesisPredictor
+from interseg.learning.segmenter import Segmenter
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node
-from interseg.nodes.convert import ImageFormatError, image_to_msg, info_to_camera, msg_to_image
+from interseg.nodes.convert import ImageFormatError, image_to_msg, info_to_camera, msg_to_image, msg_to_rgb
 from interseg.transforms import WORLD_FRAME
 from interseg.visualization import overlay_hypotheses, palette
 from interseg_interfaces.msg import ModelUpdate, ObjectHypotheses, ObjectHypothesis
-from interseg_interfaces.srv import ProposeObjects
+from interseg_interfaces.srv import ProposeObjects, Segment
 
 
 class HypothesesNode(Node):
@@ -61,6 +71,18 @@ class HypothesesNode(Node):
         self.fallback_bottom_up = declare(
             self, "fallback_bottom_up", True, "bottom-up proposals when the network proposes none"
         )
+        segment_topic = declare(self, "segment_topic", "", "image topic to segment continuously ('' = none)")
+        segment_rate = declare(
+            self,
+            "segment_max_rate",
+            2.0,
+            "segmentations per second at most (segment_topic)",
+            minimum=0.1,
+            maximum=100.0,
+        )
+        self.segment_min_score = declare(
+            self, "segment_min_score", 0.5, "score a hypothesis needs on ~/segmentation/*", minimum=0.0, maximum=1.0
+        )
         import torch
 
         torch.set_num_threads(self.threads)
@@ -79,6 +101,20 @@ class HypothesesNode(Node):
         self.service = self.create_service(
             ProposeObjects, "propose_objects", self.on_propose, callback_group=ReentrantCallbackGroup()
         )
+        self.segment_service = self.create_service(
+            Segment, "segment", self.on_segment, callback_group=ReentrantCallbackGroup()
+        )
+        self.latest_image: Image | None = None  # segment_topic's newest frame, not yet segmented
+        self.latest_lock = threading.Lock()
+        if segment_topic:
+            self.segmentation_hypotheses = self.create_publisher(ObjectHypotheses, "~/segmentation/hypotheses", 2)
+            self.segmentation_labels = self.create_publisher(Image, "~/segmentation/labels", 2)
+            self.image_subscription = self.create_subscription(
+                Image, segment_topic, self.on_image, qos_profile_sensor_data
+            )
+            self.segment_timer = self.create_timer(
+                1.0 / segment_rate, self.segment_latest, callback_group=MutuallyExclusiveCallbackGroup()
+            )
         self.update_subscription = self.create_subscription(
             ModelUpdate,
             "model_updates",
@@ -131,20 +167,7 @@ class HypothesesNode(Node):
             return response
         count = request.max_hypotheses or self.default_count
         hypotheses = hypotheses[:count]
-        out = ObjectHypotheses()
-        out.header = image_msg.header
-        out.model_version = predictor.version
-        for index, h in enumerate(hypotheses):
-            msg = ObjectHypothesis(
-                id=index,
-                score=float(h.score),
-                grasp_u=float(h.grasp_u),
-                grasp_v=float(h.grasp_v),
-                grasp_yaw=float(h.grasp_yaw),
-            )
-            msg.bbox = [int(v) for v in h.bbox]
-            msg.mask = image_to_msg(h.mask.astype(np.uint8) * 255, "mono8", image_msg.header)
-            out.hypotheses.append(msg)
+        out = hypotheses_msg(hypotheses, image_msg.header, predictor.version)
         response.success = True
         response.message = (
             f"model version {predictor.version} proposed none: {len(hypotheses)} bottom-up proposals"
@@ -162,6 +185,49 @@ class HypothesesNode(Node):
         if request.observation.images and request.observation.depth.width:
             self.publish_markers(request.observation, hypotheses)
         return response
+
+    # -- segmentation for the rest of the robot ---------------------------------------------------
+    def segment(self, image_msg: Image, min_score: float):
+        """Image message -> (ObjectHypotheses, mono16 label image); ImageFormatError/ValueError if bad."""
+        image = msg_to_rgb(image_msg)
+        with self.model_lock:
+            predictor = self.predictor
+        warn = self.get_logger().warning
+        segmentation = Segmenter(predictor, resize=True, warn=warn).segment(image)
+        kept = [h for h in segmentation.hypotheses if h.score >= min_score]
+        labels = image_to_msg(segmentation.labels(min_score), "mono16", image_msg.header)
+        return hypotheses_msg(kept, image_msg.header, predictor.version), labels
+
+    def on_segment(self, request: Segment.Request, response: Segment.Response) -> Segment.Response:
+        try:
+            response.hypotheses, response.labels = self.segment(request.image, float(request.min_score))
+        except (ImageFormatError, ValueError) as exc:
+            self.rejected_requests += 1
+            response.success, response.message = False, f"rejected image: {exc}"
+            self.get_logger().warning(response.message, throttle_duration_sec=2.0)
+            return response
+        response.success = True
+        response.message = (
+            f"{len(response.hypotheses.hypotheses)} hypotheses from model version {response.hypotheses.model_version}"
+        )
+        return response
+
+    def on_image(self, msg: Image) -> None:
+        with self.latest_lock:
+            self.latest_image = msg  # replaces a frame not yet segmented: the newest one wins
+
+    def segment_latest(self) -> None:
+        with self.latest_lock:
+            msg, self.latest_image = self.latest_image, None
+        if msg is None:
+            return
+        try:
+            hypotheses, labels = self.segment(msg, self.segment_min_score)
+        except (ImageFormatError, ValueError) as exc:
+            self.get_logger().warning(f"cannot segment the image: {exc}", throttle_duration_sec=5.0)
+            return
+        self.segmentation_hypotheses.publish(hypotheses)
+        self.segmentation_labels.publish(labels)
 
     def publish_markers(self, observation, hypotheses) -> None:
         try:
@@ -197,6 +263,22 @@ class HypothesesNode(Node):
             marker.color.a = float(0.3 + 0.7 * h.score)
             markers.markers.append(marker)
         self.marker_publisher.publish(markers)
+
+
+def hypotheses_msg(hypotheses, header, version: int) -> ObjectHypotheses:
+    out = ObjectHypotheses(header=header, model_version=int(version))
+    for index, h in enumerate(hypotheses):
+        msg = ObjectHypothesis(
+            id=index,
+            score=float(h.score),
+            grasp_u=float(h.grasp_u),
+            grasp_v=float(h.grasp_v),
+            grasp_yaw=float(h.grasp_yaw),
+        )
+        msg.bbox = [int(v) for v in h.bbox]
+        msg.mask = image_to_msg(h.mask.astype(np.uint8) * 255, "mono8", header)
+        out.hypotheses.append(msg)
+    return out
 
 
 def main(args: list[str] | None = None) -> int:

@@ -50,11 +50,13 @@ NODE_INTERFACES: dict[str, NodeInterfaces] = {
         subscribe=_CAMERA_TOPICS + _DEPTH_TOPICS[:1] + ("/tf_static",),
         reply=("capture",),
     ),
+    # With segment_topic set (off in the shipped config), the node also subscribes to that topic
+    # and publishes ~/segmentation/labels and ~/segmentation/hypotheses: add them for such a graph.
     "hypotheses_node": NodeInterfaces(
         "hypotheses",
         publish=("hypotheses", "~/overlay", "~/markers"),
         subscribe=("model_updates",),
-        reply=("propose_objects",),
+        reply=("propose_objects", "segment"),
     ),
     "grasp_planner_node": NodeInterfaces(
         "grasp_planner",

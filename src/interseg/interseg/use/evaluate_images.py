@@ -102,9 +102,9 @@ def evaluate(segmenter, items, min_score: float, tolerance: int | None, out: Pat
 
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
-    from interseg.learning.segmenter import Segmenter, model_errors
     from interseg.use.inputs import InputError
     from interseg.use.labelled_sets import find_labelled_images
+    from interseg.use.models import open_for_command
 
     try:
         layout, items = find_labelled_images(args.images, args.labels, args.layout, args.coco, args.depth)
@@ -113,16 +113,10 @@ def main(argv: list[str]) -> int:
         return 2
     items = items[: args.limit] if args.limit else items
 
-    def warn(message: str) -> None:
-        print(f"interseg evaluate-images: warning: {message}", file=sys.stderr)
-
-    try:
-        segmenter = Segmenter.from_file(args.model, resize=not args.no_resize, warn=warn)
-    except model_errors() as exc:
-        print(f"interseg evaluate-images: {exc}", file=sys.stderr)
+    warnings: list[str] = []
+    segmenter = open_for_command("interseg evaluate-images", args.model, not args.no_resize, args.out, warnings)
+    if segmenter is None:
         return 2
-    (args.out / "overlays").mkdir(parents=True, exist_ok=True)
-    (args.out / "labels").mkdir(parents=True, exist_ok=True)
     try:
         numbers = evaluate(
             segmenter, items, args.min_score, args.boundary_tolerance, args.out, args.overlays, args.quiet
@@ -140,6 +134,7 @@ def main(argv: list[str]) -> int:
         if args.boundary_tolerance is not None
         else "0.3% of the diagonal",
         "resize": not args.no_resize,
+        "warnings": warnings,
         **numbers,
     }
     (args.out / "metrics.json").write_text(json.dumps(report, indent=1))

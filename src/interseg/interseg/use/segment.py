@@ -56,9 +56,10 @@ def write_outputs(out: Path, name: str, image, segmentation, min_score: float) -
 def main(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     from interseg.learning.metrics import coco_result
-    from interseg.learning.segmenter import ImageSizeError, Segmenter, model_errors
+    from interseg.learning.segmenter import ImageSizeError
     from interseg.progress import progress_bar
     from interseg.use.inputs import InputError, frames, plan
+    from interseg.use.models import open_for_command
 
     try:
         sources = plan(args.inputs, args.topic)
@@ -66,18 +67,9 @@ def main(argv: list[str]) -> int:
         print(f"interseg segment: {exc}", file=sys.stderr)
         return 2
     warnings: list[str] = []
-
-    def warn(message: str) -> None:
-        warnings.append(message)
-        print(f"interseg segment: warning: {message}", file=sys.stderr)
-
-    try:
-        segmenter = Segmenter.from_file(args.model, resize=not args.no_resize, warn=warn)
-    except model_errors() as exc:
-        print(f"interseg segment: {exc}", file=sys.stderr)
+    segmenter = open_for_command("interseg segment", args.model, not args.no_resize, args.out, warnings)
+    if segmenter is None:
         return 2
-    (args.out / "overlays").mkdir(parents=True, exist_ok=True)
-    (args.out / "labels").mkdir(parents=True, exist_ok=True)
     total = sum(s.count for s in sources)
     total = min(total, args.limit) if args.limit else total
     images, results, failed = [], [], []

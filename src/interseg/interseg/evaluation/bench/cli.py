@@ -55,8 +55,9 @@ def run_benchmark(
     from interseg.evaluation.evaluate import ensure_eval_set
     from interseg.learning.baselines import bottom_up_proposals
     from interseg.learning.checkpoint import list_checkpoints
-    from interseg.learning.metrics import evaluate_predictor
+    from interseg.learning.metrics import evaluate_predictor, prf_of
     from interseg.learning.predictor import HypothesisPredictor
+    from interseg.learning.prf_metrics import KEYS as PRF_KEYS
 
     started = time.time()
     out.mkdir(parents=True, exist_ok=True)
@@ -158,6 +159,7 @@ def run_benchmark(
                     "seed": seed,
                     "ap30": results[method].ap30,
                     "ap50": results[method].ap50,
+                    "prf": prf_of(results[method]),
                     "coco_gt": f"coco/{method}-seed{coco_seed}.json",
                     "coco_results": f"coco/{method}-seed{coco_seed}_results.json",
                 }
@@ -230,6 +232,8 @@ def run_benchmark(
             "ap50": mean_spread([v["ap50"] for v in values])["mean"],
             "ap30_spread": mean_spread([v["ap30"] for v in values]),
             "ap50_spread": mean_spread([v["ap50"] for v in values]),
+            # the unseen-object segmentation metrics (interseg evaluate-images reports the same)
+            "prf": {k: mean_spread([v["prf"][k] for v in values])["mean"] for k in PRF_KEYS},
             "per_seed": values,
         }
     ap["bottom_up"]["note"] = ap["bottom_up_tuned"]["note"] = "deterministic: scored once, the same for every seed"
