@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from interseg.cli_args import ArgumentParser, image_side, positive_int
+from interseg.sim.realism import REALISM_PRESETS
 
 SPLIT_SEED_OFFSET = {"val": 7_000_000, "test": 9_000_000}
 
@@ -33,6 +34,7 @@ def make_eval_set(
     height: int = 480,
     min_pixels: int = 30,
     progress: bool = True,
+    realism: str = "default",
 ) -> dict:
     import cv2
 
@@ -41,6 +43,7 @@ def make_eval_set(
     from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
     from interseg.sim.catalog import background_split
+    from interseg.sim.realism import realism_preset
 
     if split not in SPLIT_SEED_OFFSET:
         raise ValueError(f"evaluation sets exist for val and test, not '{split}'")
@@ -48,7 +51,8 @@ def make_eval_set(
         raise ValueError("--per-background must be at least 1")
     out.mkdir(parents=True, exist_ok=True)
     backgrounds = background_split(split)
-    arena = SimulatedArena(ArenaConfig(width=width, height=height, split=split), seed=SPLIT_SEED_OFFSET[split])
+    config = ArenaConfig(width=width, height=height, split=split, realism=realism_preset(realism))
+    arena = SimulatedArena(config, seed=SPLIT_SEED_OFFSET[split])
     names = arena.camera_names
     coco = {
         name: {
@@ -124,7 +128,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--per-background", type=positive_int, default=5, help="images per background (paper: 5)")
     parser.add_argument("--width", type=image_side, default=640)
     parser.add_argument("--height", type=image_side, default=480)
+    parser.add_argument(
+        "--realism", choices=REALISM_PRESETS, default="default", help="camera model: default or strongest"
+    )
     args = parser.parse_args(argv)
-    summary = make_eval_set(args.split, args.out, args.per_background, args.width, args.height)
+    summary = make_eval_set(args.split, args.out, args.per_background, args.width, args.height, realism=args.realism)
     print(json.dumps(summary))
     return 0

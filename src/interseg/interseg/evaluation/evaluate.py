@@ -50,8 +50,11 @@ def load_eval_set(directory: str | Path, view: str = "cam0", limit: int | None =
     return EvalSet(directory, view, images, masks, names)
 
 
-def ensure_eval_set(split: str, directory: Path, width: int, height: int, per_background: int = 5) -> EvalSet:
-    """Load the set at ``directory``, generating it first when it is missing or of another size."""
+def ensure_eval_set(
+    split: str, directory: Path, width: int, height: int, per_background: int = 5, realism: str = "default"
+) -> EvalSet:
+    """Load the set at ``directory``, generating it first when it is missing or of another size
+    (``realism``: the camera model it is rendered with, interseg.sim.realism.REALISM_PRESETS)."""
     try:
         eval_set = load_eval_set(directory)
         if eval_set.size == (width, height) and len(eval_set.images) >= per_background:
@@ -60,7 +63,7 @@ def ensure_eval_set(split: str, directory: Path, width: int, height: int, per_ba
         pass
     from interseg.evaluation.eval_set import make_eval_set
 
-    make_eval_set(split, directory, per_background=per_background, width=width, height=height)
+    make_eval_set(split, directory, per_background=per_background, width=width, height=height, realism=realism)
     return load_eval_set(directory)
 
 

@@ -65,6 +65,7 @@ from interseg.nodes.tf import DYNAMIC_QOS, STATIC_BROADCASTER_QOS, TF_STATIC_TOP
 from interseg.sim.arena import ArenaConfig, SimulatedArena, Views
 from interseg.sim.controller import PickPlaceRejected, default_workspace
 from interseg.sim.panda_description import panda_urdf
+from interseg.sim.randomisation import RandomisationConfig
 from interseg.sim.realism import RealismConfig
 from interseg.sim.robot_model import link_transforms, panda_joint_state, static_link_transforms
 from interseg.sim.scene import table_transform
@@ -101,6 +102,12 @@ class SimNode(Node):
         max_objects = declare(self, "max_objects", 8, "most objects per arrangement", minimum=1, maximum=12)
         shadows = declare(self, "shadows", True, "render shadows (about 4x slower on CPU)")
         realism = declare(self, "realism", True, "light jitter, exposure drift and sensor noise between frames")
+        randomise = declare(
+            self,
+            "domain_randomisation",
+            False,
+            "per arrangement: photo-like table, clutter, lights, exposure, blur, noise (training arenas)",
+        )
         calibration = declare(
             self,
             "calibration_error_m",
@@ -129,6 +136,7 @@ class SimNode(Node):
             max_objects=max_objects,
             shadows=shadows,
             realism=RealismConfig(enabled=realism),
+            randomisation=RandomisationConfig(enabled=randomise),
             calibration_error_m=calibration,
             workspace=Box(tuple(workspace[:3]), tuple(workspace[3:])),
         )

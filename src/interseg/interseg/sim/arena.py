@@ -37,6 +37,7 @@ from interseg.sim.controller import (
     default_workspace,
 )
 from interseg.sim.culling import ArmCulling, leave_out
+from interseg.sim.randomisation import RandomisationConfig, draw_variation
 from interseg.sim.realism import CameraSensor, LightingJitter, RealismConfig
 from interseg.sim.scene import (
     ARM_BODIES,
@@ -64,6 +65,7 @@ class ArenaConfig:
     shadows: bool = True
     shadow_size: int = 1024
     realism: RealismConfig = field(default_factory=RealismConfig)
+    randomisation: RandomisationConfig = field(default_factory=RandomisationConfig)  # training only
     calibration_error_m: float = 0.002  # std of the arm's base offset error (per reset), metres
     touching_probability: float = 0.3  # chance an object is dropped right next to another
     settle_seconds: float = 0.6
@@ -371,6 +373,9 @@ class SimulatedArena:
 
     def _build(self, objects: list[ObjectSpec], poses, background_id: int, rng: np.random.Generator) -> None:
         cfg = self.config
+        variation = draw_variation(
+            cfg.randomisation, np.random.default_rng([self._seed, 47]), len(self._cameras), cfg.width
+        )
         xml, assets = build_scene(
             objects,
             poses,
@@ -379,8 +384,11 @@ class SimulatedArena:
             width=cfg.width,
             height=cfg.height,
             shadow_size=cfg.shadow_size,
+            table_texture=variation.table_texture,
+            clutter=variation.clutter,
         )
         model = mujoco.MjModel.from_xml_string(xml, assets)
+        model.light_diffuse[:] *= variation.light_scale * np.asarray(variation.light_tint)
         if not all(model.body_gravcomp[model.body(body).id] == 1.0 for body in ARM_BODIES):
             raise RuntimeError("the arm bodies lack gravity compensation: the joints would sag")
         data = mujoco.MjData(model)
@@ -412,7 +420,10 @@ class SimulatedArena:
         self._controller = PickPlaceController(self._robot, ArmKinematics(base_offset=calibration), cfg.workspace)
         noise_rng = np.random.default_rng([self._seed, 91])
         self._lighting = LightingJitter(model, cfg.realism, noise_rng)
-        self._sensors = [CameraSensor(cfg.realism, noise_rng) for _ in self._cameras]
+        self._sensors = [
+            CameraSensor(cfg.realism, noise_rng, *drawn)
+            for drawn in zip(variation.exposure, variation.blur_sigma_px, variation.noise_scale)
+        ]
         self._advance(cfg.settle_seconds)
         self._robot.settle_exactly(PARK_CONFIGURATION, FINGER_OPEN)
 

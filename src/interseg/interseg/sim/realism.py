@@ -25,15 +25,55 @@ class RealismConfig:
     shot_noise: float = 0.25  # grey levels x sqrt(intensity)
     depth_noise_m: float = 0.0015  # at 1 m; grows with distance squared
     depth_dropout: float = 0.002  # fraction of depth pixels reported as NaN
+    blur_sigma_px: float = 0.0  # Gaussian blur (focus, motion) at 640 px wide, before the noise
+
+    @classmethod
+    def strongest(cls) -> RealismConfig:
+        """The hardest camera model the simulator offers (to test on): lights moving and changing
+        twice as much, exposure and white balance drifting further, more noise, some blur."""
+        return cls(
+            light_position_jitter_m=0.25,
+            light_intensity_jitter=0.3,
+            exposure_drift=0.02,
+            exposure_limit=0.2,
+            white_balance_drift=0.012,
+            read_noise=4.0,
+            shot_noise=0.5,
+            depth_noise_m=0.003,
+            depth_dropout=0.01,
+            blur_sigma_px=0.8,
+        )
+
+
+REALISM_PRESETS = ("default", "strongest")
+
+
+def realism_preset(name: str) -> RealismConfig:
+    """A named camera model: ``default`` (RealismConfig()) or ``strongest``."""
+    if name not in REALISM_PRESETS:
+        raise ValueError(f"unknown realism preset {name!r}; one of {', '.join(REALISM_PRESETS)}")
+    return RealismConfig() if name == "default" else RealismConfig.strongest()
 
 
 class CameraSensor:
     """One camera's exposure/white-balance state and its noise model."""
 
-    def __init__(self, config: RealismConfig, rng: np.random.Generator):
+    def __init__(
+        self,
+        config: RealismConfig,
+        rng: np.random.Generator,
+        exposure: float = 1.0,
+        blur_sigma_px: float = 0.0,
+        noise_scale: float = 1.0,
+    ):
+        """``exposure``, ``blur_sigma_px`` (absolute, at this camera's width) and ``noise_scale``
+        hold for the sensor's life (one reset): domain randomisation's per-camera draw."""
         self.config = config
         self.rng = rng
         self.gain = np.ones(3)
+        self.exposure = float(exposure)
+        self.blur_sigma_px = float(blur_sigma_px)
+        self.noise_scale = float(noise_scale)
 
     def expose(self, image: np.ndarray) -> np.ndarray:
         if not self.config.enabled:
@@ -42,8 +82,13 @@ class CameraSensor:
         common = rng.normal(0.0, c.exposure_drift)
         self.gain = self.gain + common + rng.normal(0.0, c.white_balance_drift, 3)
         self.gain = 1.0 + np.clip(self.gain - 1.0, -c.exposure_limit, c.exposure_limit)
-        value = image.astype(np.float32) * self.gain.astype(np.float32)
-        sigma = np.sqrt(c.read_noise**2 + (c.shot_noise**2) * value)
+        value = image.astype(np.float32) * (self.gain * self.exposure).astype(np.float32)
+        blur = np.hypot(c.blur_sigma_px * image.shape[1] / 640, self.blur_sigma_px)
+        if blur > 0.05:
+            import cv2
+
+            value = cv2.GaussianBlur(value, (0, 0), float(blur))
+        sigma = self.noise_scale * np.sqrt(c.read_noise**2 + (c.shot_noise**2) * value)
         value += rng.standard_normal(value.shape, dtype=np.float32) * sigma
         return np.clip(value + 0.5, 0, 255).astype(np.uint8)
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +23,9 @@ from interseg.constants import CAMERA_NAMES, WORLD_FRAME
 from interseg.geometry import PinholeCamera, look_at, quaternion_from_matrix
 from interseg.sim.catalog import BackgroundSpec, ObjectSpec, background_texture, part_texture
 from interseg.transforms import Transform
+
+if TYPE_CHECKING:
+    from interseg.sim.randomisation import Clutter
 
 # Fingertip centre (the grasp point of the PickPlace action) in the link7 frame: the centre of the
 # lowest finger-pad capsules; the fingers end 7 mm below it. The fixed yaw makes the site's y
@@ -146,12 +151,15 @@ def build_scene(
     height: int,
     shadow_size: int = 1024,
     arm_only: bool = False,
+    table_texture: np.ndarray | None = None,
+    clutter: Sequence[Clutter] = (),
 ) -> tuple[str, dict[str, bytes]]:
     """MJCF text and its in-memory assets (PNG textures) for one arena arrangement.
 
     ``object_poses`` holds (position, quaternion wxyz) of each object's free body. With
     ``arm_only`` the model holds the Panda alone: the IK solver uses it so that it can never
-    move (or know about) the objects.
+    move (or know about) the objects. ``table_texture`` replaces the background's texture and
+    ``clutter`` adds static, non-colliding things (domain randomisation: interseg.sim.randomisation).
     """
     franka_assets, chain, actuators = _franka_parts()
     assets: dict[str, bytes] = {}
@@ -160,7 +168,7 @@ def build_scene(
     if not arm_only:
         if background is None:
             raise ValueError("a background is required for the full scene")
-        assets["table.png"] = _png(background_texture(background))
+        assets["table.png"] = _png(background_texture(background) if table_texture is None else table_texture)
         asset_xml.append('<texture name="table_tex" type="2d" file="table.png"/>')
         asset_xml.append(
             '<material name="table_mat" texture="table_tex" texrepeat="1 1" specular="0.15" shininess="0.2"/>'
@@ -182,6 +190,12 @@ def build_scene(
             'contype="0" conaffinity="0"/>',
             '<geom name="pedestal" type="box" size="0.12 0.12 0.375" pos="-0.02 0 -0.375" rgba="0.2 0.2 0.22 1"/>',
         ]
+        for index, thing in enumerate(clutter):
+            quat = [np.cos(thing.yaw / 2), 0.0, 0.0, np.sin(thing.yaw / 2)]
+            world_xml.append(
+                f'<geom name="clutter_{index}" type="{thing.geom_type}" size="{_fmt(thing.size)}" '
+                f'pos="{_fmt(thing.pos)}" quat="{_fmt(quat)}" rgba="{_fmt(thing.rgb)} 1" contype="0" conaffinity="0"/>'
+            )
         for name, pose, fovy in zip(rig.names, rig.poses, rig.fovy_deg):
             world_xml.append(
                 f'<camera name="{name}" pos="{_fmt(pose[:3, 3])}" quat="{_fmt(mujoco_camera_quaternion(pose))}" '

@@ -37,6 +37,7 @@ from interseg.evaluation.bench.report import table_text, write_outputs
 from interseg.evaluation.bench.scoring import curve_analysis, mean_spread, score, summarize_labels
 from interseg.evaluation.pretrained_start import START_KINDS
 from interseg.experiment import POLICIES
+from interseg.sim.realism import REALISM_PRESETS
 
 
 def run_benchmark(
@@ -68,19 +69,17 @@ def run_benchmark(
     phase_s: dict[str, float] = {}
 
     t = time.perf_counter()
-    test = ensure_eval_set(
-        "test",
-        eval_root / f"test-{size}-{profile.test_per_background}",
-        profile.width,
-        profile.height,
-        profile.test_per_background,
-    )
-    val = ensure_eval_set(
-        "val",
-        eval_root / f"val-{size}-{profile.val_per_background}",
-        profile.width,
-        profile.height,
-        profile.val_per_background,
+    suffix = "" if profile.test_realism == "default" else f"-{profile.test_realism}"
+    test, val = (
+        ensure_eval_set(
+            split,
+            eval_root / f"{split}-{size}-{per_background}{suffix}",
+            profile.width,
+            profile.height,
+            per_background,
+            realism=profile.test_realism,
+        )
+        for split, per_background in (("test", profile.test_per_background), ("val", profile.val_per_background))
     )
     for subset, limit in ((test, profile.test_limit), (val, profile.val_limit)):
         if limit is not None:
@@ -378,6 +377,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pretrain-cache", type=Path, default=None, help="cached pre-trained checkpoints (default runs/pretrain-cache)"
     )
+    parser.add_argument(
+        "--randomise",
+        action="store_true",
+        help="domain randomisation of the arenas the robot interacts in (photo-like tables, clutter, lights, "
+        "exposure, blur, noise); evaluation sets are never randomised",
+    )
+    parser.add_argument(
+        "--test-realism",
+        choices=REALISM_PRESETS,
+        default="default",
+        help="camera model of the evaluation sets: default, or strongest (more light change, drift, noise, blur)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from interseg.paths import repo_root
@@ -393,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES[args.profile]
     if args.seeds:
         profile = replace(profile, seeds=tuple(args.seeds))
-    profile = replace(profile, policy=args.policy)
+    profile = replace(profile, policy=args.policy, randomise=args.randomise, test_realism=args.test_realism)
     out = (args.out or base / "benchmarks" / "results" / profile.name).resolve()
     work = (args.work or base / "runs" / f"bench-{profile.name}").resolve()
     eval_root = (args.eval_root or base / "runs" / "eval").resolve()

@@ -114,6 +114,7 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True, star
     from interseg.progress import progress_bar
     from interseg.sim.arena import ArenaConfig, SimulatedArena
     from interseg.sim.backends import ArenaArm, ArenaCameras
+    from interseg.sim.randomisation import RandomisationConfig
 
     run = SeedRun(seed, work)
     if work.exists():
@@ -143,7 +144,13 @@ def collect(profile: Profile, seed: int, work: Path, progress: bool = True, star
     store = ExampleStore(work / "examples", writer=True)
     oracle = ExampleStore(work / "oracle_examples", writer=True)
     arena = SimulatedArena(
-        ArenaConfig(width=profile.width, height=profile.height, split="train", shadows=profile.shadows),
+        ArenaConfig(
+            width=profile.width,
+            height=profile.height,
+            split="train",
+            shadows=profile.shadows,
+            randomisation=RandomisationConfig(enabled=profile.randomise),
+        ),
         seed=1_000_003 * (seed + 1),
     )
     near_px = 12 * profile.width / 640 + 2

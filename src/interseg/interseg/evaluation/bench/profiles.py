@@ -39,6 +39,11 @@ class Profile:
     # points at an object, and a short run would collect no positive at all).
     bootstrap_bottom_up: bool = True
     policy: str = "uniform"  # how the robot chooses among hypotheses (interseg.experiment.POLICIES)
+    # Domain randomisation of the interaction arenas (interseg.sim.randomisation; the pre-training
+    # and the evaluation sets are never randomised), and the camera model of the evaluation sets:
+    # "default" or "strongest" (RealismConfig.strongest).
+    randomise: bool = False
+    test_realism: str = "default"
 
     # The network sees every profile's images at 320 px wide (input_scale = 320 / width), as the
     # node graph runs it on 640x480 cameras: the same window (80 px) and the same cost per step.
