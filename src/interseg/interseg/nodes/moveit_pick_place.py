@@ -8,7 +8,9 @@ Action servers: pick_place (interseg_interfaces/PickPlace)
 Parameters (config/moveit_pick_place.yaml): arm_group, hand_group, tool_link,
   tool_to_fingertip (metres from tool_link to the fingertip centre along the tool axis),
   finger_joints, lifted_gap (finger gap above which an object is held), approach_height,
-  lift_height, table_size / table_height (collision object), velocity_scaling, workspace.
+  lift_height, table_size / table_height (collision object), velocity_scaling, park_state, workspace.
+The sequence and what its result says (every plan and execution checked, gripper and parking
+included) are decided in interseg.pick_place_sequence, without ROS, and tested there.
 The MoveIt configuration itself (robot description, SRDF, kinematics, controllers) is passed the
 usual way, as parameters from the robot's moveit_config package (see robot.launch.yaml).
 """
@@ -16,7 +18,6 @@ usual way, as parameters from the robot's moveit_config package (see robot.launc
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -24,11 +25,12 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
-from interseg.arm_goals import GoalRejected, TopDownPose, pick_place_waypoints, validate_top_down_pose
+from interseg.arm_goals import GoalRejected, TopDownPose, validate_top_down_pose
 from interseg.constants import WORKSPACE, WORLD_FRAME
 from interseg.geometry import top_down_grasp_quaternion
 from interseg.grasping import Box
 from interseg.nodes.common import declare, run_node
+from interseg.pick_place_sequence import Step, run_pick_place
 from interseg_interfaces.action import PickPlace
 
 
@@ -78,6 +80,7 @@ class MoveItPickPlace(Node):
         self.velocity_scaling = declare(
             self, "velocity_scaling", 0.3, "max velocity scaling factor", minimum=0.01, maximum=1.0
         )
+        self.park_state = declare(self, "park_state", "ready", "named arm state (SRDF) to park in after each pick")
         workspace = declare(self, "workspace", list(WORKSPACE), "grasp and place points must lie in this box")
         self.workspace = Box(tuple(workspace[:3]), tuple(workspace[3:]))
 
@@ -144,19 +147,43 @@ class MoveItPickPlace(Node):
         )
         return pose
 
-    def _move_arm(self, fingertip: np.ndarray, yaw: float) -> bool:
+    # -- the arm's steps (interseg.pick_place_sequence.ArmSteps), every result checked ----------
+    def _plan_and_execute(self, component, what: str) -> Step:
+        """Plan ``component``'s goal (set by the caller) and execute it: a Step saying which of the
+        two failed and how (MoveIt's error code, the controller's execution status)."""
+        plan = (
+            component.plan(single_plan_parameters=self.plan_parameters) if component is self.arm else component.plan()
+        )
+        if not plan:
+            code = getattr(getattr(plan, "error_code", None), "val", "?")
+            return Step(False, f"no plan to {what} (MoveIt error code {code})")
+        status = self.moveit.execute(plan.trajectory, controllers=[])
+        if not status:  # moveit_py's ExecutionStatus is true only when it SUCCEEDED
+            return Step(False, f"executing the plan to {what} ended {getattr(status, 'status', status)}")
+        return Step(True)
+
+    def move_to(self, fingertip: np.ndarray, yaw: float) -> Step:
         self.arm.set_start_state_to_current_state()
         self.arm.set_goal_state(pose_stamped_msg=self._tool_pose(fingertip, yaw), pose_link=self.tool_link)
-        plan = self.arm.plan(single_plan_parameters=self.plan_parameters)
-        return bool(plan) and self.moveit.execute(plan.trajectory, controllers=[]) is not False
+        return self._plan_and_execute(self.arm, "reach the pose")
 
-    def _gripper(self, state: str) -> bool:
+    def _gripper(self, state: str) -> Step:
         self.hand.set_start_state_to_current_state()
         self.hand.set_goal_state(configuration_name=state)
-        plan = self.hand.plan()
-        return bool(plan) and self.moveit.execute(plan.trajectory, controllers=[]) is not False
+        return self._plan_and_execute(self.hand, f"{state} the gripper")
 
-    def _finger_gap(self) -> float:
+    def open_gripper(self) -> Step:
+        return self._gripper("open")
+
+    def close_gripper(self) -> Step:
+        return self._gripper("close")
+
+    def park(self) -> Step:
+        self.arm.set_start_state_to_current_state()
+        self.arm.set_goal_state(configuration_name=self.park_state)
+        return self._plan_and_execute(self.arm, f"park ('{self.park_state}')")
+
+    def finger_gap(self) -> float:
         with self.moveit.get_planning_scene_monitor().read_only() as scene:
             positions = scene.current_state.joint_positions
             return float(sum(positions[j] for j in self.finger_joints))
@@ -170,49 +197,31 @@ class MoveItPickPlace(Node):
                 result.message = str(exc)
                 goal_handle.abort()
                 return result
-            steps = pick_place_waypoints(grasp, place, self.approach_height, self.lift_height)
-            total = len(steps) + 4
-            done = 0
-
-            def feedback(phase: str) -> None:
-                goal_handle.publish_feedback(PickPlace.Feedback(phase=phase, progress=done / total))
-
-            if not self._gripper("open"):
-                result.message = "could not open the gripper"
+            outcome = run_pick_place(
+                self,
+                grasp,
+                place,
+                approach_height=self.approach_height,
+                lift_height=self.lift_height,
+                lifted_gap=self.lifted_gap,
+                hold_s=float(goal_handle.request.hold_lifted_s),
+                cancel_requested=lambda: goal_handle.is_cancel_requested,
+                feedback=lambda phase, progress: goal_handle.publish_feedback(
+                    PickPlace.Feedback(phase=phase, progress=float(progress))
+                ),
+            )
+            result.success, result.object_lifted, result.message = (
+                outcome.success,
+                outcome.object_lifted,
+                outcome.message,
+            )
+            if outcome.cancelled:
+                goal_handle.canceled()
+            elif outcome.success:
+                goal_handle.succeed()
+            else:
+                self.get_logger().error(f"pick_place failed: {outcome.message}")
                 goal_handle.abort()
-                return result
-            for phase, position, yaw in steps:
-                if goal_handle.is_cancel_requested:
-                    self._gripper("open")
-                    goal_handle.canceled()
-                    result.message = f"cancelled before {phase}"
-                    return result
-                feedback(phase)
-                if not self._move_arm(position, yaw):
-                    result.message = f"planning or execution failed in phase '{phase}'"
-                    goal_handle.abort()
-                    return result
-                done += 1
-                if phase == "descend":
-                    feedback("close")
-                    self._gripper("close")
-                if phase == "lift":
-                    result.object_lifted = self._finger_gap() > self.lifted_gap
-                    if goal_handle.request.hold_lifted_s > 0:
-                        feedback("hold")
-                        time.sleep(float(goal_handle.request.hold_lifted_s))
-                if phase == "place":
-                    feedback("release")
-                    self._gripper("open")
-            feedback("park")
-            self.arm.set_start_state_to_current_state()
-            self.arm.set_goal_state(configuration_name="ready")
-            plan = self.arm.plan()
-            if plan:
-                self.moveit.execute(plan.trajectory, controllers=[])
-            result.success = True
-            result.message = "ok"
-            goal_handle.succeed()
             return result
 
 
