@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "export a network to ONNX or TorchScript, checked against the checkpoint",
     ),
     "export-examples": ("interseg.learning.commands:export_main", "export an examples store to a rosbag2 MCAP bag"),
+    "gz": ("interseg.sim.gz_cli:main", "Gazebo: `gz world --split S --seed N --out DIR` writes the arena's SDF world"),
     "launch": ("interseg.supervision.supervisor:main", "run a YAML launch file (ROS 2 launch format)"),
     "make-eval-set": (
         "interseg.evaluation.eval_set:main",

@@ -26,7 +26,8 @@ import numpy as np
 
 import interseg.sim  # noqa: F401  (selects the OpenGL backend before mujoco is imported)
 from interseg.geometry import Box, PinholeCamera
-from interseg.sim.catalog import ObjectSpec, background_split, make_background, make_object, object_split
+from interseg.sim.arrangement import plan_arrangement
+from interseg.sim.catalog import ObjectSpec, make_background, object_split
 from interseg.sim.controller import (
     FINGER_OPEN,
     PARK_CONFIGURATION,
@@ -50,9 +51,6 @@ from interseg.sim.scene import (
 )
 
 T = TypeVar("T")
-
-SCATTER_X = (0.38, 0.70)  # where objects are dropped, inside the workspace and all four views
-SCATTER_Y = (-0.23, 0.23)
 
 
 @dataclass(frozen=True)
@@ -204,21 +202,16 @@ class SimulatedArena:
             if not isinstance(seed, (int, np.integer)) or seed < 0:
                 raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
             self._seed = int(seed)
-            rng = np.random.default_rng([self._seed, 77])
-            split = self.config.split
-            if background_id is None:
-                background_id = int(rng.choice(background_split(split)))
-            elif background_id not in background_split(split):
-                raise ValueError(f"background {background_id} is not in the {split} split")
-            if object_ids is None:
-                count = int(rng.integers(self.config.min_objects, self.config.max_objects + 1))
-                object_ids = [int(i) for i in rng.choice(object_split(split), size=count, replace=False)]
-            else:
-                foreign = [i for i in object_ids if i not in object_split(split)]
-                if foreign:
-                    raise ValueError(f"objects {foreign} are not in the {split} split")
-            objects = [make_object(i) for i in object_ids]
-            poses = self._scatter(objects, rng)
+            cfg = self.config
+            plan = plan_arrangement(
+                cfg.split,
+                self._seed,
+                (cfg.min_objects, cfg.max_objects),
+                cfg.touching_probability,
+                background_id=background_id,
+                object_ids=object_ids,
+            )
+            objects, poses, background_id, rng = plan.objects, plan.poses, plan.background_id, plan.rng
             self._build(objects, poses, background_id, rng)
             return len(objects)
 
@@ -343,33 +336,6 @@ class SimulatedArena:
         if self._physics is None:
             raise RuntimeError("the arena is closed")
         return self._physics
-
-    def _scatter(self, objects: list[ObjectSpec], rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Drop positions without overlap; some objects land touching a neighbour on purpose.
-
-        Objects that find no free spot are left out (the list is shortened in place).
-        """
-        placed: list[tuple[np.ndarray, float]] = []
-        poses = []
-        for spec in list(objects):
-            radius = spec.footprint_radius
-            for attempt in range(500):
-                if placed and rng.random() < self.config.touching_probability and attempt < 20:
-                    anchor, anchor_radius = placed[int(rng.integers(len(placed)))]
-                    angle = rng.uniform(0, 2 * np.pi)
-                    xy = anchor + (anchor_radius + radius + 0.002) * np.array([np.cos(angle), np.sin(angle)])
-                else:
-                    xy = np.array([rng.uniform(*SCATTER_X), rng.uniform(*SCATTER_Y)])
-                inside = SCATTER_X[0] <= xy[0] <= SCATTER_X[1] and SCATTER_Y[0] <= xy[1] <= SCATTER_Y[1]
-                if inside and all(np.linalg.norm(xy - p) >= r + radius + 0.001 for p, r in placed):
-                    break
-            else:
-                objects.remove(spec)
-                continue
-            placed.append((xy, radius))
-            yaw = rng.uniform(-np.pi, np.pi)
-            poses.append((np.array([xy[0], xy[1], 0.002]), np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)])))
-        return poses
 
     def _build(self, objects: list[ObjectSpec], poses, background_id: int, rng: np.random.Generator) -> None:
         cfg = self.config

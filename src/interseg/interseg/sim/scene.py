@@ -206,7 +206,7 @@ def build_scene(
                 f'<body name="object_{index}" pos="{_fmt(pos)}" quat="{_fmt(quat)}">',
                 f'<freejoint name="object_{index}_joint"/>',
             ]
-            part_masses = _part_masses(spec)
+            masses_of_parts = part_masses(spec)
             for p, part in enumerate(spec.parts):
                 geom_name = f"object_{index}_part_{p}"
                 material = f"{geom_name}_mat"
@@ -228,7 +228,7 @@ def build_scene(
                     extra = f'size="{_fmt(part.size)}"'
                 body.append(
                     f'<geom name="{geom_name}" type="{part.geom_type}" {extra} pos="{_fmt(part.pos)}" '
-                    f'euler="{_fmt(part.euler)}" material="{material}" mass="{part_masses[p]:.5f}" '
+                    f'euler="{_fmt(part.euler)}" material="{material}" mass="{masses_of_parts[p]:.5f}" '
                     'friction="1.0 0.01 0.001" condim="4" solref="0.005 1"/>'
                 )
             body.append("</body>")
@@ -251,7 +251,7 @@ def build_scene(
     return xml, assets
 
 
-def _part_masses(spec: ObjectSpec) -> list[float]:
+def part_masses(spec: ObjectSpec) -> list[float]:
     """Split the object's mass over its parts in proportion to a rough volume."""
     volumes = []
     for part in spec.parts:
