@@ -14,6 +14,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Table 1 / Figure 2 benchmark on the test split with baselines (JSON, plots, HTML)",
     ),
     "demo": ("interseg.evaluation.demo:main", "the simulator demo: collect, train, evaluate, write a report"),
+    "doctor": (
+        "interseg.doctor:main",
+        "which backends this machine can run (embedded, Gazebo, MoveIt, rviz) and what to install",
+    ),
     "echo": ("interseg.nodes.introspection:echo_main", "print a summary of messages on a topic"),
     "evaluate-images": (
         "interseg.use.evaluate_images:main",
