@@ -45,7 +45,7 @@ $(STAMPS)/interfaces: $(STAMPS)/tf2_msgs scripts/build_interfaces.sh $(INTERFACE
 # pip's editable install skips setup.py's data_files: install_ament_package.py adds what colcon
 # --symlink-install would (ament index marker, share/interseg/{launch,config} symlinks,
 # lib/interseg/<node> executables), so ros2 launch / ros2 run pointed at the venv find interseg.
-$(STAMPS)/interseg: $(STAMPS)/interfaces src/interseg/setup.py src/interseg/setup.cfg scripts/install_ament_package.py $(wildcard launch/*.launch.yaml config/*)
+$(STAMPS)/interseg: $(STAMPS)/interfaces src/interseg/setup.py src/interseg/setup.cfg scripts/install_ament_package.py $(wildcard launch/*.launch.* config/*)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e src/interseg 2>&1 | { grep -v -e "^WARNING: Location" -e "^ *$$" -e "!!" -e "WheelFile" || true; }
 	$(PY) scripts/install_ament_package.py
 	@touch $@

@@ -41,7 +41,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
-        *_share_files("launch", "*.launch.yaml"),
+        *_share_files("launch", "*.launch.*"),
         *_share_files("config", "*"),
     ],
     install_requires=["setuptools", "numpy", "pyyaml"],

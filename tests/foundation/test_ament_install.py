@@ -33,7 +33,7 @@ def test_ament_index_finds_the_installed_share():
     for folder in ("launch", "config"):
         entries = sorted(p.name for p in (share / folder).iterdir())
         shipped = sorted(
-            p.name for p in (REPO / folder).glob("*.launch.yaml" if folder == "launch" else "*") if p.is_file()
+            p.name for p in (REPO / folder).glob("*.launch.*" if folder == "launch" else "*") if p.is_file()
         )
         assert entries == shipped
         for name in entries:  # symlinks into the checkout: edits are live
