@@ -11,7 +11,8 @@ tested on (tests/foundation/test_gazebo_launch.py checks what can be checked wit
 file it names exists, every argument it passes to robot.launch.yaml is declared there, the robot
 description's joints and start pose match the simulator's).
 
-Order: the world is written first (`interseg gz world`, the same arrangement the embedded
+gz_reset_arena serves reset_arena by deleting and re-creating the objects through Gazebo's entity
+services. Order: the world is written first (`interseg gz world`, the same arrangement the embedded
 simulator builds for the split and seed), gz sim starts on it, the robot description is spawned
 into it, and the controllers start one after another once the arm exists. Every node runs on
 simulated time (/clock from the bridge). One robot, in the root namespace: the bridge's topics and
@@ -63,7 +64,20 @@ def _world(context):
     path = world_sdf(plan_arrangement(split, seed), default_camera_rig(), 640, 480, out)
     headless = LaunchConfiguration("headless").perform(context).lower() in ("true", "1")
     gz_args = f"-r {'-s --headless-rendering ' if headless else ''}-v 2 {path}"
+    share = get_package_share_directory("interseg")
+    reset = Node(
+        package="interseg",
+        executable="gz_reset_arena_node",
+        name="gz_reset_arena",
+        output="log",
+        respawn=True,
+        parameters=[
+            os.path.join(share, "config", "gz_reset_arena.yaml"),
+            {"world": WORLD_NAME, "world_dir": os.path.dirname(path), "split": split, "seed": seed},
+        ],
+    )
     return [
+        reset,
         AppendEnvironmentVariable("GZ_SIM_RESOURCE_PATH", os.path.dirname(path)),
         IncludeLaunchDescription(
             PythonLaunchDescriptionSource(
@@ -118,6 +132,11 @@ def _robot_and_graph(context):
         executable="parameter_bridge",
         output="log",
         parameters=[{"config_file": os.path.join(share, "config", "gz_bridge.yaml")}],
+        # Gazebo's entity services for gz_reset_arena (ros_gz_bridge bridges services given here)
+        arguments=[
+            f"/world/{WORLD_NAME}/create@ros_gz_interfaces/srv/SpawnEntity",
+            f"/world/{WORLD_NAME}/remove@ros_gz_interfaces/srv/DeleteEntity",
+        ],
     )
     graph_arguments = dict(ROBOT_LAUNCH_ARGUMENTS, moveit_params=params_file)
     for name in ("run_dir", "max_interactions"):

@@ -29,6 +29,7 @@ NODES = {
     "experimenter_node": "interseg.nodes.experimenter:main",
     "push_collector_node": "interseg.nodes.push_collector:main",
     "moveit_pick_place_node": "interseg.nodes.moveit_pick_place:main",
+    "gz_reset_arena_node": "interseg.nodes.gz_reset_arena:main",
     "static_transforms_node": "interseg.nodes.static_transforms:main",
     "talker_node": "interseg.nodes.demo_pair:talker_main",
     "listener_node": "interseg.nodes.demo_pair:listener_main",

@@ -33,7 +33,7 @@ ROS_PACKAGES = {"rclpy", "ament_index_python", "moveit"}
 # The MoveIt arm backend: moveit_py and the message packages only it uses are needed only where
 # it runs (package.xml: condition="$INTERSEG_WITH_MOVEIT == 1").
 ROS_NAMES = {"moveit": "moveit_py"}
-CONDITIONAL = {"moveit_py", "moveit_msgs", "shape_msgs"}
+CONDITIONAL = {"moveit_py", "moveit_msgs", "shape_msgs", "ros_gz_interfaces"}  # MoveIt, and Gazebo's reset node
 
 
 def _module_file(name: str) -> Path | None:

@@ -469,7 +469,8 @@ def test_each_nodes_permissions_are_exactly_what_it_uses_when_launched(tmp_path,
     """The table the permissions come from equals what the nodes create: the simulator graph in
     /robot1 and the other nodes in /robot2 are introspected, and every node's permissions.xml
     allows exactly the DDS topics of its publishers, subscriptions, services and clients (actions
-    included). moveit_pick_place needs moveit_py, which only the full ROS install has."""
+    included). moveit_pick_place needs moveit_py and gz_reset_arena ros_gz_interfaces, which only a full
+    ROS install has."""
     extras = tmp_path / "extras.launch.yaml"
     extras.write_text(textwrap.dedent(EXTRAS_LAUNCH))
     sim_args = [
@@ -517,4 +518,4 @@ def test_each_nodes_permissions_are_exactly_what_it_uses_when_launched(tmp_path,
                 assert allowed_publish == publish, (full_name, "publish", sorted(allowed_publish ^ publish))
                 assert allowed_subscribe == subscribe, (full_name, "subscribe", sorted(allowed_subscribe ^ subscribe))
                 covered.add(executable_for(full_name.rpartition("/")[2]))
-    assert covered == set(NODE_INTERFACES) - {"moveit_pick_place_node"}
+    assert covered == set(NODE_INTERFACES) - {"moveit_pick_place_node", "gz_reset_arena_node"}

@@ -77,6 +77,12 @@ NODE_INTERFACES: dict[str, NodeInterfaces] = {
     # The interseg node only; MoveItPy runs its own node (planning scene, controllers, TF) in the
     # same process, whose names depend on the arm's MoveIt configuration.
     "moveit_pick_place_node": NodeInterfaces("moveit_pick_place", execute=("pick_place",)),
+    # Gazebo's entity services, bridged by ros_gz_bridge under the world's name.
+    "gz_reset_arena_node": NodeInterfaces(
+        "gz_reset_arena",
+        reply=("reset_arena",),
+        request=("/world/interseg_arena/remove", "/world/interseg_arena/create"),
+    ),
     "static_transforms_node": NodeInterfaces("static_transforms", publish=("/tf_static",)),
     "talker_node": NodeInterfaces("talker", publish=("hypotheses",)),
     "listener_node": NodeInterfaces("listener", subscribe=("hypotheses",)),

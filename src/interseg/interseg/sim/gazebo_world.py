@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import shutil
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -127,11 +128,15 @@ def _material(parent: ET.Element, rgb, texture_uri: str | None = None) -> None:
         _sub(_sub(_sub(material, "pbr"), "metal"), "albedo_map", texture_uri)
 
 
-def _object_model(world, index: int, arrangement: Arrangement, out: Path) -> None:
+def _object_model(world, index: int, arrangement: Arrangement, out: Path, prefix: str = "", posed: bool = True) -> None:
+    """Object ``index`` as a model under ``world``; its files go to ``out`` and its URIs start
+    with ``prefix`` (relative to the world's folder); ``posed=False`` leaves the pose out (a
+    spawn request carries it)."""
     spec = arrangement.objects[index]
     position, quat_wxyz = arrangement.poses[index]
     model = _sub(world, "model", name=f"object_{index}")
-    _pose(model, position, [*quat_wxyz[1:], quat_wxyz[0]])
+    if posed:
+        _pose(model, position, [*quat_wxyz[1:], quat_wxyz[0]])
     masses = part_masses(spec)
     for p, part in enumerate(spec.parts):
         link = _sub(model, "link", name=f"part_{p}")
@@ -146,7 +151,7 @@ def _object_model(world, index: int, arrangement: Arrangement, out: Path) -> Non
         mesh_uri = None
         if part.geom_type == "mesh":
             source = Path(part.mesh_file)
-            mesh_uri = f"meshes/{source.name}"
+            mesh_uri = f"{prefix}meshes/{source.name}"
             (out / "meshes").mkdir(exist_ok=True)
             shutil.copyfile(source, out / "meshes" / source.name)
         collision = _sub(link, "collision", name="collision")
@@ -160,7 +165,7 @@ def _object_model(world, index: int, arrangement: Arrangement, out: Path) -> Non
         if part.pattern != "plain":
             texture = f"textures/object_{index}_part_{p}.png"
             _write_png(out / texture, part_texture(part))
-        _material(visual, part.rgb, texture)
+        _material(visual, part.rgb, texture and prefix + texture)
         if p > 0:
             joint = _sub(model, "joint", name=f"fixed_{p}", type="fixed")
             _sub(joint, "parent", "part_0")
@@ -294,3 +299,35 @@ def world_sdf(arrangement: Arrangement, rig: CameraRig, width: int, height: int,
     path = out / "world.sdf"
     path.write_text('<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode") + "\n")
     return path
+
+
+@dataclass
+class Spawn:
+    name: str
+    sdf: str  # a <sdf> holding the model, without its pose
+    position: tuple[float, float, float]
+    orientation_xyzw: tuple[float, float, float, float]
+
+
+@dataclass
+class ResetPlan:
+    remove: list[str]  # model names to delete first
+    spawn: list[Spawn]  # then these to create
+
+
+def reset_plan(current: list[str], arrangement: Arrangement, world_dir: str | Path) -> ResetPlan:
+    """What resetting a running Gazebo world to ``arrangement`` takes: delete the objects now in it
+    (``current``), create the new ones at their drop poses. Their textures and meshes are written
+    under ``world_dir``/resets/<seed>/ and referred to relative to ``world_dir`` (on
+    GZ_SIM_RESOURCE_PATH), so models spawned from a string find them."""
+    folder = f"resets/{arrangement.split}-{arrangement.seed}/"
+    out = Path(world_dir) / folder
+    out.mkdir(parents=True, exist_ok=True)
+    spawns = []
+    for index, (position, quat_wxyz) in enumerate(arrangement.poses):
+        root = ET.Element("sdf", version=SDF_VERSION)
+        _object_model(root, index, arrangement, out, prefix=folder, posed=False)
+        sdf = '<?xml version="1.0"?>\n' + ET.tostring(root, encoding="unicode")
+        orientation = (float(quat_wxyz[1]), float(quat_wxyz[2]), float(quat_wxyz[3]), float(quat_wxyz[0]))
+        spawns.append(Spawn(f"object_{index}", sdf, tuple(float(v) for v in position), orientation))
+    return ResetPlan(list(current), spawns)
