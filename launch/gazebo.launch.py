@@ -138,6 +138,11 @@ def _robot_and_graph(context):
             f"/world/{WORLD_NAME}/remove@ros_gz_interfaces/srv/DeleteEntity",
         ],
     )
+    # move_group for the tools that plan through it (rviz's MotionPlanning panel, MoveIt's services);
+    # moveit_pick_place plans with its own MoveItCpp instance (moveit_py) on the same configuration.
+    move_group = Node(
+        package="moveit_ros_move_group", executable="move_group", output="log", parameters=[moveit_config.to_dict()]
+    )
     graph_arguments = dict(ROBOT_LAUNCH_ARGUMENTS, moveit_params=params_file)
     for name in ("run_dir", "max_interactions"):
         graph_arguments[name] = LaunchConfiguration(name).perform(context)
@@ -152,7 +157,7 @@ def _robot_and_graph(context):
         arguments=["-d", os.path.join(share, "config", "interseg.rviz")],
         condition=IfCondition(LaunchConfiguration("rviz")),
     )
-    return [robot_state_publisher, spawn, *chain, bridge, graph, rviz]
+    return [robot_state_publisher, spawn, *chain, bridge, move_group, graph, rviz]
 
 
 def generate_launch_description():

@@ -80,3 +80,22 @@ def test_the_gazebo_panda_starts_parked_with_the_controllers_moveit_drives():
     assert plugin.get("filename") == "gz_ros2_control-system"
     assert root.find("ros2_control/hardware/plugin").text == "gz_ros2_control/GazeboSimSystem"
     assert set(_constant("CONTROLLERS")) == {"joint_state_broadcaster", "panda_arm_controller", "panda_hand_controller"}
+
+
+def test_readme_names_every_file_of_the_gazebo_path():
+    readme = (REPO / "README.md").read_text()
+    files = [
+        "sim/arrangement.py",
+        "sim/gazebo_world.py",
+        "sim/gz_cli.py",
+        "config/gz_bridge.yaml",
+        "config/panda_gz.urdf.xacro",
+        "config/gz_reset_arena.yaml",
+        "nodes/gz_reset_arena.py",
+        "launch/gazebo.launch.py",
+        "docker/Dockerfile",
+        "docker/README.md",
+    ]
+    for name in files:
+        assert f"`{name}`" in readme, name
+        assert (REPO / name).is_file() or (REPO / "src" / "interseg" / "interseg" / name).is_file(), name
