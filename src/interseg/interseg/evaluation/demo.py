@@ -38,7 +38,7 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--width", type=image_side, default=640, help="camera width (default 640)")
     parser.add_argument("--height", type=image_side, default=480, help="camera height (default 480)")
     parser.add_argument("--shadows", choices=["true", "false"], default="true", help="render shadows (default true)")
-    parser.add_argument("--mask-loss", choices=["rsl", "ce"], default="rsl", help="trainer mask loss (default rsl)")
+    parser.add_argument("--mask-loss", choices=["ce", "rsl"], default="ce", help="trainer mask loss (default ce)")
     parser.add_argument("--steps-per-round", type=positive_int, default=100, help="trainer steps between model updates")
     parser.add_argument(
         "--eval-per-background", type=positive_int, default=5, help="test images per background (paper: 5)"

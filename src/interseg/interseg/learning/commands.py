@@ -36,7 +36,7 @@ def train_main(argv: list[str]) -> int:
     parser.add_argument("--steps-per-round", type=positive_int, default=100)
     parser.add_argument("--batch-size", type=positive_int, default=32)
     parser.add_argument("--lr", type=float_range(0.0, 10.0, exclusive_minimum=True), default=0.01)
-    parser.add_argument("--mask-loss", choices=["rsl", "ce"], default="rsl")
+    parser.add_argument("--mask-loss", choices=["ce", "rsl"], default="ce")
     parser.add_argument("--threads", type=positive_int, default=2)
     parser.add_argument("--fresh", action="store_true", help="do not resume from checkpoints in --run-dir")
     parser.add_argument(

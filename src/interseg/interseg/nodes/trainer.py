@@ -50,7 +50,7 @@ class TrainerNode(Node):
             lr=declare(self, "lr", 0.001, "learning rate", minimum=1e-6, maximum=10.0),
             momentum=declare(self, "momentum", 0.9, "SGD momentum (sgd only)", minimum=0.0, maximum=1.0),
             batch_size=declare(self, "batch_size", 32, "windows per step", minimum=1, maximum=1024),
-            mask_loss=declare(self, "mask_loss", "rsl", "'rsl' (Robust Set Loss) or 'ce' (plain cross-entropy)"),
+            mask_loss=declare(self, "mask_loss", "ce", "'ce' (plain cross-entropy) or 'rsl' (Robust Set Loss)"),
             rsl_iou=declare(self, "rsl_iou", 0.75, "Robust Set Loss IoU bound b", minimum=0.0, maximum=1.0),
             steps_per_round=declare(self, "steps_per_round", 100, "optimizer steps between checkpoints", minimum=1),
             min_examples=declare(self, "min_examples", 8, "examples needed before training starts", minimum=1),

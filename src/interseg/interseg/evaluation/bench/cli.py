@@ -338,6 +338,27 @@ def run_benchmark(
     return numbers
 
 
+def add_missing_prf(numbers: dict, folder: Path) -> bool:
+    """A run written before bench.json carried the unseen-object metrics: compute them from its own
+    COCO files (coco/<method>-seed<N>.json and _results.json, the predictions the AP was computed
+    on) when they are there, and say so in the JSON. True when something was added."""
+    from interseg.learning.metrics import coco_ap, prf_of
+    from interseg.learning.prf_metrics import KEYS
+
+    entries = [e for method in METHODS for e in numbers["ap"][method]["per_seed"] if "prf" not in e]
+    if not entries or not all((folder / e["coco_results"]).is_file() for e in entries):
+        return False
+    for entry in entries:
+        gt = json.loads((folder / entry["coco_gt"]).read_text())
+        results = json.loads((folder / entry["coco_results"]).read_text())
+        entry["prf"] = prf_of(coco_ap(gt, results))
+    for method in METHODS:
+        values = numbers["ap"][method]["per_seed"]
+        numbers["ap"][method]["prf"] = {k: mean_spread([v["prf"][k] for v in values])["mean"] for k in KEYS}
+    numbers["prf_note"] = "unseen-object metrics computed afterwards from this run's COCO files (--from-json)"
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = ArgumentParser(prog="interseg bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -396,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     base = repo_root() or Path.cwd()
     if args.from_json is not None:
         numbers = json.loads(args.from_json.read_text())
+        if add_missing_prf(numbers, args.from_json.parent):
+            args.from_json.write_text(json.dumps(numbers, indent=1, default=json_default))
         write_outputs(numbers, args.from_json.parent, None)
         if args.markdown:
             args.markdown.write_text((args.from_json.parent / "RESULTS.md").read_text())

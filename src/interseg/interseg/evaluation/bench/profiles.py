@@ -101,7 +101,9 @@ PROFILES = {
     # interaction ~3.1 s at 640x480 with its labelling and ground truth, scoring ~1.2 min) and the
     # trainer's ~125 samples/s once the examples' scaled images are cached: 150 interactions and
     # 1,200 steps of 32 per method (~5 min each; Mask R-CNN gets the oracle's time) project to
-    # ~30 min per seed on two cores. The hypothesis network (TrainerConfig.device "auto") and
+    # ~30 min per seed on two cores (measured with the pre-trained start, 80 px windows and the
+    # refinement: 7 min of pre-training once, then 28 min per seed on a quiet machine, 48 min on a
+    # loaded one; benchmarks/results/standard). The hypothesis network (TrainerConfig.device "auto") and
     # Mask R-CNN train on a GPU when torch sees one.
     "standard": Profile(
         "standard",
