@@ -192,7 +192,9 @@ class HypothesesNode(Node):
         image = msg_to_rgb(image_msg)
         with self.model_lock:
             predictor = self.predictor
-        warn = self.get_logger().warning
+        def warn(message: str) -> None:  # once per size per request: throttled across requests
+            self.get_logger().warning(message, throttle_duration_sec=60.0)
+
         segmentation = Segmenter(predictor, resize=True, warn=warn).segment(image)
         kept = [h for h in segmentation.hypotheses if h.score >= min_score]
         labels = image_to_msg(segmentation.labels(min_score), "mono16", image_msg.header)
