@@ -192,6 +192,7 @@ class HypothesesNode(Node):
         image = msg_to_rgb(image_msg)
         with self.model_lock:
             predictor = self.predictor
+
         def warn(message: str) -> None:  # once per size per request: throttled across requests
             self.get_logger().warning(message, throttle_duration_sec=60.0)
 
