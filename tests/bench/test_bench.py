@@ -167,3 +167,33 @@ def test_summarize_labels_rates():
     assert summary["fp_rate"] == pytest.approx(1 / 3)
     assert summary["fn_rate"] == pytest.approx(1 / 3)  # 1 missed of 2 true positives + 1 missed
     assert summary["errors_by_cause"] == {"false_negative:failed_grasp": 1, "false_positive:shadow": 1}
+
+
+@pytest.mark.slow
+def test_a_profile_without_replays_reports_the_in_loop_learner_only(tmp_path):
+    """The long profile's shape (replays=False) on the tiny profile's sizes: no cross-entropy, oracle
+    or Mask R-CNN training; their rows say why they are empty, the curve and report still come."""
+    from dataclasses import replace
+
+    from interseg.evaluation.bench.cli import run_benchmark
+    from interseg.evaluation.bench.profiles import PROFILES
+    from interseg.evaluation.bench.report import markdown
+
+    profile = replace(PROFILES["tiny"], replays=False)
+    out, work = tmp_path / "results", tmp_path / "work"
+    numbers = run_benchmark(profile, out, work, tmp_path / "eval", progress=False, pretrain_cache=tmp_path / "cache")
+    assert sorted(p.name for p in (work / "seed0").iterdir() if p.is_dir()) == ["examples", "oracle_examples", "rsl"]
+    for method in ("self_sup_ce", "supervised_oracle", "mask_rcnn"):
+        entry = numbers["ap"][method]
+        assert entry["per_seed"] == [] and entry["ap30"] is None and "not run" in entry["note"], method
+    for method in ("bottom_up", "bottom_up_tuned", "self_sup_rsl"):
+        assert 0.0 <= numbers["ap"][method]["ap30"] <= 1.0, method
+    assert numbers["ratios"]["rsl_minus_ce_ap30"] is None
+    timings = numbers["seeds"][0]["timings"]
+    assert timings["train_s_ce"] is None and timings["train_samples_each"] > 0
+    assert numbers["throughput"]["trainer_samples_per_s"] > 0
+    assert set(numbers["pr_curves_seed0"]["precision"]) == {"bottom_up", "bottom_up_tuned", "self_sup_rsl"}
+    assert "| ours, self-supervised, cross-entropy | n/a | n/a |" in markdown(numbers)
+    assert "| RSL minus cross-entropy, AP@0.3 | n/a | > 0 | n/a |" in markdown(numbers)
+    for name in ("index.html", "RESULTS.md", "ap_vs_interactions.png", "pr_curves.png"):
+        assert (out / name).stat().st_size > 0, name

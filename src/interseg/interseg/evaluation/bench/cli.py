@@ -34,7 +34,7 @@ from interseg.evaluation.bench.profiles import (
 )
 from interseg.evaluation.bench.provenance import json_default, machine_info, versions
 from interseg.evaluation.bench.report import table_text, write_outputs
-from interseg.evaluation.bench.scoring import curve_analysis, mean_spread, score, summarize_labels
+from interseg.evaluation.bench.scoring import add_missing_prf, curve_analysis, mean_spread, score, summarize_labels
 from interseg.evaluation.pretrained_start import START_KINDS
 from interseg.experiment import POLICIES
 from interseg.sim.realism import REALISM_PRESETS
@@ -136,22 +136,30 @@ def run_benchmark(
         seed_work = work / f"seed{seed}"
         run = collect(profile, seed, seed_work, progress, start_weights)
         t = time.perf_counter()
-        ce_s, ce_samples = train_replay(profile, run, seed_work / "examples", seed_work / "ce", "ce", start_weights)
-        # the oracle's labels are clean: plain cross-entropy, as DeepMask was trained
-        oracle_s, oracle_samples = train_replay(
-            profile, run, seed_work / "oracle_examples", seed_work / "oracle", "ce", start_weights
-        )
-        rcnn, rcnn_info = train_mask_rcnn(profile, run, oracle_s, progress)
+        learners = [("self_sup_rsl", "rsl")]
+        ce_s = oracle_s = rcnn = rcnn_info = None
+        samples_each = sum(steps for _, steps in run.schedule) * profile.batch_size
+        if profile.replays:
+            ce_s, samples_each = train_replay(
+                profile, run, seed_work / "examples", seed_work / "ce", "ce", start_weights
+            )
+            # the oracle's labels are clean: plain cross-entropy, as DeepMask was trained
+            oracle_s, _ = train_replay(
+                profile, run, seed_work / "oracle_examples", seed_work / "oracle", "ce", start_weights
+            )
+            rcnn, rcnn_info = train_mask_rcnn(profile, run, oracle_s, progress)
+            learners += [("self_sup_ce", "ce"), ("supervised_oracle", "oracle")]
         train_s = time.perf_counter() - t
         t = time.perf_counter()
         results = {}
-        for method, folder in (("self_sup_rsl", "rsl"), ("self_sup_ce", "ce"), ("supervised_oracle", "oracle")):
+        for method, folder in learners:
             final = list_checkpoints(seed_work / folder)[-1][1]
             predictor = HypothesisPredictor.from_checkpoint(final)
             results[method] = score(predictor.predict, test, coco_dir / f"{method}-seed{seed}.json")
-        results["mask_rcnn"] = score(mask_rcnn_predictor(rcnn), test, coco_dir / f"mask_rcnn-seed{seed}.json")
+        if rcnn is not None:
+            results["mask_rcnn"] = score(mask_rcnn_predictor(rcnn), test, coco_dir / f"mask_rcnn-seed{seed}.json")
         results["bottom_up"], results["bottom_up_tuned"] = bottom_up, bottom_up_tuned
-        for method in METHODS:
+        for method in results:
             coco_seed = 0 if method.startswith("bottom_up") else seed
             per_seed[method].append(
                 {
@@ -164,7 +172,7 @@ def run_benchmark(
                 }
             )
         if seed == profile.seeds[0]:
-            pr_curves = {m: {str(th): results[m].precision[th].tolist() for th in (0.3, 0.5)} for m in METHODS}
+            pr_curves = {m: {str(th): results[m].precision[th].tolist() for th in (0.3, 0.5)} for m in results}
         # AP versus interactions along the run (every checkpoint of both self-supervised learners)
         # (the final checkpoints were scored above; the cross-entropy curve only when the profile asks)
         curve = {"seed": seed, "interactions": [], "rsl_ap30": [], "rsl_ap50": []} | (
@@ -208,7 +216,7 @@ def run_benchmark(
                 | {
                     "train_s_ce": ce_s,
                     "train_s_oracle": oracle_s,
-                    "train_samples_each": ce_samples,
+                    "train_samples_each": samples_each,
                     "mask_rcnn": rcnn_info,
                     "replay_and_mask_rcnn_s": train_s,
                     "evaluation_s": eval_s,
@@ -219,7 +227,7 @@ def run_benchmark(
         if progress:
             print(
                 f"[bench] seed {seed}: "
-                + ", ".join(f"{m} {results[m].ap30:.3f}/{results[m].ap50:.3f}" for m in METHODS),
+                + ", ".join(f"{m} {results[m].ap30:.3f}/{results[m].ap50:.3f}" for m in METHODS if m in results),
                 flush=True,
             )
 
@@ -236,6 +244,9 @@ def run_benchmark(
             "per_seed": values,
         }
     ap["bottom_up"]["note"] = ap["bottom_up_tuned"]["note"] = "deterministic: scored once, the same for every seed"
+    for method in METHODS:
+        if not per_seed[method]:
+            ap[method]["note"] = f"not run: the {profile.name} profile measures the in-loop learner only (no replays)"
 
     # Figure 2a: mean over seeds at each round (rounds fall on the same interaction counts)
     points = sorted({n for c in curves for n in c["interactions"]})
@@ -252,10 +263,11 @@ def run_benchmark(
         values = [s["timings"][key] for s in seed_info if s["timings"].get(key) is not None]
         return float(np.mean(values)) if values else None
 
-    train_seconds = sum(
-        s["timings"]["train_s_rsl"] + s["timings"]["train_s_ce"] + s["timings"]["train_s_oracle"] for s in seed_info
+    trained = ("train_s_rsl", "train_s_ce", "train_s_oracle")
+    train_seconds = sum(s["timings"][k] for s in seed_info for k in trained if s["timings"][k] is not None)
+    train_samples = sum(
+        s["timings"]["train_samples_each"] for s in seed_info for k in trained if s["timings"][k] is not None
     )
-    train_samples = sum(3 * s["timings"]["train_samples_each"] for s in seed_info)
     throughput = {
         "interactions_per_hour": seed_mean("interactions_per_hour"),
         "interactions_per_hour_with_training": seed_mean("interactions_per_hour_with_training"),
@@ -266,7 +278,8 @@ def run_benchmark(
             f"in-process loop (no ROS transport) at {size}, shadows {'on' if profile.shadows else 'off'}; "
             "interactions_per_hour excludes the synchronous training rounds, the _with_training figure includes "
             "them; hypothesis_ms and labeller_ms are medians (labeller: all four views); trainer samples/s over "
-            f"every training round of the three networks, batch {profile.batch_size}, window {profile.window} px"
+            f"every training round of the {'three networks' if profile.replays else 'in-loop learner'}, "
+            f"batch {profile.batch_size}, window {profile.window} px"
         ),
     }
     labels = summarize_labels(label_records)
@@ -284,7 +297,11 @@ def run_benchmark(
             "rsl_over_oracle_ap30": ratio(rsl["ap30"], oracle_ap["ap30"]),
             "rsl_over_oracle_ap50": ratio(rsl["ap50"], oracle_ap["ap50"]),
             "rsl_over_bottom_up_tuned_ap30": ratio(rsl["ap30"], tuned["ap30"]),
-            "rsl_minus_ce_ap30": (rsl["ap30"] - ap["self_sup_ce"]["ap30"]) if rsl["ap30"] is not None else None,
+            "rsl_minus_ce_ap30": (
+                rsl["ap30"] - ap["self_sup_ce"]["ap30"]
+                if rsl["ap30"] is not None and ap["self_sup_ce"]["ap30"] is not None
+                else None
+            ),
         },
         "targets": {
             "rsl_over_oracle_ap30": 0.9,
@@ -336,27 +353,6 @@ def run_benchmark(
     (out / "bench.json").write_text(json.dumps(numbers, indent=1, default=json_default) + "\n")
     write_outputs(numbers, out, label_records)
     return numbers
-
-
-def add_missing_prf(numbers: dict, folder: Path) -> bool:
-    """A run written before bench.json carried the unseen-object metrics: compute them from its own
-    COCO files (coco/<method>-seed<N>.json and _results.json, the predictions the AP was computed
-    on) when they are there, and say so in the JSON. True when something was added."""
-    from interseg.learning.metrics import coco_ap, prf_of
-    from interseg.learning.prf_metrics import KEYS
-
-    entries = [e for method in METHODS for e in numbers["ap"][method]["per_seed"] if "prf" not in e]
-    if not entries or not all((folder / e["coco_results"]).is_file() for e in entries):
-        return False
-    for entry in entries:
-        gt = json.loads((folder / entry["coco_gt"]).read_text())
-        results = json.loads((folder / entry["coco_results"]).read_text())
-        entry["prf"] = prf_of(coco_ap(gt, results))
-    for method in METHODS:
-        values = numbers["ap"][method]["per_seed"]
-        numbers["ap"][method]["prf"] = {k: mean_spread([v["prf"][k] for v in values])["mean"] for k in KEYS}
-    numbers["prf_note"] = "unseen-object metrics computed afterwards from this run's COCO files (--from-json)"
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:

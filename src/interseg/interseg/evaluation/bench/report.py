@@ -78,6 +78,8 @@ def _plots(numbers: dict, out: Path) -> list[tuple[str, str]]:
     if "ce_ap30" in mean:
         ax.plot(mean["interactions"], mean["ce_ap30"], "s-", color="tab:green", label="ours, cross-entropy (mean)")
     for method, style in (("supervised_oracle", "--"), ("bottom_up_tuned", ":")):
+        if numbers["ap"][method]["ap30"] is None:
+            continue
         ax.axhline(numbers["ap"][method]["ap30"] or 0.0, linestyle=style, color="grey", label=METHOD_LABELS[method])
     ax.set_xlabel("interactions")
     ax.set_ylabel("AP@0.3 (test)")
@@ -90,7 +92,7 @@ def _plots(numbers: dict, out: Path) -> list[tuple[str, str]]:
     pr = numbers["pr_curves_seed0"]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
     for ax, threshold in zip(axes, ("0.3", "0.5")):
-        for method in METHODS:
+        for method in (m for m in METHODS if m in pr["precision"]):
             ax.plot(pr["recall"], pr["precision"][method][threshold], label=method)
         ax.set_title(f"IoU {threshold}")
         ax.set_xlabel("recall")
@@ -199,6 +201,12 @@ def _bootstrap_note(numbers: dict) -> str:
     return f" (the first {p['round_every']} interactions of each seed test bottom-up proposals, the rest the network's)"
 
 
+def _difference_row(name: str, value) -> str:
+    if value is None:  # a method the profile did not run
+        return f"| {name} | n/a | > 0 | n/a |"
+    return f"| {name} | {_fmt(value)} points | > 0 | {'met' if value > 0 else 'missed'} |"
+
+
 def _budget_warning(numbers: dict) -> str:
     oracle = numbers["ap"]["supervised_oracle"]["ap30"]
     if oracle is not None and oracle < 0.05:
@@ -278,8 +286,7 @@ Machine: {machine.get('cpu_count')} CPU cores\
 {target('RSL / oracle, AP@0.5', ratios['rsl_over_oracle_ap50'], 0.7)}
 {target('RSL / tuned bottom-up, AP@0.3', ratios['rsl_over_bottom_up_tuned_ap30'], 2.5)}
 {target('median label IoU', labels['median_iou'], 0.85, times=False)}
-| RSL minus cross-entropy, AP@0.3 | {_fmt(ratios['rsl_minus_ce_ap30'])} points | > 0 | \
-{'met' if (ratios['rsl_minus_ce_ap30'] or 0) > 0 else 'missed'} |
+{_difference_row('RSL minus cross-entropy, AP@0.3', ratios['rsl_minus_ce_ap30'])}
 
 {_budget_warning(numbers)}The paper reached 0.79x / 0.52x of tuned DeepMask and 2.0x tuned GOP. Interactions per seed:
 {

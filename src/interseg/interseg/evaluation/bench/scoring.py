@@ -3,6 +3,7 @@ labeller's masks judged against the simulator's ground truth, and means with the
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +164,25 @@ def curve_analysis(interactions: list[int], ap: list[float], flat_per_100: float
         "flattened": None if slope is None else bool(slope < flat_per_100),
         "flat_below_per_100": flat_per_100,
     }
+
+
+def add_missing_prf(numbers: dict, folder: Path) -> bool:
+    """A run written before bench.json carried the unseen-object metrics: compute them from its own
+    COCO files (coco/<method>-seed<N>.json and _results.json, the predictions the AP was computed
+    on) when they are there, and say so in the JSON. True when something was added."""
+    from interseg.evaluation.bench.profiles import METHODS
+    from interseg.learning.metrics import coco_ap, prf_of
+    from interseg.learning.prf_metrics import KEYS
+
+    entries = [e for method in METHODS for e in numbers["ap"][method]["per_seed"] if "prf" not in e]
+    if not entries or not all((folder / e["coco_results"]).is_file() for e in entries):
+        return False
+    for entry in entries:
+        gt = json.loads((folder / entry["coco_gt"]).read_text())
+        results = json.loads((folder / entry["coco_results"]).read_text())
+        entry["prf"] = prf_of(coco_ap(gt, results))
+    for method in METHODS:
+        values = numbers["ap"][method]["per_seed"]
+        numbers["ap"][method]["prf"] = {k: mean_spread([v["prf"][k] for v in values])["mean"] for k in KEYS}
+    numbers["prf_note"] = "unseen-object metrics computed afterwards from this run's COCO files (--from-json)"
+    return True
