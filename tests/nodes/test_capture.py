@@ -71,15 +71,17 @@ def test_synchronized_observation_with_calibration(processes, ros_node):
     assert "ERROR" not in processes.output(node)
 
 
-def test_camera_poses_wait_for_tf_and_driver_encodings_are_converted(processes, ros_node):
+def test_camera_poses_wait_for_tf_and_driver_encodings_are_converted(processes, ros_node, tmp_path):
     from interseg.nodes.convert import msg_to_image
+
+    publish_tf = tmp_path / "publish-tf"
 
     processes.start(
         [
             sys.executable,
             str(HELPERS / "cameras.py"),
-            "--tf-after",
-            "6",
+            "--tf-file",
+            str(publish_tf),
             "--colour-encoding",
             "bgr8",
             "--depth-encoding",
@@ -94,6 +96,7 @@ def test_camera_poses_wait_for_tf_and_driver_encodings_are_converted(processes, 
         message="capture refusing while no transform is known",
     )
     assert "cam0_optical_frame" in failed.message and "world" in failed.message, failed.message
+    publish_tf.touch()  # the calibration comes only now, however long the node took to start
     response = wait_for(
         lambda: (r := _call_capture(ros_node, timeout=1.0)).success and r, 30, message="capture once /tf_static arrives"
     )
@@ -104,17 +107,18 @@ def test_camera_poses_wait_for_tf_and_driver_encodings_are_converted(processes, 
     assert node.poll() is None
 
 
-def test_camera_that_stops_is_named_and_recovers(processes, ros_node):
+def test_camera_that_stops_is_named_and_recovers(processes, ros_node, tmp_path):
     from std_msgs.msg import String
 
+    drop = tmp_path / "drop-cam2"
     processes.start(
-        [sys.executable, str(HELPERS / "cameras.py"), "--drop", "cam2", "--drop-from", "4", "--drop-until", "9"],
-        name="cameras",
+        [sys.executable, str(HELPERS / "cameras.py"), "--drop", "cam2", "--drop-file", str(drop)], name="cameras"
     )
     node = _capture_node(processes)
     statuses: list[str] = []
     ros_node.create_subscription(String, "/capture/status", lambda m: statuses.append(m.data), 10)
     wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture working before the drop")
+    drop.touch()  # cam2 goes silent now, however long the graph took to start
     # A loaded machine can stall every camera for a moment; what must come is a failure naming cam2 alone.
     failed = wait_for(
         lambda: (r := _call_capture(ros_node, timeout=0.5)) and not r.success and "cam2" in r.message and r,
@@ -132,6 +136,7 @@ def test_camera_that_stops_is_named_and_recovers(processes, ros_node):
         message=f"cam2 named alone (last: {failed.message})",
     )
     wait_for(lambda: any("cam2: stale" in s for s in statuses), 5, message=f"stale status for cam2 in {statuses}")
+    drop.unlink()
     wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture recovering after the drop")
     wait_for(lambda: "all cameras are publishing again" in processes.output(node), 5, message="recovery logged")
 

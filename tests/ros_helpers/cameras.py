@@ -1,10 +1,10 @@
 """A test process that publishes four synthetic cameras the way drivers and a calibration would
 (images, camera_info, main-camera depth under depth/, the extrinsics on /tf_static).
-``--drop CAMERA --drop-from S --drop-until S`` (or ``--drop-file PATH``: while PATH exists)
-silences one camera, to test how the graph reacts to a camera that stops; ``--bad-encoding
-CAMERA`` publishes that camera as mono8 (must be rejected); ``--tf-after S`` publishes the
-extrinsics only S seconds after the start; ``--colour-encoding`` / ``--depth-encoding`` choose
-what a driver would send (bgr8, 16UC1 millimetres).
+``--drop CAMERA --drop-file PATH`` silences one camera while PATH exists, to test how the graph
+reacts to a camera that stops; ``--bad-encoding CAMERA`` publishes that camera as mono8 (must be
+rejected); ``--tf-file PATH`` publishes the extrinsics only once PATH exists;
+``--colour-encoding`` / ``--depth-encoding`` choose what a driver would send (bgr8, 16UC1
+millimetres).
 
 Clocks: ``--sim-time`` stamps with a clock that starts at 0 when the process starts (as a
 simulator's does), ``--stamp-offset S`` adds S seconds to every stamp; ``--future-at S
@@ -87,17 +87,14 @@ class Cameras(Node):
     def publish(self):
         elapsed = time.monotonic() - self.start
         stamp = self.stamp(elapsed)
-        if not self.tf_sent and elapsed >= self.args.tf_after:
+        if not self.tf_sent and (not self.args.tf_file or Path(self.args.tf_file).exists()):
             transforms = [
                 t for camera in self.cameras for t in camera_transforms(camera.name, camera.world_from_camera)
             ]
             self.tf_static_pub.publish(tf_message(transforms, stamp))
             self.tf_sent = True
         for camera in self.cameras:
-            if camera.name == self.args.drop and (
-                self.args.drop_from <= elapsed < self.args.drop_until
-                or (self.args.drop_file and Path(self.args.drop_file).exists())
-            ):
+            if camera.name == self.args.drop and self.args.drop_file and Path(self.args.drop_file).exists():
                 continue
             name = camera.name
             scale = 2 if self.faulty(name, "image-size") else 1
@@ -145,11 +142,9 @@ if __name__ == "__main__":
     parser.add_argument("--height", type=int, default=120)
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--drop", default="")
-    parser.add_argument("--drop-from", type=float, default=0.0)
-    parser.add_argument("--drop-until", type=float, default=0.0)
     parser.add_argument("--drop-file", default="", help="silence --drop while this file exists")
     parser.add_argument("--bad-encoding", default="")
-    parser.add_argument("--tf-after", type=float, default=0.0)
+    parser.add_argument("--tf-file", default="", help="/tf_static is published only once this file exists")
     parser.add_argument("--colour-encoding", default="rgb8", choices=["rgb8", "bgr8"])
     parser.add_argument("--depth-encoding", default="32FC1", choices=["32FC1", "16UC1"])
     parser.add_argument("--sim-time", action="store_true", help="stamp with a clock that starts at 0 with the process")
