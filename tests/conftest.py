@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -171,3 +172,52 @@ def node_command(module: str, namespace: str, params_file: str | None = None, **
     for name, value in params.items():
         command += ["-p", f"{name}:={value}"]
     return command
+
+
+def started_pids(output: str) -> dict[str, int]:
+    """The supervisor's latest pid of each process, from its `started` / `respawned` lines."""
+    return {name: int(pid) for name, pid in re.findall(r"\[launch\] (?:started|respawned) (\S+) \(pid (\d+)", output)}
+
+
+class LaunchedGraph:
+    """`interseg launch FILE [name:=value ...]` as a user runs it, its output timestamped line by line."""
+
+    def __init__(self, launch_args: list[str], env: dict):
+        import threading
+
+        self.lines: list[tuple[float, str]] = []
+        self.proc = subprocess.Popen(
+            interseg_command("launch", *launch_args),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), line.rstrip("\n")))
+
+    def output(self, since: float = 0.0) -> str:
+        return "\n".join(line for stamp, line in list(self.lines) if stamp >= since)
+
+    def pid_of(self, name: str) -> int:
+        return started_pids(self.output())[name]
+
+    def kill_respawned(self, name: str, timeout: float = 30.0) -> float:
+        """SIGKILL process ``name`` and wait until the supervisor has respawned it; the kill's time."""
+        killed = time.monotonic()
+        os.kill(self.pid_of(name), signal.SIGKILL)
+        wait_for(
+            lambda: f"respawned {name} (pid" in self.output(killed),
+            timeout,
+            message=f"{name} respawned\n{self.output(killed)[-3000:]}",
+        )
+        return killed
+
+    def kill(self) -> None:
+        interrupt_group(self.proc)
+        self.reader.join(timeout=5)

@@ -26,6 +26,7 @@ NODES = {
     "grasp_planner_node": "interseg.nodes.grasp_planner:main",
     "labeller_node": "interseg.nodes.labeller:main",
     "trainer_node": "interseg.nodes.trainer:main",
+    "store_writer_node": "interseg.nodes.store_writer:main",
     "experimenter_node": "interseg.nodes.experimenter:main",
     "push_collector_node": "interseg.nodes.push_collector:main",
     "moveit_pick_place_node": "interseg.nodes.moveit_pick_place:main",

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, interrupt_group, interseg_command, wait_for
+from conftest import REPO, LaunchedGraph, interseg_command, started_pids, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,6 @@ def alive(pid: int) -> bool:
         else "X"
     )
     return state not in ("Z", "X")
-
-
-def started_pids(output: str) -> dict[str, int]:
-    return {name: int(pid) for name, pid in re.findall(r"\[launch\] (?:started|respawned) (\S+) \(pid (\d+)", output)}
 
 
 def pair_launch(tmp_path: Path, run_dir: Path, name: str = "pair.launch.yaml") -> Path:
@@ -279,34 +275,12 @@ SIM_ARGS = ("image_width:=320", "image_height:=240", "shadows:=false", "steps_pe
 SIM_NODES = {"sim", "capture", "hypotheses", "grasp_planner", "labeller", "trainer", "experimenter"}
 
 
-class SimGraph:
+class SimGraph(LaunchedGraph):
     """`interseg launch launch/sim.launch.yaml` as a user runs it, its output timestamped line by line."""
 
     def __init__(self, run_dir: Path, env: dict):
-        import threading
-
         self.run_dir = run_dir
-        self.lines: list[tuple[float, str]] = []
-        self.proc = subprocess.Popen(
-            interseg_command("launch", str(REPO / "launch/sim.launch.yaml"), f"run_dir:={run_dir}", *SIM_ARGS),
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append((time.monotonic(), line.rstrip("\n")))
-
-    def output(self, since: float = 0.0) -> str:
-        return "\n".join(line for stamp, line in list(self.lines) if stamp >= since)
-
-    def pid_of(self, name: str) -> int:
-        return started_pids(self.output())[name]
+        super().__init__([str(REPO / "launch/sim.launch.yaml"), f"run_dir:={run_dir}", *SIM_ARGS], env)
 
     def records(self) -> list[dict]:
         path = self.run_dir / "progress.jsonl"
@@ -330,10 +304,6 @@ class SimGraph:
         took = time.monotonic() - sent
         self.reader.join(timeout=5)
         return took
-
-    def kill(self) -> None:
-        interrupt_group(self.proc)
-        self.reader.join(timeout=5)
 
 
 @pytest.fixture
@@ -395,13 +365,7 @@ def test_dead_nodes_are_respawned_or_stop_the_sim_graph(sim_graphs):
             wait_for(lambda: graph.grasping(mark), 60, message=f"a grasp\n{graph.output(mark)}")
             time.sleep(0.3)
         count = len(graph.records())
-        killed = time.monotonic()
-        os.kill(graph.pid_of(name), signal.SIGKILL)
-        wait_for(
-            lambda: f"respawned {name} (pid" in graph.output(killed),
-            30,
-            message=f"{name} respawned\n{graph.output(killed)}",
-        )
+        killed = graph.kill_respawned(name)
         wait_for(
             lambda: len(graph.records()) > count,
             120,

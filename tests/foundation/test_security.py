@@ -18,7 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import REPO, interrupt_group, interseg_command, spinning_node, wait_for
+from conftest import REPO, LaunchedGraph, interseg_command, spinning_node, wait_for
 
 from interseg import rosenv
 from interseg.security.documents import read_permissions
@@ -354,6 +354,38 @@ def test_the_robot_launch_files_camera_remaps_reach_the_permissions(tmp_path):
     )
 
 
+def test_the_fleets_enclaves_follow_its_robots_and_parameters(tmp_path):
+    """fleet.launch.yaml: one enclave per node of every robot and of the learner; a robot's
+    labeller may request the store writer's service (its store_service parameter), its
+    hypotheses node hears the learner's /model_updates (the remap); a single robot's labeller
+    writes the store itself and requests nothing."""
+    from interseg.security.policy import NodeSpec, node_permissions
+
+    keystore = tmp_path / "keystore"
+    assert interseg("security", "keystore", str(keystore)).returncode == 0
+    result = interseg("security", "enclave", str(keystore), "--launch", str(REPO / "launch/fleet.launch.yaml"))
+    assert result.returncode == 0, result.stderr
+    enclaves = keystore / "enclaves"
+    assert sorted(p.name for p in enclaves.iterdir() if p.is_dir()) == ["robot0", "robot1", "store_writer", "trainer"]
+    allowed = {
+        name: read_permissions(enclaves / name / "permissions.xml")[1]
+        for name in ("robot1/labeller", "robot1/hypotheses", "store_writer", "trainer")
+    }
+    labeller = allowed["robot1/labeller"]
+    assert "rq/store_exampleRequest" in labeller.publish and "rr/store_exampleReply" in labeller.subscribe
+    assert "rt/robot1/labelled_examples" in labeller.publish
+    assert "rt/model_updates" in allowed["robot1/hypotheses"].subscribe
+    assert "rt/model_updates" in allowed["trainer"].publish
+    assert "rr/store_exampleReply" in allowed["store_writer"].publish
+    alone = node_permissions(NodeSpec("/labeller", "labeller_node", parameters=(("store_service", "''"),)))
+    assert not any("store_example" in name for name in alone.publish | alone.subscribe)
+    segmenting = node_permissions(
+        NodeSpec("/r/hypotheses", "hypotheses_node", parameters=(("segment_topic", "/left/image_raw"),))
+    )
+    assert "rt/left/image_raw" in segmenting.subscribe
+    assert "rt/r/hypotheses/segmentation/labels" in segmenting.publish
+
+
 @pytest.mark.parametrize(
     "args, expected",
     [
@@ -413,27 +445,6 @@ def _stable_graph(
     return wait_for(settled, timeout, interval=1.0, message=f"nodes {sorted(expected)}\n{describe()}")
 
 
-class Launched:
-    def __init__(self, args: list[str], log: Path, env: dict):
-        self.log = open(log, "w+")
-        self.proc = subprocess.Popen(
-            interseg_command("launch", *args),
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def output(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()[-3000:]
-
-    def stop(self) -> None:
-        interrupt_group(self.proc, timeout=30)
-        self.log.close()
-
-
 EXTRAS_LAUNCH = """\
     launch:
     - arg: {name: store}
@@ -461,6 +472,11 @@ EXTRAS_LAUNCH = """\
             - {name: width, value: 160}
             - {name: height, value: 120}
             - {name: shadows, value: false}
+        - node:
+            pkg: interseg
+            exec: store_writer_node
+            name: store_writer
+            param: [{name: store, value: $(var store)-written}]
     """
 
 
@@ -501,18 +517,18 @@ def test_each_nodes_permissions_are_exactly_what_it_uses_when_launched(tmp_path,
             (
                 extras_args,
                 "/robot2",
-                ("talker", "listener", "static_transforms", "push_collector"),
+                ("talker", "listener", "static_transforms", "push_collector", "store_writer"),
                 lambda: any(pushes.glob("*")),
             ),
             # the first interaction has used every node of the loop
             (sim_args, "/robot1", SIM_NODES, lambda: progress.is_file() and progress.read_text().strip()),
         ):
-            launched = Launched(args, tmp_path / f"{namespace.strip('/')}.log", ros_env)
+            launched = LaunchedGraph(args, ros_env)
             try:
                 expected = {f"{namespace}/{n}" for n in nodes}
-                graph = _stable_graph(client, expected, 300, launched.output, ready)
+                graph = _stable_graph(client, expected, 300, lambda g=launched: g.output()[-3000:], ready)
             finally:
-                launched.stop()
+                launched.kill()
             for full_name, (publish, subscribe) in graph.items():
                 allowed_publish, allowed_subscribe = permitted(full_name)
                 assert allowed_publish == publish, (full_name, "publish", sorted(allowed_publish ^ publish))

@@ -238,11 +238,110 @@ def test_conditions_groups_and_includes_resolve(tmp_path):
         read_launch_file(outer, {"with_talker": "maybe"})
 
 
+def test_for_loops_repeat_their_children_with_the_index_as_launch_does(tmp_path):
+    """launch's ForLoop: children once per index, ``$(index NAME)`` inside them and what they
+    include, no scope of their own (a ``let`` in the loop is seen after it); bad lengths and an
+    index outside its loop are one-line errors."""
+    inner = write(
+        tmp_path / "robot.launch.yaml",
+        """\
+        launch:
+        - arg: {name: ns}
+        - group:
+            children:
+            - push_ros_namespace: {namespace: $(var ns)}
+            - node: {pkg: interseg, exec: listener_node, name: "listener_$(index k)"}
+        """,
+    )
+    outer = write(
+        tmp_path / "fleet.launch.yaml",
+        f"""\
+        launch:
+        - arg: {{name: n, default: "2"}}
+        - for:
+            len: $(var n)
+            name: k
+            children:
+            - for:
+                len: "2"
+                name: j
+                children:
+                - node: {{pkg: interseg, exec: talker_node, name: "talker_$(index k)_$(index j)"}}
+            - group:
+                children:
+                - include:
+                    file: $(dirname)/{inner.name}
+                    arg: [{{name: ns, value: robot$(index k)}}]
+            - let: {{name: last, value: $(index k)}}
+        - log: {{message: "last $(var last none)"}}
+        """,
+    )
+    plan = read_launch_file(outer, {})
+    assert [p.name for p in plan.processes] == [
+        "talker_0_0",
+        "talker_0_1",
+        "robot0/listener_0",
+        "talker_1_0",
+        "talker_1_1",
+        "robot1/listener_1",
+    ]
+    assert "last 1" in plan.messages
+    with pytest.raises(LaunchError, match="starts no processes"):  # no iteration at all
+        read_launch_file(outer, {"n": "0"})
+    with pytest.raises(LaunchError, match="len 'two' is not an integer"):
+        read_launch_file(outer, {"n": "two"})
+    stray = write(
+        tmp_path / "stray.launch.yaml",
+        """\
+        launch:
+        - for: {len: "1", name: k, children: [{log: {message: "$(index k)"}}]}
+        - log: {message: "$(index k)"}
+        """,
+    )
+    with pytest.raises(LaunchError, match=r"\$\(index k\) outside a 'for' action named 'k'"):
+        read_launch_file(stray, {})
+    for text, expected in (
+        ('- for: {name: k, children: [{log: {message: "x"}}]}', "len"),
+        ('- for: {len: "1", children: [{log: {message: "x"}}]}', "name"),
+        ('- for: {len: 1, name: k, children: [{log: {message: "x"}}]}', "len"),
+    ):
+        bad = tmp_path / "bad.launch.yaml"
+        bad.write_text("launch:\n" + text + "\n")
+        with pytest.raises(LaunchError, match=expected):
+            read_launch_file(bad, {})
+
+
+def test_a_fleets_robots_start_from_the_learners_weights_in_arenas_of_their_own(tmp_path):
+    import torch
+
+    from interseg.learning.model import HypothesisNetwork, ModelConfig
+    from interseg.learning.trainer import Trainer
+    from interseg.learning.trainer_config import TrainerConfig
+
+    plan = read_launch_file(REPO / "launch" / "fleet.launch.yaml", {"robots": "3", "seed": "5"})
+
+    def seed(name):
+        (command,) = [p.command for p in plan.processes if p.name == name]
+        return [arg for arg in command if arg.startswith("seed:=")]
+
+    assert seed("trainer") == ["seed:=5"]
+    for k in range(3):
+        assert seed(f"robot{k}/hypotheses") == ["seed:=5"]  # one initial model for the whole fleet
+        assert seed(f"robot{k}/sim") == seed(f"robot{k}/experimenter") == [f"seed:={5 + k}"]
+    # ... and one seed gives one model: the hypotheses node's initial network is the trainer's.
+    config = ModelConfig(expected_size=(64, 48))
+    torch.manual_seed(5)
+    node_weights = HypothesisNetwork(config).state_dict()
+    trainer_weights = Trainer(tmp_path, config, TrainerConfig(seed=5)).model.state_dict()
+    assert all(torch.equal(node_weights[name], trainer_weights[name]) for name in node_weights)
+
+
 SHIPPED = {
     "sim.launch.yaml": {},
     "robot.launch.yaml": {"publish_camera_poses": "true"},
     "pretrain.launch.yaml": {},
     "check.launch.yaml": {},
+    "fleet.launch.yaml": {"robots": "3"},
 }
 
 

@@ -51,25 +51,30 @@ def checkpoint_path(run_dir: str | os.PathLike, version: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"model-{version:06d}.pt"
 
 
-def write_checkpoint(path: str | os.PathLike, data: dict) -> None:
+def write_atomically(path: str | os.PathLike, data: bytes | memoryview, what: str = "checkpoint") -> None:
     """Write ``data`` to ``path`` atomically (temporary file, fsync, rename);
     :class:`CheckpointWriteError` when the disk refuses it, leaving nothing behind."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    # Serialised in memory first: torch's own file writer reports a refused write as an
-    # opaque internal error, and the file is written here where the OSError says why.
-    buffer = io.BytesIO()
-    torch.save(data, buffer)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
-            f.write(buffer.getbuffer())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise CheckpointWriteError(f"checkpoint {path} not written: {exc.strerror or exc}") from exc
+        raise CheckpointWriteError(f"{what} {path} not written: {exc.strerror or exc}") from exc
+
+
+def write_checkpoint(path: str | os.PathLike, data: dict) -> None:
+    """Write ``data`` to ``path`` atomically; :class:`CheckpointWriteError` when the disk refuses it."""
+    # Serialised in memory first: torch's own file writer reports a refused write as an
+    # opaque internal error, and the file is written here where the OSError says why.
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    write_atomically(path, buffer.getbuffer())
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

@@ -114,6 +114,13 @@ class WindowDataset(Dataset):
         self._bad = set()
         return sum(r.key not in self.quarantine for r in new)
 
+    def keep_up_to(self, last_id: int) -> None:
+        """Forget the rows after ``last_id`` (the next refresh reads them again): the ranks of a
+        distributed trainer train each round on exactly the rows rank 0 planned."""
+        self.records = [r for r in self.records if r.id <= last_id]
+        self._last_id = min(self._last_id, last_id)
+        self._bad = set()
+
     @property
     def quarantined(self) -> int:
         """Examples of the store that are quarantined, by any reader."""

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
 import time
 import uuid
@@ -88,6 +89,17 @@ CREATE TABLE IF NOT EXISTS examples (
 );
 CREATE INDEX IF NOT EXISTS examples_interaction ON examples(interaction_id);
 """
+
+
+_KEY = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def check_key(key: str) -> str:
+    """A sender's example key names the example's files: [A-Za-z0-9._-], 1 to 128 characters, not
+    starting with a dot. Raises ValueError otherwise."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key) or key.startswith("."):
+        raise ValueError(f"bad example key {key!r}: use 1-128 of [A-Za-z0-9._-], not starting with '.'")
+    return key
 
 
 def _fsync_directory(path: Path) -> None:
@@ -209,10 +221,16 @@ class ExampleStore:
         kind: str = "pick",
         source: str = "interaction",
         model_version: int | None = None,
+        key: str | None = None,
     ) -> str:
-        """Append one example; returns its key. Validates everything before writing anything."""
+        """Append one example; returns its key (``key`` when given: a sender's own, see
+        :func:`check_key`; a new one otherwise). Validates everything before writing anything."""
         if not self.writer:
             raise StoreError("store opened read-only; open it with writer=True to add examples")
+        if key is not None:
+            check_key(key)
+            if self.has(key):
+                raise ValueError(f"an example with key {key!r} is in the store already")
         image = validate_rgb_image(image, None, "example image")
         h, w = image.shape[:2]
         if not (np.isfinite(u) and np.isfinite(v) and -0.5 <= u <= w - 0.5 and -0.5 <= v <= h - 0.5):
@@ -237,7 +255,7 @@ class ExampleStore:
             area = 0
             if mask is not None and np.asarray(mask).any():
                 raise ValueError("a negative example must not carry a mask")
-        key = f"{int(interaction_id):08d}-{view}-{kind}-{uuid.uuid4().hex[:8]}"
+        key = key or f"{int(interaction_id):08d}-{view}-{kind}-{uuid.uuid4().hex[:8]}"
         image_rel = f"images/{key}.png"
         mask_rel = f"masks/{key}.png" if mask_u8 is not None else None
         written = []
@@ -288,7 +306,13 @@ class ExampleStore:
         return key
 
     def add_example(
-        self, example, *, interaction_id: int, source: str = "interaction", model_version: int | None = None
+        self,
+        example,
+        *,
+        interaction_id: int,
+        source: str = "interaction",
+        model_version: int | None = None,
+        key: str | None = None,
     ) -> str:
         """Append a :class:`interseg.learning.labelling.LabelledExample`."""
         return self.add(
@@ -303,9 +327,14 @@ class ExampleStore:
             kind=example.kind,
             source=source,
             model_version=model_version,
+            key=key,
         )
 
     # -- reading ---------------------------------------------------------------------------------
+    def has(self, key: str) -> bool:
+        """Whether an example with this key is in the index."""
+        return bool(self._query("SELECT 1 FROM examples WHERE key = ? LIMIT 1", (key,)))
+
     def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
         try:
             return self._db.execute(sql, params).fetchall()

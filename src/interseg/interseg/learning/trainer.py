@@ -16,30 +16,26 @@ import csv
 import logging
 import math
 import os
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader, RandomSampler
 
 from interseg.learning.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_FORMAT_VERSION,
     CheckpointError,
     CheckpointInfo,
-    CheckpointWriteError,
     checkpoint_path,
     list_checkpoints,
     read_checkpoint,
     write_checkpoint,
 )
-from interseg.learning.dataset import WindowDataset
+from interseg.learning.distributed import init_from_env, local_device, wrap
 from interseg.learning.losses import mask_cross_entropy, objectness_loss, robust_set_loss, window_iou
 from interseg.learning.model import HypothesisNetwork, ModelConfig
-from interseg.learning.store_errors import NoReadableExamplesError, StoreError, StoreNotReadyError
 from interseg.learning.trainer_config import TrainerConfig, resolve_device
 from interseg.progress import progress_bar
 
@@ -69,7 +65,9 @@ class Trainer:
         self.model_config = replace(model_config) if model_config is not None else ModelConfig()
         self.config = config or TrainerConfig()
         torch.manual_seed(self.config.seed)
-        self.device = resolve_device(self.config.device)
+        self.device = local_device(resolve_device(self.config.device))
+        self.ranks = init_from_env(self.device)  # one process, or a rank of a torchrun trainer
+        self._ddp = None  # the DistributedDataParallel wrapper of the current network, when distributed
         self.model = HypothesisNetwork(self.model_config).to(self.device)
         self.optimizer = make_optimizer(self.model, self.config)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, self.config.lr_step, self.config.lr_gamma)
@@ -87,7 +85,13 @@ class Trainer:
 
     def compute_losses(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         batch = self._to_device(batch)
-        objectness, masks = self.model.forward_windows(self.model.normalize(batch["image"]))
+        images = self.model.normalize(batch["image"])
+        if self.ranks.distributed and self.model.training:  # gradients averaged over the ranks
+            if self._ddp is None or self._ddp.module.network is not self.model:
+                self._ddp = wrap(self.model, self.device)
+            objectness, masks = self._ddp(images)
+        else:
+            objectness, masks = self.model.forward_windows(images)
         loss_obj = objectness_loss(objectness, batch["objectness"])
         with_mask = batch["has_mask"] > 0.5
         if bool(with_mask.any()):
@@ -218,6 +222,8 @@ class Trainer:
 
     # -- logging -----------------------------------------------------------------------------------
     def _log(self, values: dict[str, float]) -> None:
+        if not self.ranks.main:  # one log per run: rank 0's
+            return
         row = {
             "time": f"{time.time():.3f}",
             "step": self.step,
@@ -267,6 +273,9 @@ class Trainer:
             "metrics": metrics,
         }
         path = checkpoint_path(self.run_dir, version)
+        if not self.ranks.main:  # rank 0 writes it (the weights are the same on every rank)
+            self.version = version
+            return CheckpointInfo(version, path, self.step, self.examples_seen, metrics)
         write_checkpoint(path, data)
         self.version = version
         for _, old in list_checkpoints(self.run_dir)[: -self.config.keep_checkpoints]:
@@ -336,19 +345,12 @@ class Trainer:
         by_epochs = math.ceil(c.max_epochs_per_round * dataset_size / c.batch_size)
         return max(1, min(c.steps_per_round, max(c.min_steps_per_round, by_epochs)))
 
-    def run_online(
-        self,
-        store_root: str | os.PathLike,
-        *,
-        on_checkpoint: Callable[[CheckpointInfo], None] | None = None,
-        stop: threading.Event | None = None,
-        max_rounds: int | None = None,
-        poll_interval: float = 1.0,
-        progress: bool = False,
-        warn_after: float = 30.0,
-    ) -> int:
+    def run_online(self, store_root: str | os.PathLike, **options) -> int:
         """Keep training as examples arrive: refresh, train ``steps_per_round`` steps, checkpoint,
         announce. Returns the number of rounds run (stops on ``stop`` or after ``max_rounds``).
+        Options (:func:`interseg.learning.online.run_online`): ``on_checkpoint`` (called with each
+        CheckpointInfo), ``stop`` (a threading.Event), ``max_rounds``, ``poll_interval`` (1 s),
+        ``progress``, ``warn_after`` (30 s).
 
         Waits for the store to appear (the labeller creates it with its first example; after
         ``warn_after`` s a warning names the path). Examples with bad files are quarantined and
@@ -357,68 +359,9 @@ class Trainer:
         the disk refuses is logged and not announced; the next round tries again. Once training
         has started, an index that cannot be read is logged and training goes on with the
         examples already read; a store that is damaged from the start raises
-        :class:`~interseg.learning.store_errors.StoreError`."""
-        stop = stop or threading.Event()
-        started = time.monotonic()
-        warned = False
-        while True:
-            try:
-                dataset = WindowDataset(
-                    store_root, self.model_config, augment=self.config.augment, seed=self.config.seed
-                )
-                break
-            except StoreNotReadyError as exc:  # the labeller has not written yet
-                if not warned and time.monotonic() - started >= warn_after:
-                    LOG.warning("still waiting for the examples store after %.0f s: %s", warn_after, exc)
-                    warned = True
-                if stop.wait(poll_interval):
-                    return 0
-        rounds = 0
-        store_problem = checkpoint_problem = None
-        while not stop.is_set() and (max_rounds is None or rounds < max_rounds):
-            try:
-                if rounds or len(dataset) < self.config.min_examples:
-                    dataset.refresh()
-                if store_problem is not None:
-                    LOG.warning("the examples store is readable again")
-                    store_problem = None
-            except StoreError as exc:
-                if str(exc) != store_problem:
-                    LOG.warning(
-                        "cannot read new examples (%s); training goes on with the %d already read", exc, len(dataset)
-                    )
-                    store_problem = str(exc)
-            if len(dataset) < self.config.min_examples:
-                stop.wait(poll_interval)
-                continue
-            steps = self.round_steps(len(dataset))
-            sampler = RandomSampler(dataset, replacement=True, num_samples=steps * self.config.batch_size)
-            loader = DataLoader(
-                dataset,
-                batch_size=self.config.batch_size,
-                sampler=sampler,
-                drop_last=True,
-                num_workers=self.config.num_workers,
-                persistent_workers=False,
-            )
-            try:
-                stats = self.train_one_epoch(loader, progress=progress, examples_seen=dataset.last_id)
-            except NoReadableExamplesError as exc:
-                LOG.warning("round dropped: %s", exc)
-                stop.wait(poll_interval)
-                continue
-            stats["quarantined_examples"] = float(dataset.quarantined)
-            try:
-                info = self.save_checkpoint(stats)
-            except CheckpointWriteError as exc:
-                if str(exc) != checkpoint_problem:
-                    LOG.warning("%s; training goes on and the next round tries again", exc)
-                    checkpoint_problem = str(exc)
-                continue
-            if checkpoint_problem is not None:
-                LOG.warning("checkpoints are written again (version %d)", info.version)
-                checkpoint_problem = None
-            rounds += 1
-            if on_checkpoint is not None:
-                on_checkpoint(info)
-        return rounds
+        :class:`~interseg.learning.store_errors.StoreError`. Under torchrun every rank calls it:
+        rank 0 plans the rounds, only its ``on_checkpoint`` is called
+        (:mod:`interseg.learning.distributed`)."""
+        from interseg.learning.online import run_online
+
+        return run_online(self, store_root, **options)

@@ -10,7 +10,10 @@ Subscribed topics: segment_topic (parameter; sensor_msgs/Image, sensor-data QoS)
   network is busy are dropped, never queued) and published on ~/segmentation/*
 Subscribed topics: model_updates (interseg_interfaces/ModelUpdate): load the announced checkpoint
   in the background and swap it in; requests in flight finish on the model they started with,
-  and a checkpoint that fails to load leaves the running model untouched
+  and a checkpoint that fails to load leaves the running model untouched. The checkpoint comes in
+  the message (the trainer's model_transport: weights; written to model_cache first) or is read
+  at its path on a shared disk; either way its SHA-256 and size must be the announced ones, so a
+  partial or corrupt transfer is refused and the running model stays
 Published topics:
   hypotheses (interseg_interfaces/ObjectHypotheses)
   ~/segmentation/hypotheses (interseg_interfaces/ObjectHypotheses), ~/segmentation/labels
@@ -25,8 +28,10 @@ Parameters: see config/hypotheses.yaml.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 from geometry_msgs.msg import Point
@@ -37,7 +42,9 @@ from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
 from interseg.learning.baselines import network_or_bottom_up
+from interseg.learning.checkpoint import CheckpointError
 from interseg.learning.model import HypothesisNetwork, ModelConfig
+from interseg.learning.model_transfer import Digest, check_digest, receive_checkpoint
 from interseg.learning.predictor import HypothesisPredictor
 from interseg.learning.segmenter import Segmenter
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node
@@ -46,6 +53,28 @@ from interseg.transforms import WORLD_FRAME
 from interseg.visualization import overlay_hypotheses, palette
 from interseg_interfaces.msg import ModelUpdate, ObjectHypotheses, ObjectHypothesis
 from interseg_interfaces.srv import ProposeObjects, Segment
+
+
+def announced_checkpoint(msg: ModelUpdate, cache: Path) -> Path:
+    """The announced checkpoint as a local file, checked against the announced digest: the bytes
+    in the message written to ``cache``, or the file at its path (a shared disk). Raises
+    CheckpointError when it is not what was announced."""
+    expected = Digest(msg.checkpoint_sha256, int(msg.checkpoint_size)) if msg.checkpoint_sha256 else None
+    if len(msg.checkpoint_data):
+        if expected is None:
+            raise CheckpointError("the message carries a checkpoint without its SHA-256 and size")
+        return receive_checkpoint(memoryview(msg.checkpoint_data), expected, cache, msg.version)
+    path = Path(msg.checkpoint_path)
+    if expected is not None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CheckpointError(
+                f"cannot read {path} ({exc.strerror or exc}); on a host without the trainer's disk, "
+                "run the trainer with model_transport: weights"
+            ) from None
+        check_digest(data, expected, str(path))
+    return path
 
 
 class HypothesesNode(Node):
@@ -83,6 +112,14 @@ class HypothesesNode(Node):
         self.segment_min_score = declare(
             self, "segment_min_score", 0.5, "score a hypothesis needs on ~/segmentation/*", minimum=0.0, maximum=1.0
         )
+        model_cache = declare(
+            self,
+            "model_cache",
+            "",
+            "folder for models received in their announcement ('' = a private temporary folder, removed at exit)",
+        )
+        self.own_cache = None if model_cache else tempfile.TemporaryDirectory(prefix="interseg-models-")
+        self.model_cache = Path(model_cache) if model_cache else Path(self.own_cache.name)
         import torch
 
         torch.set_num_threads(self.threads)
@@ -132,17 +169,19 @@ class HypothesesNode(Node):
         if msg.version <= self.predictor.version:
             return
         start = time.monotonic()
-        try:
-            predictor = HypothesisPredictor.from_checkpoint(msg.checkpoint_path)  # outside the lock
+        received = len(msg.checkpoint_data) > 0
+        source = f"{msg.checkpoint_size} bytes received" if received else msg.checkpoint_path
+        try:  # outside the lock
+            predictor = HypothesisPredictor.from_checkpoint(announced_checkpoint(msg, self.model_cache))
         except Exception as exc:  # noqa: BLE001 -- a bad checkpoint must not take the node down
             self.get_logger().error(
-                f"keeping model version {self.predictor.version}: could not load {msg.checkpoint_path}: {exc}"
+                f"keeping model version {self.predictor.version}: model version {msg.version} ({source}) refused: {exc}"
             )
             return
         with self.model_lock:
             self.predictor = predictor
         self.get_logger().info(
-            f"switched to model version {predictor.version} (step {msg.training_step}, "
+            f"switched to model version {predictor.version} (step {msg.training_step}, {source}, "
             f"loaded in {time.monotonic() - start:.2f} s)"
         )
 
@@ -282,6 +321,10 @@ def hypotheses_msg(hypotheses, header, version: int) -> ObjectHypotheses:
         msg.mask = image_to_msg(h.mask.astype(np.uint8) * 255, "mono8", header)
         out.hypotheses.append(msg)
     return out
+
+    def close(self) -> None:
+        if self.own_cache is not None:
+            self.own_cache.cleanup()
 
 
 def main(args: list[str] | None = None) -> int:

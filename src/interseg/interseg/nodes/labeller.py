@@ -6,7 +6,13 @@ mid-grasp view): a positive with the changed region's mask, or a negative at the
 nothing moved. The place location gives an extra positive where the object appears. Examples
 are appended to the examples store (durable, SQLite WAL + PNG files) before they are announced.
 
-When the disk refuses a write (full, over quota, file too large), the examples not yet stored
+The store is written by this node (``store``, a directory), or, in a fleet whose labellers do not
+share the learner's disk, by the store_writer node through its ``store_example`` service
+(``store_service`` set): each example goes with a key chosen once, so a resend after a lost reply
+or a restarted writer is stored once (see :mod:`interseg.nodes.store_writer`).
+
+When the disk refuses a write (full, over quota, file too large), or the store writer is not
+answering, the examples not yet stored
 wait in memory (at most ``pending_limit``; beyond it the oldest are dropped and counted) and are
 written, then announced, in order once the store accepts writes again (tried every
 ``retry_s`` and on every new interaction); the reason is logged once when it starts and once
@@ -21,12 +27,13 @@ Parameters: see config/labeller.yaml.
 from __future__ import annotations
 
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.task import Future
 from std_msgs.msg import Header
@@ -37,8 +44,9 @@ from interseg.learning.labelling import LabelledExample as Example  # the messag
 from interseg.learning.store import ExampleStore
 from interseg.learning.store_errors import StoreError, StoreWriteError
 from interseg.nodes.common import declare, run_node
-from interseg.nodes.convert import ImageFormatError, info_to_camera, msg_to_image
+from interseg.nodes.convert import ImageFormatError, image_to_msg, info_to_camera, msg_to_image
 from interseg_interfaces.msg import Interaction, LabelledExample
+from interseg_interfaces.srv import StoreExample
 
 
 def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[ViewCapture]:
@@ -76,12 +84,40 @@ def views_from_interaction(msg: Interaction, use_lifted: bool = False) -> list[V
 
 @dataclass
 class PendingExample:
-    """A labelled example not yet in the store, with what its announcement needs."""
+    """A labelled example not yet in the store, with its key (kept across resends) and what its
+    announcement needs."""
 
     example: Example
     interaction_id: int
     model_version: int
     header: Header
+    key: str
+
+
+def example_key(prefix: str, interaction_id: int, example: Example) -> str:
+    """A fleet-unique key: the robot's prefix (its namespace), the interaction, view and kind, and
+    a random suffix (interaction ids restart with a robot's run)."""
+    return f"{prefix}{int(interaction_id):08d}-{example.view}-{example.kind}-{uuid.uuid4().hex[:8]}"
+
+
+def store_request(item: PendingExample) -> StoreExample.Request:
+    example = item.example
+    request = StoreExample.Request(
+        key=item.key,
+        interaction_id=item.interaction_id,
+        view=example.view,
+        kind=example.kind,
+        source="interaction",
+        positive=example.positive,
+        u=float(example.u),
+        v=float(example.v),
+        reason=example.reason,
+        model_version=item.model_version,
+    )
+    request.image = image_to_msg(example.image, "rgb8", item.header)
+    if example.mask is not None:
+        request.mask = image_to_msg(example.mask.astype(np.uint8) * 255, "mono8", item.header)
+    return request
 
 
 class LabellerNode(Node):
@@ -107,8 +143,23 @@ class LabellerNode(Node):
             minimum=0,
         )
         retry_s = declare(self, "retry_s", 5.0, "seconds between attempts to write kept examples", minimum=0.1)
+        store_service = declare(
+            self, "store_service", "", "send examples to this store_writer service instead ('' = write 'store' here)"
+        )
+        self.call_timeout = declare(
+            self, "store_timeout_s", 10.0, "seconds to wait for the store writer's answer", minimum=0.1
+        )
         self.labeller = FrameDifferenceLabeller(LabellerConfig(crop=crop, min_area=min_area))
-        self.store = ExampleStore(Path(store_path), writer=True)
+        namespace = self.get_namespace().strip("/").replace("/", "-")
+        self.key_prefix = f"{namespace}-" if namespace else ""
+        self.store = self.client = None
+        if store_service:
+            # its own group: the reply is handled by another executor thread while a callback waits
+            self.client = self.create_client(StoreExample, store_service, callback_group=ReentrantCallbackGroup())
+            where = f"sending examples to the store writer at {self.client.srv_name}"
+        else:
+            self.store = ExampleStore(Path(store_path), writer=True)
+            where = f"writing examples to {self.store.root} ({self.store.count()} already there)"
         self.publisher = self.create_publisher(LabelledExample, "labelled_examples", 50)
         self.pending: deque[PendingExample] = deque()
         self.store_problem: str | None = None  # why the last write failed, while examples wait
@@ -120,7 +171,7 @@ class LabellerNode(Node):
         )
         self.retry_timer = self.create_timer(retry_s, self.write_pending, callback_group=group)
         self.counts = {"interactions": 0, "positives": 0, "negatives": 0, "rejected": 0, "dropped": 0}
-        self.get_logger().info(f"writing examples to {self.store.root} ({self.store.count()} already there)")
+        self.get_logger().info(where)
 
     def on_interaction(self, msg: Interaction) -> None:
         start = time.monotonic()
@@ -141,8 +192,15 @@ class LabellerNode(Node):
             for note in view_labels.notes:
                 self.get_logger().debug(f"interaction {msg.interaction_id} {view_labels.view}: {note}")
             for example in view_labels.examples:
+                interaction_id = int(msg.interaction_id)
                 self.pending.append(
-                    PendingExample(example, int(msg.interaction_id), int(msg.model_version), msg.header)
+                    PendingExample(
+                        example,
+                        interaction_id,
+                        int(msg.model_version),
+                        msg.header,
+                        example_key(self.key_prefix, interaction_id, example),
+                    )
                 )
         self.write_pending()
         self._limit_pending()
@@ -172,9 +230,7 @@ class LabellerNode(Node):
         while self.pending and not self.finished.done():
             item = self.pending[0]
             try:
-                key = self.store.add_example(
-                    item.example, interaction_id=item.interaction_id, model_version=item.model_version
-                )
+                key = self.store_one(item)
             except StoreWriteError as exc:
                 if self.store_problem is None:
                     self.problem_since = time.monotonic()
@@ -219,10 +275,30 @@ class LabellerNode(Node):
             )
             self.store_problem = None
 
+    def store_one(self, item: PendingExample) -> str:
+        """Put one example in the store, here or through the store writer; raises StoreWriteError
+        (try again later), StoreError (the store is broken) or ValueError (the example is refused)."""
+        if self.store is not None:
+            return self.store.add_example(
+                item.example, interaction_id=item.interaction_id, model_version=item.model_version, key=item.key
+            )
+        if not self.client.service_is_ready():
+            raise StoreWriteError(f"the store writer ({self.client.srv_name}) is not available")
+        try:
+            response = self.client.call(store_request(item), timeout_sec=self.call_timeout)
+        except TimeoutError:
+            raise StoreWriteError(f"the store writer did not answer within {self.call_timeout} s") from None
+        if response.success:
+            return item.key
+        if response.retry:
+            raise StoreWriteError(response.message)
+        raise ValueError(response.message)
+
     def close(self) -> None:
         if self.pending:
             self.get_logger().error(f"stopping with {len(self.pending)} examples the store did not accept")
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
 
 
 def main(args: list[str] | None = None) -> int:

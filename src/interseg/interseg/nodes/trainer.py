@@ -9,12 +9,22 @@ waiting for examples stops at once; one in the middle of a round abandons it (th
 0 without waiting for the step in progress; the last checkpoint is intact).
 
 Published topics: model_updates (interseg_interfaces/ModelUpdate), after each checkpoint;
-  transient local, so a hypotheses node started later still hears the latest one
+  transient local, so a hypotheses node started later still hears the latest one. It carries the
+  checkpoint's SHA-256 and size, and with model_transport "weights" the checkpoint itself without
+  its optimizer state (for hypotheses nodes on hosts that do not share this disk; ~4.4 MB at the
+  default width)
 Parameters: see config/trainer.yaml.
+
+Several processes, one trainer: ``torchrun --nproc_per_node N <trainer_node> --ros-args ...``
+trains with DistributedDataParallel (gloo on CPU, NCCL on GPUs; see
+:mod:`interseg.learning.distributed`): every rank reads the store, rank 0 plans the rounds, writes
+the checkpoints and is the node that announces them.
 """
 
 from __future__ import annotations
 
+import array
+import sys
 import threading
 from pathlib import Path
 
@@ -22,11 +32,15 @@ from rclpy.node import Node
 from rclpy.task import Future
 
 from interseg.learning.checkpoint import CheckpointInfo
+from interseg.learning.distributed import env_ranks
 from interseg.learning.model import ModelConfig
+from interseg.learning.model_transfer import digest_of, inference_checkpoint
 from interseg.learning.trainer import Trainer
 from interseg.learning.trainer_config import TrainerConfig
 from interseg.nodes.common import MODEL_UPDATE_QOS, declare, run_node, say
 from interseg_interfaces.msg import ModelUpdate
+
+MODEL_TRANSPORTS = ("path", "weights")
 
 
 class TrainerNode(Node):
@@ -60,6 +74,15 @@ class TrainerNode(Node):
                 self, "device", "auto", "where the network trains: auto (a CUDA GPU when present), cpu, cuda, cuda:N"
             ),
         )
+        self.model_transport = declare(
+            self,
+            "model_transport",
+            "path",
+            "'path': announce the checkpoint's path (hypotheses nodes share this disk); 'weights': the "
+            "checkpoint's bytes travel in the announcement (hypotheses nodes on other hosts)",
+        )
+        if self.model_transport not in MODEL_TRANSPORTS:
+            raise ValueError(f"model_transport must be one of {MODEL_TRANSPORTS}, not {self.model_transport!r}")
         import torch
 
         torch.set_num_threads(threads)
@@ -72,7 +95,14 @@ class TrainerNode(Node):
         elif initial:
             self.trainer.load_checkpoint(initial)
             self.get_logger().info(f"starting from {initial}")
-        self.publisher = self.create_publisher(ModelUpdate, "model_updates", MODEL_UPDATE_QOS)
+        if self.trainer.ranks.distributed:
+            self.get_logger().info(
+                f"rank {self.trainer.ranks.rank} of {self.trainer.ranks.world} (torch.distributed); "
+                + ("announcing models" if self.trainer.ranks.main else "rank 0 announces the models")
+            )
+        self.publisher = (
+            self.create_publisher(ModelUpdate, "model_updates", MODEL_UPDATE_QOS) if self.trainer.ranks.main else None
+        )
         self.stop = threading.Event()
         self.finished = Future()  # completes (code 1) only when training fails
         self.thread = threading.Thread(target=self.run, name="trainer", daemon=True)
@@ -86,12 +116,20 @@ class TrainerNode(Node):
             self.finished.set_result(1)
 
     def announce(self, info: CheckpointInfo) -> None:
+        # the file itself where the disk is shared; its inference part where the bytes travel
+        weights = self.model_transport == "weights"
+        data = inference_checkpoint(info.path) if weights else Path(info.path).read_bytes()
+        digest = digest_of(data)
         msg = ModelUpdate(
             version=info.version,
             checkpoint_path=str(Path(info.path).resolve()),
             training_step=info.step,
             examples_seen=info.examples_seen,
+            checkpoint_sha256=digest.sha256,
+            checkpoint_size=digest.size,
         )
+        if weights:
+            msg.checkpoint_data = array.array("B", data)
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.metric_names = list(info.metrics)
         msg.metric_values = [float(v) for v in info.metrics.values()]
@@ -117,4 +155,15 @@ class TrainerNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
+    # Under torchrun (learning/distributed.py) every rank is a node; rank 0 is "trainer" and the
+    # only one that announces, the others are renamed trainer_rank<N> (the first node-name rule wins).
+    args = list(sys.argv if args is None else args)
+    rank = env_ranks().rank
+    if rank > 0:
+        rule = ["-r", f"__node:=trainer_rank{rank}"]
+        if "--ros-args" in args:
+            at = args.index("--ros-args") + 1
+            args[at:at] = rule
+        else:
+            args += ["--ros-args", *rule]
     return run_node(TrainerNode, args)

@@ -38,7 +38,7 @@ def node_from_command(command: list[str], display: str) -> NodeSpec:
     if "--ros-args" not in command:
         raise SecurityError(f"{display}: not a ROS node command")
     ros_args = command[command.index("--ros-args") + 1 :]
-    name, namespace, remaps, sim_time, enclave = None, "/", [], False, None
+    name, namespace, remaps, sim_time, enclave, parameters = None, "/", [], False, None, []
     i = 0
     while i < len(ros_args):
         flag = ros_args[i]
@@ -54,6 +54,7 @@ def node_from_command(command: list[str], display: str) -> NodeSpec:
             i += 2
         elif flag in ("-p", "--param"):
             parameter, _, text = value.partition(":=")
+            parameters.append((parameter, text))
             if parameter == "use_sim_time":
                 sim_time = _true(text)
             i += 2
@@ -70,7 +71,7 @@ def node_from_command(command: list[str], display: str) -> NodeSpec:
         )
     name = name or NODE_INTERFACES[executable].node
     full_name = f"{namespace.rstrip('/')}/{name}" if namespace.startswith("/") else f"/{namespace.strip('/')}/{name}"
-    return NodeSpec(full_name, executable, tuple(remaps), sim_time, enclave)
+    return NodeSpec(full_name, executable, tuple(remaps), sim_time, enclave, tuple(parameters))
 
 
 def nodes_of_launch_file(path: str, arguments: list[str]) -> list[NodeSpec]:

@@ -4,7 +4,7 @@ topics a node's permissions allow (sros2's permissions template)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from interseg.constants import CAMERA_NAMES, MAIN_CAMERA
@@ -50,8 +50,6 @@ NODE_INTERFACES: dict[str, NodeInterfaces] = {
         subscribe=_CAMERA_TOPICS + _DEPTH_TOPICS[:1] + ("/tf_static",),
         reply=("capture",),
     ),
-    # With segment_topic set (off in the shipped config), the node also subscribes to that topic
-    # and publishes ~/segmentation/labels and ~/segmentation/hypotheses: add them for such a graph.
     "hypotheses_node": NodeInterfaces(
         "hypotheses",
         publish=("hypotheses", "~/overlay", "~/markers"),
@@ -66,6 +64,7 @@ NODE_INTERFACES: dict[str, NodeInterfaces] = {
         call=("pick_place",),
     ),
     "labeller_node": NodeInterfaces("labeller", publish=("labelled_examples",), subscribe=("interactions",)),
+    "store_writer_node": NodeInterfaces("store_writer", reply=("store_example",)),
     "trainer_node": NodeInterfaces("trainer", publish=("model_updates",)),
     "experimenter_node": NodeInterfaces(
         "experimenter",
@@ -86,6 +85,17 @@ NODE_INTERFACES: dict[str, NodeInterfaces] = {
     "static_transforms_node": NodeInterfaces("static_transforms", publish=("/tf_static",)),
     "talker_node": NodeInterfaces("talker", publish=("hypotheses",)),
     "listener_node": NodeInterfaces("listener", subscribe=("hypotheses",)),
+}
+
+# What a node creates besides, when a parameter of its command line (-p NAME:=VALUE, as the launch
+# files pass them) is not empty: (executable, parameter) -> its names for that value.
+PARAMETER_INTERFACES: dict[tuple[str, str], Callable[[str], NodeInterfaces]] = {
+    # the hypotheses node segments that camera topic continuously
+    ("hypotheses_node", "segment_topic"): lambda topic: NodeInterfaces(
+        "", subscribe=(topic,), publish=("~/segmentation/labels", "~/segmentation/hypotheses")
+    ),
+    # a fleet's labeller sends its examples to the store writer (launch/fleet.launch.yaml)
+    ("labeller_node", "store_service"): lambda service: NodeInterfaces("", request=(service,)),
 }
 
 # What every rclpy node creates (Jazzy/Kilted): rosout, parameter events, the parameter services
@@ -194,6 +204,7 @@ class NodeSpec:
     remaps: tuple[Remap, ...] = ()
     sim_time: bool = False
     enclave: str | None = None  # default: the node's full name
+    parameters: tuple[tuple[str, str], ...] = ()  # its command line's -p NAME:=VALUE
 
     @property
     def enclave_path(self) -> str:
@@ -217,6 +228,10 @@ def node_permissions(spec: NodeSpec) -> Permissions:
         )
     namespace, node = split_node_name(spec.full_name)
     parts = [NODE_INTERFACES[spec.executable], EVERY_NODE] + ([SIM_TIME] if spec.sim_time else [])
+    for parameter, value in spec.parameters:
+        extra = PARAMETER_INTERFACES.get((spec.executable, parameter))
+        if extra is not None and value.strip("'\"") != "":
+            parts.append(extra(value.strip("'\"")))
     publish: set[str] = set()
     subscribe: set[str] = set()
 

@@ -27,7 +27,9 @@ launch`` and ``ros2 launch`` alike:
   directory, as in ros2 launch; use ``$(dirname)`` for paths next to the launch file.
 
 Supported actions: ``arg`` (name, default, description, choice), ``let``, ``set_env``,
-``unset_env``, ``log`` (message), ``group`` (scoped, children), ``include`` (file, arg),
+``unset_env``, ``log`` (message), ``group`` (scoped, children), ``include`` (file, arg), ``for``
+(len, name, children: the children once per index 0 .. len-1 in the enclosing scope, as
+launch's ForLoop (Kilted and newer) runs them),
 ``push_ros_namespace`` / ``push-ros-namespace`` (namespace), ``set_remap`` (from, to),
 ``set_parameter`` (name, value), ``node`` (pkg, exec, name, namespace, exec_name, param (name +
 value or nested param, or from [+ allow_substs]), remap, args, ros_args, and the process
@@ -38,7 +40,8 @@ Substitutions: ``var`` (with optional default), ``env``, ``optenv``, ``find-pkg-
 ``find-pkg-prefix`` (both through the ament index of AMENT_PREFIX_PATH and this Python's
 prefix), ``find-exec``, ``exec-in-pkg``, ``dirname``, ``filename``, ``eval`` (a Python
 expression with ``math`` or the listed modules, as upstream, evaluated in a child process
-with a time and memory bound: see ``python_expression``), ``anon``, ``not``, ``and``, ``or``;
+with a time and memory bound: see ``python_expression``), ``anon``, ``index`` (a ``for``
+loop's index), ``not``, ``and``, ``or``;
 quoting and ``\\`` escapes as in upstream's grammar.
 
 Where interseg launch is stricter than ros2 launch (each is a mistake ros2 launch would only
@@ -83,6 +86,7 @@ class Reader(ScopeActions, ProcessActions):
         self.top_file: Path | None = None
         self.include_depth = 0
         self.anon: dict[str, str] = {}
+        self.loop_indices: dict[str, str] = {}  # the enclosing `for` loops' indices, by loop name
         self.temp_dir: Path | None = None
 
     # -- substitutions ---------------------------------------------------------------------------
@@ -126,6 +130,10 @@ class Reader(ScopeActions, ProcessActions):
             )
         if name == "anon":
             return self.anon.setdefault(args[0], f"{args[0]}_{os.getpid()}_{random.getrandbits(62)}")
+        if name == "index":
+            if args[0] not in self.loop_indices:
+                raise ValueError(f"$(index {args[0]}) outside a 'for' action named '{args[0]}'")
+            return self.loop_indices[args[0]]
         if name == "not":
             return str(not coerce_bool(args[0], "$(not)")).lower()
         if name == "and":

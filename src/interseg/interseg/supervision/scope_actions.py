@@ -1,5 +1,5 @@
 """The actions that change what follows them rather than start a process: ``arg``, ``let``,
-``set_env``, ``unset_env``, ``log``, ``group``, ``include``, ``push_ros_namespace``,
+``set_env``, ``unset_env``, ``log``, ``group``, ``for``, ``include``, ``push_ros_namespace``,
 ``set_remap`` and ``set_parameter``, each parsed now and run later, as upstream's parsers do."""
 
 from __future__ import annotations
@@ -98,6 +98,34 @@ class ScopeActions:
         run.children = children  # type: ignore[attr-defined]
         return Action("group", label, file, None, run)
 
+    def _for(self, entity: Entity, file: Path, label: str) -> Action:
+        """launch's ForLoop (``for``): the children once per index 0 .. len-1, where ``$(index
+        NAME)`` is the index; they run in the enclosing scope (wrap them in a ``group`` to keep
+        their launch configurations to one iteration), and the index is visible in what they
+        include."""
+        name = entity.get("name", optional=False)
+        length = parse_substitution(entity.get("len", optional=False))
+        children = [
+            self.parse_action(kind, body, file, f"{label}.{i + 1}") for i, (kind, body) in enumerate(entity.children())
+        ]
+
+        def run(frame: Frame) -> None:
+            text = self.perform(length, frame)
+            try:
+                count = int(text)
+            except ValueError:
+                raise ValueError(f"for '{name}': len '{text}' is not an integer") from None
+            saved = dict(self.loop_indices)
+            try:
+                for index in range(count):
+                    self.loop_indices[name] = str(index)
+                    self.run_actions(children, frame)
+            finally:
+                self.loop_indices = saved
+
+        run.children = children  # type: ignore[attr-defined]
+        return Action("for", label, file, None, run)
+
     def _include(self, entity: Entity, file: Path, label: str) -> Action:
         target = parse_substitution(entity.get("file", optional=False))
         arguments = []
@@ -176,6 +204,7 @@ class ScopeActions:
         "unset_env": _unset_env,
         "log": _log,
         "group": _group,
+        "for": _for,
         "include": _include,
         "push_ros_namespace": _push_ros_namespace,
         "push-ros-namespace": _push_ros_namespace,

@@ -36,6 +36,7 @@ _SUBSTITUTIONS: dict[str, tuple[int, int]] = {
     "filename": (0, 0),
     "eval": (1, 2),
     "anon": (1, 1),
+    "index": (1, 2),  # ForLoopIndex parses a second argument as ForEachVar does, and ignores it
     "not": (1, 1),
     "and": (2, 2),
     "or": (2, 2),
