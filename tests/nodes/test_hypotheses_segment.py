@@ -108,7 +108,20 @@ def test_segment_service_and_a_camera_topic(processes, ros_node, tmp_path):
         publisher.publish(frame)
         time.sleep(0.05)
     elapsed = time.monotonic() - started
-    time.sleep(1.5)  # the last segmentation in flight
+
+    def quiet_for(seconds: float):  # the last segmentation in flight has arrived, both its messages
+        state = {"count": -1, "since": time.monotonic()}
+
+        def check() -> bool:
+            with lock:
+                count, balanced = len(received), 2 * sum(r[0] == "labels" for r in received) == len(received)
+            if count != state["count"]:
+                state["count"], state["since"] = count, time.monotonic()
+            return balanced and time.monotonic() - state["since"] >= seconds
+
+        return check
+
+    wait_for(quiet_for(1.5), 60, message=f"the segmentations to settle: {received}")
     with lock:
         labels = [r for r in received if r[0] == "labels"]
         hypotheses = [r for r in received if r[0] == "hypotheses"]
