@@ -56,8 +56,12 @@ def wrapper_text(python: str, name: str, target: str) -> str:
     return (
         f"#!{python}\n{WRAPPER_TAG}\n"
         f"# {name} = {target}\n"
-        "import sys\n"
-        f"from {module.strip()} import {attr.strip()} as main\n"
+        "import os, signal, sys\n"
+        "try:\n"
+        f"    from {module.strip()} import {attr.strip()} as main\n"
+        "except KeyboardInterrupt:  # Ctrl-C while the node's modules load: end as SIGINT ends a program\n"
+        "    signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
         "if __name__ == '__main__':\n"
         "    sys.exit(main())\n"
     )

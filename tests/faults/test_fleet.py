@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -34,13 +35,19 @@ def test_two_robots_feed_one_learner_and_every_announced_example_is_stored_once_
 
     run_dir = tmp_path / "fleet"
     announced: dict[int, list[str]] = {k: [] for k in ROBOTS}
+    received_at: dict[int, list[float]] = {k: [] for k in ROBOTS}
+
+    def on_example(msg, k: int) -> None:
+        announced[k].append(msg.store_key)
+        received_at[k].append(time.monotonic())
+
     updates: list[int] = []
     with spinning_node(f"fleet_test_{os.getpid()}") as node:
         for k in ROBOTS:
             node.create_subscription(
                 LabelledExample,
                 f"/robot{k}/labelled_examples",
-                lambda msg, k=k: announced[k].append(msg.store_key),
+                lambda msg, k=k: on_example(msg, k),
                 QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE),
             )
         node.create_subscription(
@@ -49,30 +56,37 @@ def test_two_robots_feed_one_learner_and_every_announced_example_is_stored_once_
         graph = LaunchedGraph([str(REPO / "launch/fleet.launch.yaml"), f"run_dir:={run_dir}", *FLEET_ARGS], ros_env)
         try:
 
-            def more_from(robots, than: dict[int, int]):
-                return lambda: all(len(announced[k]) > than[k] for k in robots)
-
-            def kill(name: str) -> float:
+            def kill_and_restart(name: str) -> float:
+                """SIGKILL ``name``; returns once its new process runs its own code (its first line)."""
                 killed = graph.kill_respawned(name)
                 assert f"{name} was killed by signal SIGKILL" in graph.output(killed)
-                return killed
+
+                def restarted() -> bool:
+                    after = graph.output(killed).split(f"respawned {name} (pid", 1)
+                    return len(after) == 2 and f"[{name} " in after[1]
+
+                wait_for(restarted, 120, message=f"{name} running again\n{graph.output(killed)[-4000:]}")
+                return time.monotonic()
+
+            def announced_after(robots, mark: float):  # (examples in flight at a kill come before it)
+                return lambda: all(any(t > mark for t in received_at[k]) for k in robots)
 
             wait_for(
-                more_from(ROBOTS, {0: 1, 1: 1}), 300, message=f"examples from both robots\n{graph.output()[-4000:]}"
-            )
-            counts = {k: len(v) for k, v in announced.items()}
-            killed = kill("store_writer")
-            wait_for(
-                more_from(ROBOTS, counts),
+                lambda: all(len(announced[k]) > 1 for k in ROBOTS),
                 300,
-                message=f"examples from both robots after the store writer died\n{graph.output(killed)[-4000:]}",
+                message=f"examples from both robots\n{graph.output()[-4000:]}",
             )
-            counts = {k: len(v) for k, v in announced.items()}
-            killed = kill("robot1/labeller")
+            mark = kill_and_restart("store_writer")
             wait_for(
-                more_from((1,), counts),
+                announced_after(ROBOTS, mark),
                 300,
-                message=f"examples from robot1 after its labeller died\n{graph.output(killed)[-4000:]}",
+                message=f"examples from both robots after the store writer died\n{graph.output()[-4000:]}",
+            )
+            mark = kill_and_restart("robot1/labeller")
+            wait_for(
+                announced_after((1,), mark),
+                300,
+                message=f"examples from robot1 after its labeller died\n{graph.output()[-4000:]}",
             )
             # a model of the one trainer reached both robots: their interactions use it
             wait_for(

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -66,6 +67,16 @@ def test_installed_talker_starts_as_a_ros_node(processes, ros_node):
     assert talker.poll() is None, processes.output(talker)
     os.killpg(talker.pid, signal.SIGINT)
     assert talker.wait(timeout=10) == 0
+
+
+def test_ctrl_c_while_a_node_loads_its_modules_ends_it_without_a_traceback(processes):
+    """A supervisor stopping a graph can interrupt a node that is still importing (a respawned one)."""
+    node = processes.start([str(PREFIX / "lib" / "interseg" / "labeller_node")], name="labeller")
+    time.sleep(0.2)  # rclpy, numpy, OpenCV and the labeller are still loading (0.6-3 s here)
+    os.killpg(node.pid, signal.SIGINT)
+    assert node.wait(timeout=30) in (-signal.SIGINT, 0)
+    out = processes.output(node)
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
 
 
 def test_install_is_idempotent_and_removes_what_setup_py_no_longer_lists(tmp_path):
