@@ -257,14 +257,23 @@ def test_frames_stamped_far_in_the_future_are_refused_and_capture_keeps_serving(
         name="cameras",
     )
     node = _capture_node(processes)
-    seen = _watch(ros_node)
     wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture working")
-    start_future.touch()  # the next five frames of every stream are stamped a day ahead
-    last_future = wait_for(
-        lambda: (future := [a for a, s in seen if s > time.time() + 3600]) and len(future) == 5 and future[-1],
-        20,
-        message="the five future frames",
-    )
+
+    # The next five frames of every stream are stamped a day ahead. They travel best-effort, as
+    # camera drivers send (sensor-data QoS), and a machine that pauses can drop a whole burst of
+    # them, so a new burst is asked for until capture has refused one.
+    def refused() -> bool:
+        lines = processes.output(node).splitlines()
+        return any("rejected a message from cam0: stamp" in line and "ahead of the newest" in line for line in lines)
+
+    for _ in range(5):
+        start_future.touch()
+        wait_for(lambda: not start_future.exists(), 20, message="a burst of future frames sent")
+        last_future = time.monotonic()
+        while not refused() and time.monotonic() - last_future < 2.0:
+            time.sleep(0.05)
+        if refused():
+            break
     # (timeouts leave room for a loaded machine's pauses: what is checked is that sets of the real
     # time come, not how fast; the time is printed)
     response = _call_capture(ros_node, timeout=5.0)
@@ -275,8 +284,7 @@ def test_frames_stamped_far_in_the_future_are_refused_and_capture_keeps_serving(
     for _ in range(5):  # and goes on serving
         response = _call_capture(ros_node, timeout=5.0)
         assert response.success, response.message
-    output = processes.output(node)
-    assert "s ahead of the newest accepted" in output and "rejected a message from cam0" in output, output[-2000:]
+    assert refused(), processes.output(node)[-2000:]
     assert node.poll() is None
 
 

@@ -9,7 +9,8 @@ millimetres).
 Clocks: ``--sim-time`` stamps with a clock that starts at 0 when the process starts (as a
 simulator's does), ``--stamp-offset S`` adds S seconds to every stamp; ``--future-at S
 --future-count N --future-by D`` stamps the N frames of every stream published from S seconds on
-(and once ``--future-file`` exists, when given) D seconds ahead. Faults: ``--fault STREAM:KIND``
+(with ``--future-file``: each time that file appears; the helper deletes it after the N frames,
+so a test can ask for another burst) D seconds ahead. Faults: ``--fault STREAM:KIND``
 (repeatable; STREAM is a camera or ``depth``) publishes that stream wrongly, only while
 ``--fault-file`` exists when one is given. KIND:
 ``image-size`` (image twice its camera_info's size), ``info-fx-zero``, ``info-nan`` (NaN in K),
@@ -78,6 +79,9 @@ class Cameras(Node):
             self.get_logger().info(
                 f"future frame {self.future_sent} of {self.args.future_count}: stamped {self.args.future_by:g} s ahead"
             )
+            if self.args.future_file and self.future_sent == self.args.future_count:
+                self.future_sent = 0  # the burst is sent: the next one when the file appears again
+                Path(self.args.future_file).unlink()
         sec = int(seconds)
         return Time(sec=sec, nanosec=int(round((seconds - sec) * 1e9)) % 1_000_000_000)
 
@@ -152,7 +156,7 @@ if __name__ == "__main__":
     parser.add_argument("--future-at", type=float, default=0.0)
     parser.add_argument("--future-count", type=int, default=0)
     parser.add_argument("--future-by", type=float, default=86400.0)
-    parser.add_argument("--future-file", default="", help="the future frames start only once this file exists")
+    parser.add_argument("--future-file", default="", help="a burst of future frames each time this file appears")
     parser.add_argument("--fault", action="append", default=[], help="STREAM:KIND, see the module docstring")
     parser.add_argument("--fault-file", default="", help="faults apply only while this file exists")
     args, ros_args = parser.parse_known_args()

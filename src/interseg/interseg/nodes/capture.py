@@ -56,7 +56,7 @@ from interseg_interfaces.srv import Capture
 DEPTH = "depth"
 MAX_TIMEOUT_S = 60.0  # longest a Capture request may ask to wait
 MAX_WAITING = 3  # Capture requests allowed to wait at once
-EXECUTOR_THREADS = MAX_WAITING + 3  # + camera callbacks, health timer, one to answer at once
+EXECUTOR_THREADS = MAX_WAITING + 4  # + streams' callbacks (one group each), health timer, one to answer at once
 LOG_EVERY_S = 2.0  # rejections are logged at most this often per stream
 
 
@@ -148,21 +148,38 @@ class CaptureNode(Node):
             else qos_profile_sensor_data
         )
         self.tf = StaticTransformListener(self)
+        # One callback group per stream: in one shared group a busy executor hands the turn to the
+        # first ready subscription again and again, and the cameras after it go stale.
         self.subscriptions_ = []
         for camera in self.cameras:
+            group = MutuallyExclusiveCallbackGroup()
             self.subscriptions_.append(
                 self.create_subscription(
-                    Image, image_topic.format(camera=camera), lambda m, c=camera: self.on_image(c, m), image_qos
+                    Image,
+                    image_topic.format(camera=camera),
+                    lambda m, c=camera: self.on_image(c, m),
+                    image_qos,
+                    callback_group=group,
                 )
             )
             self.subscriptions_.append(
                 self.create_subscription(
-                    CameraInfo, info_topic.format(camera=camera), lambda m, c=camera: self.on_info(c, m), image_qos
+                    CameraInfo,
+                    info_topic.format(camera=camera),
+                    lambda m, c=camera: self.on_info(c, m),
+                    image_qos,
+                    callback_group=group,
                 )
             )
         if self.use_depth:
             self.subscriptions_.append(
-                self.create_subscription(Image, depth_topic.format(camera=self.cameras[0]), self.on_depth, image_qos)
+                self.create_subscription(
+                    Image,
+                    depth_topic.format(camera=self.cameras[0]),
+                    self.on_depth,
+                    image_qos,
+                    callback_group=MutuallyExclusiveCallbackGroup(),
+                )
             )
 
         self.publisher = self.create_publisher(Observation, "observation", 2)
