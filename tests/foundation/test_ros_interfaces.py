@@ -127,9 +127,12 @@ def test_action_feedback_result_and_rejection(servers, processes, ros_node):
     result_future = handle.get_result_async()
     result = wait_for(lambda: result_future.result(), 15, message="result").result
     assert result.success and result.object_lifted
-    # Feedback is a topic and the result a service: the last feedback may arrive after the result.
-    wait_for(lambda: phases and phases[-1] == "park", 5, message="the 'park' feedback")
-    assert phases[0] == "approach"
+    # Feedback is a topic and the result a service reply: feedback that arrives after the result is
+    # dropped by rclpy's ActionClient (it forgets the goal's feedback callback with the result), so
+    # the last phases may never be seen; what was seen comes in the server's order.
+    assert phases and phases[0] == "approach", phases
+    order = ["approach", "descend", "close", "lift", "carry", "place", "release", "park"]  # servers.py
+    assert phases == sorted(phases, key=order.index), phases
 
     rejected = client.send_goal_async(_goal(frame_id="map"))
     assert not wait_for(lambda: rejected.result(), 10, message="rejection").accepted

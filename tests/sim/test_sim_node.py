@@ -197,9 +197,13 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     wait_for(future.done, 60.0, message="pick-and-place result")
     result = future.result().result
     assert result.success and result.object_lifted, result.message
-    # Feedback is a topic and the result a service: the last feedback may arrive after the result.
-    wait_for(lambda: phases and phases[-1] == "park", 5.0, message="the 'park' feedback")
-    assert phases[0] == "approach" and "hold" in phases
+    # Feedback is a topic and the result a service reply: feedback that arrives after the result is
+    # dropped by rclpy's ActionClient (it forgets the goal's feedback callback with the result), so
+    # the last phases may never be seen; what was seen comes in the controller's order.
+    assert phases[0] == "approach" and "hold" in phases, phases
+    from interseg.sim.controller import PHASES
+
+    assert phases == sorted(phases, key=PHASES.index), phases
     stamp_after = images["cam0"].header.stamp.sec + images["cam0"].header.stamp.nanosec * 1e-9
     assert stamp_after > stamp_before + 3.0  # simulated time advanced through the motion
 
