@@ -148,8 +148,8 @@ class CaptureNode(Node):
             else qos_profile_sensor_data
         )
         self.tf = StaticTransformListener(self)
-        # One callback group per stream: in one shared group a busy executor hands the turn to the
-        # first ready subscription again and again, and the cameras after it go stale.
+        # One callback group per stream: rclpy serves one shared group's ready subscriptions one at
+        # a time, in the node's order, so on a busy machine the streams after the first went stale.
         self.subscriptions_ = []
         for camera in self.cameras:
             group = MutuallyExclusiveCallbackGroup()
