@@ -139,7 +139,6 @@ class CaptureNode(Node):
             on_event=self._on_clock_event,
         )
         self.infos: dict[str, CameraInfo] = {}  # the last valid camera_info per camera
-        self.rejected = 0
         self.waiting = threading.BoundedSemaphore(MAX_WAITING)
         self._logged: dict[str, float] = {}  # stream -> when its last rejection was logged
         image_qos = (
@@ -261,12 +260,10 @@ class CaptureNode(Node):
         try:
             return self.sync.add(stream, stamp_seconds(msg.header), msg)
         except StampRejected as exc:  # counted by the synchronizer
-            self.rejected += 1
             self._log_rejection(stream, str(exc))
             return None
 
     def _reject(self, stream: str, reason: str) -> None:
-        self.rejected += 1
         self.sync.reject(stream, reason)
         self._log_rejection(stream, reason)
 
