@@ -126,6 +126,25 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "
     pytest.fail(f"timed out after {timeout:.1f}s waiting for {message}")
 
 
+def call_service(client, request, timeout: float, resend_after: float = 5.0, message: str = "response"):
+    """Send ``request`` and wait up to ``timeout`` s for the reply, sending it again after each
+    ``resend_after`` s without one. A client that has just seen the service ready can still lose
+    a reply: the server may send it before it has discovered the client's response reader, and
+    service requests and replies are volatile. Only for requests that may be served twice; a
+    request the server works on for a while needs ``resend_after`` above that time."""
+    deadline = time.monotonic() + timeout
+    futures = []
+    while time.monotonic() < deadline:
+        futures.append(client.call_async(request))
+        resend_at = min(deadline, time.monotonic() + resend_after)
+        while time.monotonic() < resend_at:
+            for future in futures:
+                if future.done():
+                    return future.result()
+            time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout:.1f}s waiting for {message} ({len(futures)} requests sent)")
+
+
 @contextlib.contextmanager
 def spinning_node(name: str):
     """An rclpy node in this process, in its own context, spun by a background executor thread."""

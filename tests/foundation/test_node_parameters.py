@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, interseg_command, wait_for
+from conftest import REPO, call_service, interseg_command, wait_for
 from rcl_interfaces.msg import ParameterType
 
 pytestmark = pytest.mark.slow
@@ -19,9 +19,7 @@ def get_parameters(ros_node, node: str, names: list[str]):
 
     client = ros_node.create_client(GetParameters, f"{node}/get_parameters")
     wait_for(client.service_is_ready, 60, message=f"{node}/get_parameters")
-    future = client.call_async(GetParameters.Request(names=names))
-    wait_for(future.done, 10, message="parameter values")
-    return future.result().values
+    return call_service(client, GetParameters.Request(names=names), 30, message="parameter values").values
 
 
 def test_experimenter_takes_an_integer_launch_argument_for_its_double_max_minutes(tmp_path, processes, ros_node):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import wait_for
+from conftest import call_service, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -89,8 +89,7 @@ def test_service_call_across_processes(servers, processes, ros_node):
     image[5:15, 5:20] = 255
     image[25:35, 30:55] = 200
     request = ProposeObjects.Request(image=image_to_msg(image, "rgb8"))
-    future = client.call_async(request)
-    response = wait_for(lambda: future.result(), 10, message="ProposeObjects response")
+    response = call_service(client, request, 30, message="ProposeObjects response")
     assert response.success and len(response.hypotheses.hypotheses) == 2
     areas = sorted(int((msg_to_image(h.mask) > 0).sum()) for h in response.hypotheses.hypotheses)
     assert areas == [150, 250]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, wait_for
+from conftest import REPO, call_service, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +44,8 @@ def _call_capture(ros_node, timeout: float = 0.0):
         client = ros_node.create_client(Capture, "capture")
         assert client.wait_for_service(timeout_sec=60), "capture service not discovered"
         _clients[ros_node] = client
-    future = _clients[ros_node].call_async(Capture.Request(timeout=timeout))
-    return wait_for(lambda: future.result(), 10, message="capture response")
+    request = Capture.Request(timeout=timeout)
+    return call_service(_clients[ros_node], request, 20, resend_after=timeout + 5, message="capture response")
 
 
 def test_synchronized_observation_with_calibration(processes, ros_node):

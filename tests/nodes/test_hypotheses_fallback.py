@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import node_command, wait_for
+from conftest import call_service, node_command
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,8 @@ def _propose(node, name: str, image_msg):
 
     client = node.create_client(ProposeObjects, f"/{name}/propose_objects")
     assert client.wait_for_service(timeout_sec=60), f"{name} not available"
-    future = client.call_async(ProposeObjects.Request(image=image_msg))
-    return wait_for(lambda: future.result(), 60, message=f"{name} response")
+    request = ProposeObjects.Request(image=image_msg)
+    return call_service(client, request, 60, resend_after=10, message=f"{name} response")
 
 
 def test_a_network_that_proposes_nothing_falls_back_to_bottom_up(processes, ros_node, tmp_path):

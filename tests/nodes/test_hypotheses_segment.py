@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import node_command, wait_for
+from conftest import call_service, node_command, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +38,7 @@ def _call(node, request, timeout: float = 60.0):
 
     client = node.create_client(Segment, "/seg/segment")
     assert client.wait_for_service(timeout_sec=60), "segment service not available"
-    future = client.call_async(request)
-    return wait_for(lambda: future.result(), timeout, message="segment response")
+    return call_service(client, request, timeout, resend_after=10, message="segment response")
 
 
 def test_segment_service_and_a_camera_topic(processes, ros_node, tmp_path):

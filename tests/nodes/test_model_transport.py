@@ -9,7 +9,7 @@ import hashlib
 import sys
 
 import pytest
-from conftest import REPO, node_command, wait_for
+from conftest import REPO, call_service, node_command, wait_for
 from learning.helpers import fill_store
 
 pytestmark = pytest.mark.slow
@@ -39,8 +39,8 @@ def _propose(node, image):
 
     client = node.create_client(ProposeObjects, "/robot/propose_objects")
     assert client.wait_for_service(timeout_sec=60)
-    future = client.call_async(ProposeObjects.Request(image=image_to_msg(image, "rgb8"), max_hypotheses=3))
-    return wait_for(lambda: future.result(), 60, message="propose_objects response")
+    request = ProposeObjects.Request(image=image_to_msg(image, "rgb8"), max_hypotheses=3)
+    return call_service(client, request, 60, resend_after=10, message="propose_objects response")
 
 
 def test_weights_travel_in_the_announcement_and_bad_transfers_are_refused(processes, ros_node, tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, interrupt_group, interseg_command, spinning_node, wait_for
+from conftest import REPO, call_service, interrupt_group, interseg_command, spinning_node, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -151,8 +151,7 @@ def client_node():
 def _call(node, srv_type, name, request, timeout=30.0):
     client = node.create_client(srv_type, name)
     assert client.wait_for_service(timeout_sec=timeout), f"{name} not available"
-    future = client.call_async(request)
-    return wait_for(lambda: future.result(), timeout, message=f"{name} response")
+    return call_service(client, request, timeout, resend_after=10, message=f"{name} response")
 
 
 def _same(got, want) -> bool:

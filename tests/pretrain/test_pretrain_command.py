@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import interseg_command, wait_for
+from conftest import call_service, interseg_command, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -85,8 +85,8 @@ def test_hypotheses_node_starts_from_the_pretrained_checkpoint(pretrained, proce
     client = ros_node.create_client(ProposeObjects, "propose_objects")
     assert client.wait_for_service(timeout_sec=30)
     image = image_to_msg(np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8), "rgb8")
-    future = client.call_async(ProposeObjects.Request(image=image))
-    response = wait_for(lambda: future.result(), 60, message="propose_objects response")
+    request = ProposeObjects.Request(image=image)
+    response = call_service(client, request, 60, resend_after=10, message="propose_objects response")
     assert response.success and response.hypotheses.model_version == 1
 
 

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, wait_for
+from conftest import REPO, call_service, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -236,9 +236,7 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     # Reset re-scatters.
     reset = ros_node.create_client(ResetArena, "reset_arena")
     assert reset.wait_for_service(timeout_sec=10.0)
-    response_future = reset.call_async(ResetArena.Request(seed=5))
-    wait_for(response_future.done, 30.0, message="reset response")
-    response = response_future.result()
+    response = call_service(reset, ResetArena.Request(seed=5), 30.0, resend_after=10, message="reset response")
     assert response.success and 1 <= response.num_objects <= 8
     assert cancel.done()
 
