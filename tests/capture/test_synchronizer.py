@@ -321,7 +321,7 @@ def test_wait_newer_returns_a_set_that_arrived_after_the_given_time_or_none():
     threading.Thread(target=later, daemon=True).start()
     newer = sync.wait_newer(asked, 5.0)
     assert newer is not None and newer.stamp == 2.0
-    assert time.monotonic() - asked < 2.0
+    assert time.monotonic() - asked < 4.5  # woken by the set, not by the 5 s timeout
 
 
 def test_close_wakes_a_waiter_and_makes_later_waits_return_at_once():
@@ -334,4 +334,4 @@ def test_close_wakes_a_waiter_and_makes_later_waits_return_at_once():
     sync.close()
     waiter.join(2.0)
     assert not waiter.is_alive() and results == [None]
-    assert sync.wait_newer(0.0, 30.0) is None and time.monotonic() - started < 1.0
+    assert sync.wait_newer(0.0, 30.0) is None and time.monotonic() - started < 10.0  # not the 30 s

@@ -116,7 +116,7 @@ def _send_pick_place(ros_node, processes, servers):
     assert client.wait_for_server(timeout_sec=20), processes.output(servers)
     phases: list[str] = []
     send = client.send_goal_async(_goal(), feedback_callback=lambda fb: phases.append(fb.feedback.phase))
-    handle = wait_for(lambda: send.result(), 10, message="goal accepted")
+    handle = wait_for(lambda: send.result(), 30, message="goal accepted")
     return client, handle, phases
 
 
@@ -124,7 +124,7 @@ def test_action_feedback_result_and_rejection(servers, processes, ros_node):
     client, handle, phases = _send_pick_place(ros_node, processes, servers)
     assert handle.accepted
     result_future = handle.get_result_async()
-    result = wait_for(lambda: result_future.result(), 15, message="result").result
+    result = wait_for(lambda: result_future.result(), 60, message="result").result
     assert result.success and result.object_lifted
     # Feedback is a topic and the result a service reply: feedback that arrives after the result is
     # dropped by rclpy's ActionClient (it forgets the goal's feedback callback with the result), so
@@ -134,18 +134,18 @@ def test_action_feedback_result_and_rejection(servers, processes, ros_node):
     assert phases == sorted(phases, key=order.index), phases
 
     rejected = client.send_goal_async(_goal(frame_id="map"))
-    assert not wait_for(lambda: rejected.result(), 10, message="rejection").accepted
+    assert not wait_for(lambda: rejected.result(), 30, message="rejection").accepted
 
 
 def test_action_cancel_across_processes(servers, processes, ros_node):
     from action_msgs.msg import GoalStatus
 
     _, handle, phases = _send_pick_place(ros_node, processes, servers)
-    wait_for(lambda: len(phases) >= 2, 10, message="feedback")
+    wait_for(lambda: len(phases) >= 2, 30, message="feedback")
     cancel = handle.cancel_goal_async()
-    wait_for(lambda: cancel.result(), 10, message="cancel response")
+    wait_for(lambda: cancel.result(), 30, message="cancel response")
     result_future = handle.get_result_async()
-    wrapped = wait_for(lambda: result_future.result(), 10, message="cancelled result")
+    wrapped = wait_for(lambda: result_future.result(), 30, message="cancelled result")
     assert wrapped.status == GoalStatus.STATUS_CANCELED
     assert not wrapped.result.success and "cancelled" in wrapped.result.message
     assert "park" not in phases

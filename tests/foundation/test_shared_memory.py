@@ -59,7 +59,7 @@ def test_a_sigkilled_participants_segments_are_removed_and_a_live_ones_kept(proc
     def start(name: str, before: set[str]):
         proc = processes.python(["-c", PARTICIPANT], name=name)
         wait_for(lambda: "ready" in processes.output(proc), 60, message=f"participant {name}")
-        wait_for(lambda: _segments() - before, 10, message=f"the segments of {name}")
+        wait_for(lambda: _segments() - before, 30, message=f"the segments of {name}")
         time.sleep(0.5)
         return proc, _segments() - before
 

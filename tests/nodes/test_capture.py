@@ -138,7 +138,7 @@ def test_camera_that_stops_is_named_and_recovers(processes, ros_node, tmp_path):
     wait_for(lambda: any("cam2: stale" in s for s in statuses), 15, message=f"stale status for cam2 in {statuses}")
     drop.unlink()
     wait_for(lambda: _call_capture(ros_node, timeout=1.0).success, 30, message="capture recovering after the drop")
-    wait_for(lambda: "all cameras are publishing again" in processes.output(node), 5, message="recovery logged")
+    wait_for(lambda: "all cameras are publishing again" in processes.output(node), 20, message="recovery logged")
 
 
 def test_wrong_encoding_is_rejected_and_counted(processes, ros_node):
@@ -230,7 +230,7 @@ def test_capture_recovers_by_itself_when_the_camera_clock_restarts(processes, ro
     assert recovery < 5.0
     assert is_new(_stamp(after.observation))
     words = "went back" if clock == ["--sim-time"] else "jumped ahead"
-    wait_for(lambda: f"stamps {words}" in processes.output(node), 5, message="the jump logged")
+    wait_for(lambda: f"stamps {words}" in processes.output(node), 20, message="the jump logged")
     wait_for(
         lambda: any(f"stamps {words}" in s for s in statuses),
         5,

@@ -111,6 +111,6 @@ def test_the_published_interaction_waits_for_a_late_mid_grasp_view(processes, ro
     result = _interact_once_matched(ros_node)
     assert result.success, result.message
     assert "lifted capture answered" in processes.output(server)
-    interaction = wait_for(lambda: received and received[-1], 10, message="the Interaction")
+    interaction = wait_for(lambda: received and received[-1], 30, message="the Interaction")
     assert len(interaction.lifted.images) == len(interaction.before.images) == 4
     assert interaction.lifted.depth.width == interaction.before.depth.width

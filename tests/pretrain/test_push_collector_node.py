@@ -63,7 +63,7 @@ def test_push_collector_announces_every_example_and_exits_0(processes, ros_node,
     output = processes.output(launch)
     assert launch.returncode == 0, output
     assert "push_collector exited with code 0" in output and "done: 20 frames" in output, output
-    wait_for(lambda: progress and progress[-1]["done"], 5, message="the last progress message")
+    wait_for(lambda: progress and progress[-1]["done"], 30, message="the last progress message")
 
     with ExampleStore(store) as reader:
         records = reader.records()

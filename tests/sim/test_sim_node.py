@@ -50,7 +50,7 @@ def _pose(xyz, yaw=0.0, frame="world", quaternion=None):
 
 def _result(client, goal, timeout=60.0, feedback=None):
     sent = client.send_goal_async(goal, feedback_callback=feedback)
-    wait_for(sent.done, 10.0, message="goal response")
+    wait_for(sent.done, 30.0, message="goal response")
     handle = sent.result()
     assert handle.accepted
     future = handle.get_result_async()
@@ -155,7 +155,7 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
     assert all(tree.can_transform("world", link) for link in links), sorted(links - tree.frames())
 
     client = ActionClient(ros_node, PickPlace, "pick_place")
-    assert client.wait_for_server(timeout_sec=10.0)
+    assert client.wait_for_server(timeout_sec=30.0)
 
     # Bad goals: not executed, with a reason.
     outside = PickPlace.Goal(grasp_pose=_pose([1.3, 0.0, 0.03]), place_pose=_pose([0.5, 0.0, 0.03]))
@@ -235,7 +235,7 @@ def test_sim_node_serves_cameras_pick_place_and_reset(processes, ros_node):
 
     # Reset re-scatters.
     reset = ros_node.create_client(ResetArena, "reset_arena")
-    assert reset.wait_for_service(timeout_sec=10.0)
+    assert reset.wait_for_service(timeout_sec=30.0)
     response = call_service(reset, ResetArena.Request(seed=5), 30.0, resend_after=10, message="reset response")
     assert response.success and 1 <= response.num_objects <= 8
     assert cancel.done()
