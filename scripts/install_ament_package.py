@@ -52,16 +52,31 @@ def read_setup(setup_py: Path) -> dict:
 
 
 def wrapper_text(python: str, name: str, target: str) -> str:
+    """The node executable. A supervisor may stop a node while its modules still load (a
+    respawned one): a SIGINT then ends it as SIGINT ends a program, without a traceback, also
+    when a library turned the KeyboardInterrupt into another error (numpy reports an ImportError)
+    or swallowed it, and also when the node's parent left SIGINT ignored (run_node handles it
+    from the node's start on)."""
     module, _, attr = target.partition(":")
     return (
         f"#!{python}\n{WRAPPER_TAG}\n"
         f"# {name} = {target}\n"
         "import os, signal, sys\n"
+        "interrupted = []\n"
+        "def interrupt(signum, frame):\n"
+        "    interrupted.append(signum)\n"
+        "    if len(interrupted) == 1:\n"
+        "        raise KeyboardInterrupt\n"
+        "signal.signal(signal.SIGINT, interrupt)\n"
         "try:\n"
         f"    from {module.strip()} import {attr.strip()} as main\n"
-        "except KeyboardInterrupt:  # Ctrl-C while the node's modules load: end as SIGINT ends a program\n"
+        "except BaseException:\n"
+        "    if not interrupted:\n"
+        "        raise\n"
+        "if interrupted:\n"
         "    signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "if __name__ == '__main__':\n"
         "    sys.exit(main())\n"
     )

@@ -36,6 +36,11 @@ def pytest_configure(config):
     os.environ["ROS_DOMAIN_ID"] = os.environ.get("INTERSEG_TEST_DOMAIN_ID", str(_pick_domain_id()))
     apply_ros_environment()
     os.environ.setdefault("MUJOCO_GL", "egl")
+    # A suite started in the background of a script (`cmd &`) inherits SIGINT ignored, and so would
+    # every process it starts; the tests stop processes with SIGINT as a launcher does, whose
+    # children start with SIGINT at its default.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
