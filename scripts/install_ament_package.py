@@ -76,6 +76,7 @@ def wrapper_text(python: str, name: str, target: str) -> str:
         "if interrupted:\n"
         "    signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    os._exit(128 + signal.SIGINT)  # had the signal gone to another thread, not yet acted on\n"
         "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "if __name__ == '__main__':\n"
         "    sys.exit(main())\n"
