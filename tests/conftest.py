@@ -131,12 +131,16 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "
     pytest.fail(f"timed out after {timeout:.1f}s waiting for {message}")
 
 
-def call_service(client, request, timeout: float, resend_after: float = 5.0, message: str = "response"):
+def call_service(
+    client, request, timeout: float, resend_after: float = 5.0, message: str = "response", count_sends: bool = False
+):
     """Send ``request`` and wait up to ``timeout`` s for the reply, sending it again after each
     ``resend_after`` s without one. A client that has just seen the service ready can still lose
     a reply: the server may send it before it has discovered the client's response reader, and
     service requests and replies are volatile. Only for requests that may be served twice; a
-    request the server works on for a while needs ``resend_after`` above that time."""
+    request the server works on for a while needs ``resend_after`` above that time. With
+    ``count_sends`` the reply comes with how many requests were sent (a reply to a resend may
+    answer a request the server already served)."""
     deadline = time.monotonic() + timeout
     futures = []
     while time.monotonic() < deadline:
@@ -145,9 +149,33 @@ def call_service(client, request, timeout: float, resend_after: float = 5.0, mes
         while time.monotonic() < resend_at:
             for future in futures:
                 if future.done():
-                    return future.result()
+                    return (future.result(), len(futures)) if count_sends else future.result()
             time.sleep(0.05)
     pytest.fail(f"timed out after {timeout:.1f}s waiting for {message} ({len(futures)} requests sent)")
+
+
+def send_goal(
+    client, goal, timeout: float, resend_after: float = 10.0, feedback_callback=None, message: str = "goal response"
+):
+    """Send an action ``goal`` and return the first accepted goal handle, or a rejection once
+    every goal sent was answered and none accepted. A goal without an answer after
+    ``resend_after`` s is sent again as a new goal: its response can be lost as a service reply
+    can (see `call_service`), while the server runs it; a server that serves one goal at a time
+    then rejects the new goal until that one ends, and a later resend is accepted."""
+    deadline = time.monotonic() + timeout
+    futures = []
+    while time.monotonic() < deadline:
+        futures.append(client.send_goal_async(goal, feedback_callback=feedback_callback))
+        resend_at = min(deadline, time.monotonic() + resend_after)
+        while time.monotonic() < resend_at:
+            answered = [future.result() for future in futures if future.done()]
+            accepted = [handle for handle in answered if handle.accepted]
+            if accepted:
+                return accepted[0]
+            if len(answered) == len(futures):
+                return answered[-1]
+            time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout:.1f}s waiting for {message} ({len(futures)} goals sent)")
 
 
 @contextlib.contextmanager

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import wait_for
+from conftest import send_goal, wait_for
 from rclpy.action import ActionClient
 from rclpy.action.client import GoalStatus
 
@@ -32,10 +32,9 @@ def test_a_goal_ended_by_the_servers_stop_reaches_its_client(processes, ros_node
                 [str(HERE / "supervision_servers.py"), "interact", str(flags)], name=f"interact{attempt}"
             )
             assert client.wait_for_server(timeout_sec=30), processes.output(server)
-            sent = client.send_goal_async(Interact.Goal())
-            wait_for(sent.done, 30, message="the goal accepted")
-            assert sent.result().accepted
-            result = sent.result().get_result_async()
+            handle = send_goal(client, Interact.Goal(), 60, message="the goal accepted")
+            assert handle.accepted
+            result = handle.get_result_async()
             time.sleep(0.2)
             server.send_signal(signal.SIGINT)
             assert server.wait(timeout=10) == 0, processes.output(server)

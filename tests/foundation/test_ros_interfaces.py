@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import call_service, wait_for
+from conftest import call_service, send_goal, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -115,8 +115,7 @@ def _send_pick_place(ros_node, processes, servers):
     client = ActionClient(ros_node, PickPlace, "pick_place")
     assert client.wait_for_server(timeout_sec=20), processes.output(servers)
     phases: list[str] = []
-    send = client.send_goal_async(_goal(), feedback_callback=lambda fb: phases.append(fb.feedback.phase))
-    handle = wait_for(lambda: send.result(), 30, message="goal accepted")
+    handle = send_goal(client, _goal(), 60, feedback_callback=lambda fb: phases.append(fb.feedback.phase))
     return client, handle, phases
 
 
@@ -133,8 +132,7 @@ def test_action_feedback_result_and_rejection(servers, processes, ros_node):
     order = ["approach", "descend", "close", "lift", "carry", "place", "release", "park"]  # servers.py
     assert phases == sorted(phases, key=order.index), phases
 
-    rejected = client.send_goal_async(_goal(frame_id="map"))
-    assert not wait_for(lambda: rejected.result(), 30, message="rejection").accepted
+    assert not send_goal(client, _goal(frame_id="map"), 60, message="rejection").accepted
 
 
 def test_action_cancel_across_processes(servers, processes, ros_node):

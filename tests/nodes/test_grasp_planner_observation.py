@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, wait_for
+from conftest import REPO, send_goal, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,7 @@ def _interact(ros_node, timeout: float = 30.0):
     client = ActionClient(ros_node, Interact, "interact")
     assert client.wait_for_server(timeout_sec=60), "interact not discovered"
     goal = Interact.Goal(hypothesis=ObjectHypothesis(id=0, score=1.0, grasp_u=80.0, grasp_v=60.0), model_version=1)
-    sent = client.send_goal_async(goal)
-    handle = wait_for(lambda: sent.result(), 20, message="goal response")
+    handle = send_goal(client, goal, 60)
     assert handle.accepted
     result = handle.get_result_async()
     return wait_for(lambda: result.result(), timeout, message="Interact result").result

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import REPO, call_service, wait_for
+from conftest import REPO, call_service, send_goal, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -49,9 +49,7 @@ def _pose(xyz, yaw=0.0, frame="world", quaternion=None):
 
 
 def _result(client, goal, timeout=60.0, feedback=None):
-    sent = client.send_goal_async(goal, feedback_callback=feedback)
-    wait_for(sent.done, 30.0, message="goal response")
-    handle = sent.result()
+    handle = send_goal(client, goal, 60.0, feedback_callback=feedback)
     assert handle.accepted
     future = handle.get_result_async()
     return handle, future, timeout
