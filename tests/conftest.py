@@ -131,6 +131,23 @@ def wait_for(predicate, timeout: float, interval: float = 0.05, message: str = "
     pytest.fail(f"timed out after {timeout:.1f}s waiting for {message}")
 
 
+def _send_until_answered(send, answer, timeout: float, resend_after: float, message: str):
+    """Call ``send()`` (which returns a future) again after each ``resend_after`` s until
+    ``answer(futures)`` is not None, for up to ``timeout`` s; returns that answer and how many
+    were sent."""
+    deadline = time.monotonic() + timeout
+    futures = []
+    while time.monotonic() < deadline:
+        futures.append(send())
+        resend_at = min(deadline, time.monotonic() + resend_after)
+        while time.monotonic() < resend_at:
+            answered = answer(futures)
+            if answered is not None:
+                return answered, len(futures)
+            time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout:.1f}s waiting for {message} (sent {len(futures)} times)")
+
+
 def call_service(
     client, request, timeout: float, resend_after: float = 5.0, message: str = "response", count_sends: bool = False
 ):
@@ -141,17 +158,12 @@ def call_service(
     request the server works on for a while needs ``resend_after`` above that time. With
     ``count_sends`` the reply comes with how many requests were sent (a reply to a resend may
     answer a request the server already served)."""
-    deadline = time.monotonic() + timeout
-    futures = []
-    while time.monotonic() < deadline:
-        futures.append(client.call_async(request))
-        resend_at = min(deadline, time.monotonic() + resend_after)
-        while time.monotonic() < resend_at:
-            for future in futures:
-                if future.done():
-                    return (future.result(), len(futures)) if count_sends else future.result()
-            time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout:.1f}s waiting for {message} ({len(futures)} requests sent)")
+
+    def first_reply(futures):
+        return next((future.result() for future in futures if future.done()), None)
+
+    reply, sends = _send_until_answered(lambda: client.call_async(request), first_reply, timeout, resend_after, message)
+    return (reply, sends) if count_sends else reply
 
 
 def send_goal(
@@ -162,20 +174,18 @@ def send_goal(
     ``resend_after`` s is sent again as a new goal: its response can be lost as a service reply
     can (see `call_service`), while the server runs it; a server that serves one goal at a time
     then rejects the new goal until that one ends, and a later resend is accepted."""
-    deadline = time.monotonic() + timeout
-    futures = []
-    while time.monotonic() < deadline:
-        futures.append(client.send_goal_async(goal, feedback_callback=feedback_callback))
-        resend_at = min(deadline, time.monotonic() + resend_after)
-        while time.monotonic() < resend_at:
-            answered = [future.result() for future in futures if future.done()]
-            accepted = [handle for handle in answered if handle.accepted]
-            if accepted:
-                return accepted[0]
-            if len(answered) == len(futures):
-                return answered[-1]
-            time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout:.1f}s waiting for {message} ({len(futures)} goals sent)")
+
+    def accepted_or_all_rejected(futures):
+        handles = [future.result() for future in futures if future.done()]
+        accepted = [handle for handle in handles if handle.accepted]
+        if accepted:
+            return accepted[0]
+        return handles[-1] if len(handles) == len(futures) else None
+
+    def send():
+        return client.send_goal_async(goal, feedback_callback=feedback_callback)
+
+    return _send_until_answered(send, accepted_or_all_rejected, timeout, resend_after, message)[0]
 
 
 @contextlib.contextmanager
