@@ -8,6 +8,7 @@ in memory, and writes and announces it when the disk accepts writes again."""
 
 from __future__ import annotations
 
+import re
 import resource
 import signal
 import sys
@@ -202,12 +203,14 @@ def test_labeller_drops_the_oldest_beyond_its_limit_and_says_so(processes, ros_n
     wait_for(lambda: root.joinpath("examples.sqlite3").exists(), 30, message="the store")
     resource.prlimit(labeller.pid, resource.RLIMIT_FSIZE, (FULL_LIMIT, resource.RLIM_INFINITY))
     publisher.publish(interaction_message(7, seed=3))
+    # the drop is logged while the interaction is handled, its summary line after it
+    summary = re.compile(r"interaction 7: (\d+) examples")
     wait_for(
-        lambda: "examples dropped unstored" in processes.output(labeller),
+        lambda: "examples dropped unstored" in (out := processes.output(labeller)) and summary.search(out),
         60,
-        message=f"the drop reported\n{processes.output(labeller)[-3000:]}",
+        message=f"the drop and the interaction's summary reported\n{processes.output(labeller)[-3000:]}",
     )
-    labelled = int(processes.output(labeller).split("interaction 7: ")[1].split(" examples")[0])
+    labelled = int(summary.search(processes.output(labeller)).group(1))
     assert labelled > 4 and not announced
     resource.prlimit(labeller.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     wait_for(lambda: len(announced) == 4, 30, message="the four kept examples announced")
